@@ -1,0 +1,90 @@
+# filrec: one non-recursive Makefile. Everything builds into build/ (B=... to change).
+#   make            filrec, libfilrec.so, test programs
+#   make test       unit tests, end-to-end tests (pytest), sanitizer build of the reader
+#   make asan       the analyzer and format unit tests under ASan+UBSan
+#   make fuzz       libFuzzer target for the trace reader (clang)
+#   make bench      benchmarks (not part of test)
+#   make install    PREFIX=/usr/local
+B       ?= build
+PREFIX  ?= /usr/local
+CC      ?= cc
+WERROR  ?=
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -fvisibility=hidden $(WERROR)
+CPPFLAGS += -D_GNU_SOURCE -MMD -MP
+CJSON_LIBS = -lcjson
+
+FORMAT_SRC = format/ft_writer.c format/ft_reader.c
+RECORD_SRC = record/rec_core.c record/rec_hooks.c record/rec_writer.c
+ANALYZE_SRC = analyze/an_live.c analyze/an_maps.c analyze/an_replay.c analyze/an_util.c
+CLI_SRC = cli/filrec.c cli/cmd_run.c cli/cmd_stats.c
+PROGS = $(patsubst tests/progs/%.c,$(B)/progs/%,$(wildcard tests/progs/*.c))
+UNIT = $(patsubst tests/unit/%.c,$(B)/unit/%,$(wildcard tests/unit/*.c))
+
+obj = $(patsubst %.c,$(B)/$(1)/%.o,$(2))
+
+all: $(B)/filrec $(B)/libfilrec.so $(PROGS)
+
+$(B)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -ftls-model=initial-exec -c $< -o $@
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(B)/libfilrec.so: $(call obj,pic,$(RECORD_SRC) $(FORMAT_SRC))
+	$(CC) -shared -o $@ $^ -Wl,-z,nodelete -lzstd -ldl -lpthread
+
+$(B)/filrec: $(call obj,obj,$(CLI_SRC) $(ANALYZE_SRC) $(FORMAT_SRC))
+	$(CC) -o $@ $^ -lzstd $(CJSON_LIBS) -lm
+
+$(B)/progs/%: tests/progs/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -D_GNU_SOURCE -o $@ $< -ldl -lpthread
+
+$(B)/unit/%: tests/unit/%.c $(call obj,obj,$(ANALYZE_SRC) $(FORMAT_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ -lzstd $(CJSON_LIBS) -lm
+
+# record/ and analyze/ never include each other: the format is the only shared code.
+check-layering:
+	@! grep -n '#include "\.\./analyze\|#include "\.\./cli' record/*.c record/*.h
+	@! grep -n '#include "\.\./record' analyze/*.c analyze/*.h cli/*.c
+
+unit: $(UNIT)
+	@for t in $(UNIT); do $$t || exit 1; done
+
+e2e: all
+	FILREC_BUILD=$(abspath $(B)) python3 -m pytest -q tests/e2e
+
+asan:
+	$(MAKE) B=build-asan CC=clang WERROR=-Werror \
+	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	    build-asan/filrec unit B=build-asan
+
+fuzz:
+	@mkdir -p $(B)/fuzz
+	clang -std=gnu11 -O1 -g -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
+	    tests/fuzz/fuzz_reader.c $(FORMAT_SRC) -o $(B)/fuzz/fuzz_reader -lzstd
+
+test: check-layering
+	$(MAKE) WERROR=-Werror all unit
+	$(MAKE) asan
+	FILREC_BUILD=$(abspath $(B)) FILREC_ASAN_BUILD=$(abspath build-asan) \
+	    python3 -m pytest -q tests/e2e
+
+bench: all
+	bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/filrec $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(B)/filrec $(DESTDIR)$(PREFIX)/bin/filrec
+	install -m 755 $(B)/libfilrec.so $(DESTDIR)$(PREFIX)/lib/filrec/libfilrec.so
+	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+
+clean:
+	rm -rf build build-asan
+
+.PHONY: all unit e2e asan fuzz test bench install clean check-layering
+-include $(shell find $(B) build-asan -name '*.d' 2>/dev/null)

@@ -1,0 +1,105 @@
+/* an.h: the analyzer's interface to the CLI: the replay engine and the helpers that
+ * every report shares. Memory is O(live blocks + mappings + markers), never O(events). */
+#ifndef AN_H
+#define AN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../format/ft.h"
+
+/* ---- an_live.c: live heap blocks, address -> (size, stack) ---- */
+typedef struct an_block {
+    uint64_t addr;  /* 0: empty slot */
+    uint64_t size;
+    uint32_t stack, thread;
+} an_block;
+
+typedef struct an_live {
+    an_block *slot;
+    uint64_t mask, used;
+} an_live;
+
+int an_live_init(an_live *t);
+/* Insert; if addr is already live, *old receives the displaced block and 1 is returned.
+ * Returns -1 when out of memory. */
+int an_live_put(an_live *t, const an_block *b, an_block *old);
+/* Remove addr; 1 and *out filled if it was live, else 0. */
+int an_live_take(an_live *t, uint64_t addr, an_block *out);
+void an_live_free(an_live *t);
+
+/* ---- an_maps.c: tracked anonymous mappings, disjoint page ranges ---- */
+typedef struct an_range {
+    uint64_t start, end;
+    uint32_t stack, thread;
+} an_range;
+
+typedef struct an_maps {
+    an_range *r;
+    size_t n, cap;
+} an_maps;
+
+/* Add [start, end), replacing any overlap (MAP_FIXED); returns bytes of overlap removed,
+ * or UINT64_MAX when out of memory. */
+uint64_t an_maps_add(an_maps *m, const an_range *add);
+/* Remove the tracked part of [start, end); returns the bytes removed and the stack of
+ * the first removed piece in *stack. */
+uint64_t an_maps_remove(an_maps *m, uint64_t start, uint64_t end, uint32_t *stack);
+void an_maps_free(an_maps *m);
+
+/* ---- an_replay.c: one streaming pass over a trace ---- */
+typedef struct an_marker {
+    char *label;
+    size_t len;
+    unsigned type;      /* enum ft_marker */
+    uint32_t thread;
+    uint64_t time_us, live;
+} an_marker;
+
+typedef struct an_replay {
+    const char *path;
+    ft_header hdr;              /* strings valid until an_replay_free */
+    uint64_t counts[FT_KIND_COUNT];
+    uint64_t cur, peak, peak_event, peak_time_us;
+    uint64_t events, now_us, end_us;
+    uint64_t total_bytes, unmatched_frees, reused_addrs;
+    uint64_t trace_bytes;
+    uint32_t threads;
+    int ended_early, trailer_flags;
+    an_marker *markers;
+    size_t nmarkers, cap_markers;
+    uint64_t *forks;
+    size_t nforks, cap_forks;
+    char msg[320];              /* the error, one line, naming the offset */
+    /* private */
+    ft_reader *r;
+    an_live live;
+    an_maps maps;
+} an_replay;
+
+/* Replay the whole trace at path. 0 on success (ended_early tells whether it was cut),
+ * a negative ft_error with msg set otherwise. progress: show a bar on stderr when it is
+ * a terminal and the replay takes more than a second. */
+int an_replay_run(an_replay *rp, const char *path, int progress);
+void an_replay_free(an_replay *rp);
+
+/* ---- an_util.c ---- */
+/* "1.2 MB" style, decimal units, into buf (at least 16 bytes). */
+const char *an_human(uint64_t bytes, char *buf, size_t cap);
+/* "12,345,678" into buf (at least 32 bytes). */
+const char *an_commas(uint64_t n, char *buf, size_t cap);
+/* A NUL-terminated, valid UTF-8 copy of n arbitrary bytes: invalid sequences and NUL
+ * bytes become U+FFFD. Returns NULL when out of memory; free() the result. */
+char *an_utf8(const char *s, size_t n);
+
+/* Progress bar on stderr: an_progress_tick is cheap to call often. */
+typedef struct an_progress {
+    int on, shown;
+    uint64_t start_ns, next_ns;
+    const char *what;
+} an_progress;
+void an_progress_init(an_progress *p, const char *what, int enabled);
+void an_progress_tick(an_progress *p, uint64_t done, uint64_t total);
+void an_progress_end(an_progress *p);
+
+#endif

@@ -1,0 +1,201 @@
+/* an_replay.c: one streaming pass over a trace. Replays allocations, frees and mappings
+ * in the trace's total order, keeping the tracked live bytes exact after every event,
+ * and notes the peak (the first event at which the maximum is reached), markers, forks
+ * and the counts that `stats` reports. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "an.h"
+
+#define MAX_MARKERS 100000 /* a hostile trace must not make us store every marker */
+
+static int grow_array(void **p, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return 0;
+    size_t c = *cap ? *cap * 2 : 16;
+    void *q = realloc(*p, c * size);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = c;
+    return 0;
+}
+
+static uint64_t page_up(uint64_t n, uint64_t page)
+{
+    return n > UINT64_MAX - page ? UINT64_MAX & ~(page - 1) : (n + page - 1) & ~(page - 1);
+}
+
+static void note_peak(an_replay *rp)
+{
+    if (rp->cur > rp->peak) {
+        rp->peak = rp->cur;
+        rp->peak_event = rp->events;
+        rp->peak_time_us = rp->now_us;
+    }
+}
+
+static int oom(an_replay *rp)
+{
+    snprintf(rp->msg, sizeof rp->msg, "out of memory");
+    return FT_E_NOMEM;
+}
+
+/* Apply one record to the replay state. */
+static int apply(an_replay *rp, const ft_record *rec)
+{
+    an_block old;
+    uint64_t page = rp->hdr.page_size, n;
+    uint32_t stack = 0;
+    switch (rec->kind) {
+    case FT_ALLOC: {
+        an_block b = {rec->addr, rec->size, rec->stack, rec->thread};
+        rp->events++;
+        rp->total_bytes += rec->size;
+        int k = an_live_put(&rp->live, &b, &old);
+        if (k < 0)
+            return oom(rp);
+        if (k == 1) { /* a free we never saw: the old block is gone */
+            rp->cur -= old.size;
+            rp->reused_addrs++;
+        }
+        rp->cur += rec->size;
+        note_peak(rp);
+        break;
+    }
+    case FT_FREE:
+        rp->events++;
+        if (an_live_take(&rp->live, rec->addr, &old))
+            rp->cur -= old.size;
+        else
+            rp->unmatched_frees++;
+        break;
+    case FT_MMAP: {
+        n = page_up(rec->size, page);
+        an_range r = {rec->addr, rec->addr + n < rec->addr ? UINT64_MAX : rec->addr + n,
+                      rec->stack, rec->thread};
+        uint64_t gone = an_maps_add(&rp->maps, &r);
+        if (gone == UINT64_MAX)
+            return oom(rp);
+        rp->events++;
+        rp->total_bytes += r.end - r.start;
+        rp->cur += (r.end - r.start) - gone;
+        note_peak(rp);
+        break;
+    }
+    case FT_MUNMAP:
+        rp->events++;
+        n = page_up(rec->size, page);
+        rp->cur -= an_maps_remove(&rp->maps, rec->addr,
+                                  rec->addr + n < rec->addr ? UINT64_MAX : rec->addr + n, NULL);
+        break;
+    case FT_MREMAP: {
+        rp->events++;
+        n = page_up(rec->size, page);
+        uint64_t gone = an_maps_remove(&rp->maps, rec->addr,
+                                       rec->addr + n < rec->addr ? UINT64_MAX : rec->addr + n,
+                                       &stack);
+        rp->cur -= gone;
+        if (gone) {
+            n = page_up(rec->size2, page);
+            an_range r = {rec->addr2, rec->addr2 + n < rec->addr2 ? UINT64_MAX : rec->addr2 + n,
+                          stack, rec->thread};
+            uint64_t also = an_maps_add(&rp->maps, &r);
+            if (also == UINT64_MAX)
+                return oom(rp);
+            uint64_t size = r.end - r.start;
+            rp->total_bytes += size > gone ? size - gone : 0;
+            rp->cur += size - also;
+            note_peak(rp);
+        }
+        break;
+    }
+    case FT_THREAD_START:
+        rp->threads++;
+        break;
+    case FT_SAMPLE:
+        if (rec->a > rp->now_us)
+            rp->now_us = rec->a;
+        break;
+    case FT_MARKER:
+        if (rp->nmarkers >= MAX_MARKERS)
+            break;
+        if (grow_array((void **)&rp->markers, &rp->cap_markers, rp->nmarkers, sizeof *rp->markers))
+            return oom(rp);
+        an_marker *m = &rp->markers[rp->nmarkers];
+        *m = (an_marker){malloc(rec->len + 1), rec->len, (unsigned)rec->a, rec->thread,
+                         rp->now_us, rp->cur};
+        if (!m->label)
+            return oom(rp);
+        memcpy(m->label, rec->str, rec->len);
+        m->label[rec->len] = 0;
+        rp->nmarkers++;
+        break;
+    case FT_FORK:
+        if (rp->nforks < MAX_MARKERS) {
+            if (grow_array((void **)&rp->forks, &rp->cap_forks, rp->nforks, sizeof *rp->forks))
+                return oom(rp);
+            rp->forks[rp->nforks++] = rec->a;
+        }
+        break;
+    case FT_TRAILER:
+        rp->trailer_flags = (int)rec->a;
+        if (rec->b > rp->end_us)
+            rp->end_us = rec->b;
+        break;
+    }
+    return 0;
+}
+
+int an_replay_run(an_replay *rp, const char *path, int progress)
+{
+    memset(rp, 0, sizeof *rp);
+    rp->path = path;
+    rp->threads = 1;
+    int err = ft_reader_open(&rp->r, path);
+    if (err) {
+        snprintf(rp->msg, sizeof rp->msg, "%s", ft_reader_message(rp->r));
+        return err;
+    }
+    rp->hdr = *ft_reader_header(rp->r);
+    if (an_live_init(&rp->live))
+        return oom(rp);
+    an_progress bar;
+    an_progress_init(&bar, "reading trace", progress);
+    ft_record rec;
+    uint64_t n = 0;
+    while ((err = ft_reader_next(rp->r, &rec)) == 1) {
+        rp->counts[rec.kind]++;
+        if ((err = apply(rp, &rec)) != 0)
+            break;
+        if ((++n & 0xfffff) == 0)
+            an_progress_tick(&bar, ft_reader_pos(rp->r), ft_reader_size(rp->r));
+    }
+    an_progress_end(&bar);
+    if (err < 0) {
+        if (!rp->msg[0])
+            snprintf(rp->msg, sizeof rp->msg, "%s", ft_reader_message(rp->r));
+        return err;
+    }
+    rp->ended_early = ft_reader_ended_early(rp->r);
+    if (rp->now_us > rp->end_us)
+        rp->end_us = rp->now_us;
+    rp->trace_bytes = ft_reader_size(rp->r);
+    return 0;
+}
+
+void an_replay_free(an_replay *rp)
+{
+    for (size_t i = 0; i < rp->nmarkers; i++)
+        free(rp->markers[i].label);
+    free(rp->markers);
+    free(rp->forks);
+    an_live_free(&rp->live);
+    an_maps_free(&rp->maps);
+    ft_reader_close(rp->r);
+    rp->r = NULL;
+}

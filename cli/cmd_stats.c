@@ -1,0 +1,190 @@
+/* cmd_stats.c: `filrec stats`: what a trace holds, as text or JSON. The numbers come
+ * from one replay (an_replay.c); text and JSON print the same fields. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../analyze/an.h"
+#include "cli.h"
+
+static const char usage[] =
+    "usage: filrec stats [--json] TRACE\n"
+    "\n"
+    "Replay TRACE and print its duration, event counts, total bytes allocated, the\n"
+    "exact peak of tracked live bytes and when it happened, bytes live at exit, trace\n"
+    "bytes per event, and whether the trace ended cleanly.\n"
+    "\n"
+    "  --json       print one JSON object instead of text\n"
+    "  -h, --help   show this help\n";
+
+static const char *kind_names[FT_KIND_COUNT] = {
+    [FT_ALLOC] = "alloc", [FT_FREE] = "free", [FT_MMAP] = "mmap", [FT_MUNMAP] = "munmap",
+    [FT_MREMAP] = "mremap", [FT_THREAD] = "thread", [FT_THREAD_START] = "thread_start",
+    [FT_THREAD_NAME] = "thread_name", [FT_STRING] = "string", [FT_FUNCTION] = "function",
+    [FT_STACK_NODE] = "stack_node", [FT_SAMPLE] = "sample", [FT_MARKER] = "marker",
+    [FT_FORK] = "fork",
+};
+static const char *marker_types[] = {"point", "begin", "end"};
+
+static double per_event(const an_replay *rp)
+{
+    return rp->events ? (double)rp->trace_bytes / (double)rp->events : 0;
+}
+
+static void add_string(cJSON *o, const char *key, const char *s, size_t n)
+{
+    char *u = an_utf8(s, n);
+    cJSON_AddItemToObject(o, key, cJSON_CreateString(u ? u : ""));
+    free(u);
+}
+
+static cJSON *command_array(const ft_header *h)
+{
+    cJSON *a = cJSON_CreateArray();
+    const char *s = h->cmdline, *end = s + h->cmdline_len;
+    while (h->cmdline_len && s <= end) {
+        const char *z = memchr(s, 0, (size_t)(end - s));
+        size_t n = z ? (size_t)(z - s) : (size_t)(end - s);
+        char *u = an_utf8(s, n);
+        cJSON_AddItemToArray(a, cJSON_CreateString(u ? u : ""));
+        free(u);
+        s += n + 1;
+    }
+    return a;
+}
+
+static int print_json(const an_replay *rp)
+{
+    cJSON *o = cJSON_CreateObject();
+    add_string(o, "trace", rp->path, strlen(rp->path));
+    cJSON_AddNumberToObject(o, "format_version", FT_VERSION);
+    cJSON_AddNumberToObject(o, "pid", (double)rp->hdr.pid);
+    cJSON_AddNumberToObject(o, "ppid", (double)rp->hdr.ppid);
+    cJSON_AddItemToObject(o, "command", command_array(&rp->hdr));
+    cJSON_AddNumberToObject(o, "start_time_s", (double)rp->hdr.start_ns / 1e9);
+    cJSON_AddNumberToObject(o, "duration_s", (double)rp->end_us / 1e6);
+    cJSON_AddBoolToObject(o, "ended_cleanly", !rp->ended_early);
+    cJSON *c = cJSON_AddObjectToObject(o, "counts");
+    for (unsigned k = 1; k < FT_KIND_COUNT; k++)
+        if (kind_names[k])
+            cJSON_AddNumberToObject(c, kind_names[k], (double)rp->counts[k]);
+    cJSON_AddNumberToObject(o, "events", (double)rp->events);
+    cJSON_AddNumberToObject(o, "total_allocated_bytes", (double)rp->total_bytes);
+    cJSON_AddNumberToObject(o, "peak_bytes", (double)rp->peak);
+    cJSON_AddNumberToObject(o, "peak_time_s", (double)rp->peak_time_us / 1e6);
+    cJSON_AddNumberToObject(o, "peak_event", (double)rp->peak_event);
+    cJSON_AddNumberToObject(o, "live_at_exit_bytes", (double)rp->cur);
+    cJSON_AddNumberToObject(o, "unmatched_frees", (double)rp->unmatched_frees);
+    cJSON_AddNumberToObject(o, "threads", rp->threads);
+    cJSON_AddNumberToObject(o, "trace_bytes", (double)rp->trace_bytes);
+    cJSON_AddNumberToObject(o, "bytes_per_event", per_event(rp));
+    cJSON *ms = cJSON_AddArrayToObject(o, "markers");
+    for (size_t i = 0; i < rp->nmarkers; i++) {
+        const an_marker *m = &rp->markers[i];
+        cJSON *j = cJSON_CreateObject();
+        add_string(j, "label", m->label, m->len);
+        cJSON_AddStringToObject(j, "type", marker_types[m->type]);
+        cJSON_AddNumberToObject(j, "time_s", (double)m->time_us / 1e6);
+        cJSON_AddNumberToObject(j, "live_bytes", (double)m->live);
+        cJSON_AddNumberToObject(j, "thread", m->thread);
+        cJSON_AddItemToArray(ms, j);
+    }
+    cJSON *fs = cJSON_AddArrayToObject(o, "forks");
+    for (size_t i = 0; i < rp->nforks; i++)
+        cJSON_AddItemToArray(fs, cJSON_CreateNumber((double)rp->forks[i]));
+    char *text = cJSON_Print(o);
+    cJSON_Delete(o);
+    if (!text)
+        return 1;
+    puts(text);
+    free(text);
+    return 0;
+}
+
+static void print_text(const an_replay *rp)
+{
+    char a[32], b[32], c[32];
+    const ft_header *h = &rp->hdr;
+    printf("trace:            %s (%s, format %u)\n", rp->path, an_human(rp->trace_bytes, a, sizeof a),
+           FT_VERSION);
+    printf("command:         ");
+    for (size_t i = 0; i < h->cmdline_len; i += strlen(h->cmdline + i) + 1) {
+        size_t n = strnlen(h->cmdline + i, h->cmdline_len - i);
+        char *u = an_utf8(h->cmdline + i, n);
+        printf(" %s", u ? u : "?");
+        free(u);
+        i += n - strlen(h->cmdline + i);
+    }
+    printf("\npid:              %llu (parent %llu)\n", (unsigned long long)h->pid,
+           (unsigned long long)h->ppid);
+    printf("duration:         %.3f s\n", (double)rp->end_us / 1e6);
+    printf("ended:            %s\n", rp->ended_early ? "early (no trailer: killed or cut short)"
+                                                      : "cleanly, at exit");
+    printf("events:           %s (alloc %s, free %s, mmap %llu, munmap %llu, mremap %llu)\n",
+           an_commas(rp->events, a, sizeof a), an_commas(rp->counts[FT_ALLOC], b, sizeof b),
+           an_commas(rp->counts[FT_FREE], c, sizeof c), (unsigned long long)rp->counts[FT_MMAP],
+           (unsigned long long)rp->counts[FT_MUNMAP], (unsigned long long)rp->counts[FT_MREMAP]);
+    printf("threads:          %u\n", rp->threads);
+    printf("allocated:        %s in total\n", an_human(rp->total_bytes, a, sizeof a));
+    printf("peak:             %s (%s bytes) at %.3f s, event %s\n", an_human(rp->peak, a, sizeof a),
+           an_commas(rp->peak, b, sizeof b), (double)rp->peak_time_us / 1e6,
+           an_commas(rp->peak_event, c, sizeof c));
+    printf("live at exit:     %s (%s bytes)\n", an_human(rp->cur, a, sizeof a),
+           an_commas(rp->cur, b, sizeof b));
+    printf("unmatched frees:  %s\n", an_commas(rp->unmatched_frees, a, sizeof a));
+    printf("trace size:       %.2f bytes per event\n", per_event(rp));
+    if (rp->nforks)
+        printf("forks:            %zu (children not recorded)\n", rp->nforks);
+    if (rp->nmarkers)
+        printf("markers:\n");
+    for (size_t i = 0; i < rp->nmarkers; i++) {
+        const an_marker *m = &rp->markers[i];
+        char *u = an_utf8(m->label, m->len);
+        printf("  %9.3f s  %-5s  %-24s %s live\n", (double)m->time_us / 1e6,
+               marker_types[m->type], u ? u : "?", an_human(m->live, a, sizeof a));
+        free(u);
+    }
+}
+
+int cmd_stats(int argc, char **argv)
+{
+    int json = 0;
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (cli_is_help(argv[i])) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--json")) {
+            json = 1;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            cli_error("unknown option '%s' for stats; see 'filrec stats --help'", argv[i]);
+            return 1;
+        } else if (path) {
+            cli_error("stats reads one trace; got '%s' and '%s'", path, argv[i]);
+            return 1;
+        } else {
+            path = argv[i];
+        }
+    }
+    if (!path) {
+        fputs(usage, stderr);
+        return 1;
+    }
+    an_replay rp;
+    int err = an_replay_run(&rp, path, 1);
+    if (err) {
+        if (err == FT_E_IO && !rp.hdr.page_size)
+            cli_error("cannot open '%s': %s", path, rp.msg);
+        else
+            cli_error("'%s': %s", path, rp.msg);
+        an_replay_free(&rp);
+        return 1;
+    }
+    if (rp.ended_early)
+        cli_error("warning: '%s' ends early (the process was killed or the trace is cut); "
+                  "analyzing the part before", path);
+    int rc = json ? print_json(&rp) : (print_text(&rp), 0);
+    an_replay_free(&rp);
+    return rc;
+}

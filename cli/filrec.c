@@ -1,0 +1,64 @@
+/* filrec.c: the filrec command: one verb table, dispatch, and the top-level help. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct verb {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *summary;
+} verbs[] = {
+    {"run", cmd_run, "record a program's allocations into a trace"},
+    {"stats", cmd_stats, "counts, peak and live-at-exit bytes of a trace"},
+};
+
+static const char usage[] =
+    "usage: filrec <verb> [options] [args]\n"
+    "\n"
+    "filrec records every allocation of a program and tells when memory peaked\n"
+    "and what was live then.\n"
+    "\n"
+    "verbs:\n";
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("filrec: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int cli_is_help(const char *arg)
+{
+    return !strcmp(arg, "-h") || !strcmp(arg, "--help");
+}
+
+static int help(FILE *to)
+{
+    fputs(usage, to);
+    for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
+        fprintf(to, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
+    fputs("\n'filrec <verb> --help' and 'man filrec-<verb>' tell more.\n", to);
+    return to == stdout ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return help(stderr);
+    if (cli_is_help(argv[1]) || !strcmp(argv[1], "help"))
+        return help(stdout);
+    if (!strcmp(argv[1], "--version")) {
+        puts("filrec 0.1 (trace format 1)");
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
+        if (!strcmp(argv[1], verbs[i].name))
+            return verbs[i].fn(argc - 1, argv + 1);
+    cli_error("'%s' is not a filrec verb; see 'filrec --help'", argv[1]);
+    return 1;
+}

@@ -1,0 +1,448 @@
+/* ft_reader.c: streams a trace back, record by record, trusting nothing. Every length,
+ * id and count is checked before use; a frame's records are handed out only after
+ * zstd has decoded the whole frame and verified its checksum. Errors name the byte
+ * offset of the frame in the file and of the record inside the frame's data.
+ * Memory: one input buffer and one frame buffer, whatever the trace's size. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "ft_enc.h"
+
+struct ft_reader {
+    int fd;
+    ft_header hdr;
+    uint8_t *hbuf;              /* header payload; hdr's strings point into it */
+    ZSTD_DCtx *dctx;
+    uint8_t *in; size_t in_cap; /* compressed input */
+    ZSTD_inBuffer zin;
+    uint64_t in_base;           /* file offset of in[0] */
+    uint64_t file_size;
+    int eof;
+    uint8_t *frame;             /* decoded frame: records in [p, end) */
+    const uint8_t *p, *end;
+    uint64_t frame_off;         /* file offset of the current frame */
+    ft_regs regs;
+    uint32_t nstrings, nfuncs, nnodes, nthreads;
+    uint64_t seen[FT_KIND_COUNT];
+    uint64_t counts[32];
+    int trailer, early;
+    char msg[256];
+};
+
+static int fail(ft_reader *r, int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->msg, sizeof r->msg, fmt, ap);
+    va_end(ap);
+    return err;
+}
+
+/* A record error, located by frame offset and position in the frame's data. */
+static int bad(ft_reader *r, const uint8_t *at, const char *what)
+{
+    return fail(r, FT_E_RECORD, "offset %llu: bad record at byte %llu of the frame's data: %s",
+                (unsigned long long)r->frame_off,
+                (unsigned long long)(at - r->frame), what);
+}
+
+static int read_full(int fd, void *buf, size_t n)
+{
+    uint8_t *p = buf;
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = read(fd, p + got, n - got);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return -1;
+        if (k == 0)
+            break;
+        got += (size_t)k;
+    }
+    return (int)(got == n);
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Varint from [*pp, end); 0 on success, -1 if it runs past end or past 64 bits. */
+static inline int get_varint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
+{
+    const uint8_t *p = *pp;
+    if (p < end && *p < 0x80) { /* the common one-byte case */
+        *v = *p;
+        *pp = p + 1;
+        return 0;
+    }
+    uint64_t x = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        if (p >= end)
+            return -1;
+        uint8_t b = *p++;
+        if (shift == 63 && b > 1)
+            return -1;
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (b < 0x80) {
+            *v = x;
+            *pp = p;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static inline int get_svarint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
+{
+    uint64_t z;
+    if (get_varint(pp, end, &z))
+        return -1;
+    *v = (z >> 1) ^ (0 - (z & 1));
+    return 0;
+}
+
+static int get_string(const uint8_t **pp, const uint8_t *end, size_t max, const char **s,
+                      size_t *n)
+{
+    uint64_t len;
+    if (get_varint(pp, end, &len) || len > max || len > (uint64_t)(end - *pp))
+        return -1;
+    *s = (const char *)*pp;
+    *n = (size_t)len;
+    *pp += len;
+    return 0;
+}
+
+static int parse_header(ft_reader *r, uint32_t hlen)
+{
+    const uint8_t *p = r->hbuf, *e = r->hbuf + hlen;
+    ft_header *h = &r->hdr;
+    uint64_t *ints[] = {&h->flags, &h->pid, &h->ppid, &h->start_ns, &h->page_size,
+                        &h->sample_us};
+    for (size_t i = 0; i < sizeof ints / sizeof *ints; i++)
+        if (get_varint(&p, e, ints[i]))
+            return fail(r, FT_E_HEADER, "offset %llu: header field %zu is cut short",
+                        (unsigned long long)(16 + (p - r->hbuf)), i + 1);
+    if (get_string(&p, e, FT_HEADER_MAX, &h->cmdline, &h->cmdline_len) ||
+        get_string(&p, e, FT_HEADER_MAX, &h->options, &h->options_len))
+        return fail(r, FT_E_HEADER, "offset %llu: header string is cut short",
+                    (unsigned long long)(16 + (p - r->hbuf)));
+    if (h->flags > 7)
+        return fail(r, FT_E_HEADER, "offset 16: unknown recording flags %#llx",
+                    (unsigned long long)h->flags);
+    if (h->page_size < 512 || h->page_size > (1u << 30) || (h->page_size & (h->page_size - 1)))
+        return fail(r, FT_E_HEADER, "offset 16: bad page size %llu",
+                    (unsigned long long)h->page_size);
+    return 0;
+}
+
+int ft_reader_open(ft_reader **out, const char *path)
+{
+    ft_reader *r = calloc(1, sizeof *r);
+    *out = r;
+    if (!r)
+        return FT_E_NOMEM;
+    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (r->fd < 0)
+        return fail(r, FT_E_IO, "%s", strerror(errno));
+    struct stat st;
+    if (fstat(r->fd, &st) == 0 && S_ISDIR(st.st_mode))
+        return fail(r, FT_E_IO, "is a directory");
+    r->file_size = fstat(r->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+    uint8_t fixed[16];
+    int ok = read_full(r->fd, fixed, 16);
+    if (ok < 0)
+        return fail(r, FT_E_IO, "%s", strerror(errno));
+    if (!ok || memcmp(fixed, FT_MAGIC, 8))
+        return fail(r, FT_E_MAGIC, "offset 0: not a filrec trace (bad magic)");
+    uint32_t version = get_u32(fixed + 8), hlen = get_u32(fixed + 12);
+    if (version != FT_VERSION)
+        return fail(r, FT_E_VERSION, "offset 8: trace version %u, this filrec reads %u",
+                    version, FT_VERSION);
+    if (hlen > FT_HEADER_MAX)
+        return fail(r, FT_E_HEADER, "offset 12: header length %u over the limit", hlen);
+    r->hbuf = malloc((size_t)hlen + 4);
+    if (!r->hbuf)
+        return fail(r, FT_E_NOMEM, "out of memory");
+    ok = read_full(r->fd, r->hbuf, (size_t)hlen + 4);
+    if (ok <= 0)
+        return fail(r, FT_E_HEADER, "offset 16: header is cut short");
+    if (ft_crc32(0, r->hbuf, hlen) != get_u32(r->hbuf + hlen))
+        return fail(r, FT_E_HEADER, "offset %u: header checksum mismatch", 16 + hlen);
+    int err = parse_header(r, hlen);
+    if (err)
+        return err;
+    r->in_base = 16 + (uint64_t)hlen + 4;
+    r->in_cap = ZSTD_DStreamInSize();
+    r->in = malloc(r->in_cap);
+    r->frame = malloc(FT_FRAME_MAX + 1);
+    r->dctx = ZSTD_createDCtx();
+    if (!r->in || !r->frame || !r->dctx)
+        return fail(r, FT_E_NOMEM, "out of memory");
+    /* Frames hold at most 1 MiB, so a larger window can only be hostile. */
+    ZSTD_DCtx_setParameter(r->dctx, ZSTD_d_windowLogMax, 21);
+    r->zin = (ZSTD_inBuffer){r->in, 0, 0};
+    r->p = r->end = r->frame;
+    r->nthreads = 1;
+    return 0;
+}
+
+/* Refill the input buffer; returns bytes now available, 0 at end of file, -1 on error. */
+static int refill(ft_reader *r)
+{
+    r->in_base += r->zin.pos;
+    size_t keep = r->zin.size - r->zin.pos;
+    memmove(r->in, r->in + r->zin.pos, keep);
+    r->zin = (ZSTD_inBuffer){r->in, keep, 0};
+    while (!r->eof && r->zin.size < r->in_cap) {
+        ssize_t k = read(r->fd, r->in + r->zin.size, r->in_cap - r->zin.size);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return -1;
+        if (k == 0)
+            r->eof = 1;
+        r->zin.size += (size_t)k;
+        break;
+    }
+    return (int)(r->zin.size > 0);
+}
+
+/* Decode the next whole frame into r->frame. 1: a frame; 0: clean end of the body
+ * (no bytes left); 2: the body ends inside a frame; negative: error. */
+static int next_frame(ft_reader *r)
+{
+    ZSTD_outBuffer out = {r->frame, FT_FRAME_MAX + 1, 0};
+    if (r->zin.pos == r->zin.size && refill(r) < 0)
+        return fail(r, FT_E_IO, "offset %llu: %s", (unsigned long long)r->in_base, strerror(errno));
+    if (r->zin.size == r->zin.pos)
+        return 0;
+    r->frame_off = r->in_base + r->zin.pos;
+    for (;;) {
+        size_t ret = ZSTD_decompressStream(r->dctx, &out, &r->zin);
+        if (ZSTD_isError(ret)) {
+            ZSTD_DCtx_reset(r->dctx, ZSTD_reset_session_only);
+            return fail(r, FT_E_ZSTD, "offset %llu: corrupt compressed frame: %s",
+                        (unsigned long long)r->frame_off, ZSTD_getErrorName(ret));
+        }
+        if (out.pos > FT_FRAME_MAX)
+            return fail(r, FT_E_ZSTD, "offset %llu: frame holds more than %u bytes",
+                        (unsigned long long)r->frame_off, FT_FRAME_MAX);
+        if (ret == 0)
+            break;
+        if (r->zin.pos == r->zin.size) {
+            int k = refill(r);
+            if (k < 0)
+                return fail(r, FT_E_IO, "offset %llu: %s", (unsigned long long)r->in_base,
+                            strerror(errno));
+            if (k == 0 || (r->eof && r->zin.pos == r->zin.size))
+                return 2;
+        }
+    }
+    r->p = r->frame;
+    r->end = r->frame + out.pos;
+    ft_regs_reset(&r->regs);
+    return 1;
+}
+
+#define NEED(expr, what) do { if (expr) return bad(r, at, what); } while (0)
+
+static int parse_trailer(ft_reader *r, const uint8_t **pp, const uint8_t *at, ft_record *rec)
+{
+    const uint8_t *p = *pp, *e = r->end;
+    uint64_t n;
+    NEED(get_varint(&p, e, &rec->a) || rec->a > 3, "trailer flags");
+    NEED(get_varint(&p, e, &rec->b) || get_varint(&p, e, &n) || n > 31, "trailer header");
+    for (uint64_t k = 1; k <= n; k++)
+        NEED(get_varint(&p, e, &r->counts[k]), "trailer count cut short");
+    for (unsigned k = 1; k < 32; k++) {
+        uint64_t want = k <= n ? r->counts[k] : 0, got = k < FT_KIND_COUNT ? r->seen[k] : 0;
+        if (k == FT_TRAILER)
+            continue;
+        if (k <= n && want != got) {
+            return fail(r, FT_E_RECORD, "offset %llu: trailer counts %llu records of kind %u, "
+                        "the trace holds %llu", (unsigned long long)r->frame_off,
+                        (unsigned long long)want, k, (unsigned long long)got);
+        }
+    }
+    NEED(p != e, "trailer is not the last record of its frame");
+    rec->counts = r->counts;
+    rec->ncounts = (unsigned)n;
+    r->trailer = 1;
+    *pp = p;
+    return 0;
+}
+
+/* Read the string-carrying and definition records: everything but the hot kinds. */
+static int parse_rare(ft_reader *r, const uint8_t **pp, const uint8_t *at, ft_record *rec)
+{
+    const uint8_t *p = *pp, *e = r->end;
+    switch (rec->kind) {
+    case FT_THREAD_START:
+        NEED(get_varint(&p, e, &rec->a) || rec->a != r->nthreads, "thread start out of order");
+        NEED(get_varint(&p, e, &rec->b) || rec->b >= r->nthreads, "thread start parent");
+        NEED(get_varint(&p, e, &rec->c), "thread start os tid");
+        NEED(get_varint(&p, e, &rec->addr) || rec->addr > r->nnodes, "thread start stack");
+        NEED(r->nthreads == UINT32_MAX, "too many threads");
+        rec->stack = (uint32_t)rec->addr;
+        r->nthreads++;
+        break;
+    case FT_THREAD_NAME:
+        NEED(get_varint(&p, e, &rec->a) || rec->a >= r->nthreads, "thread name: unknown thread");
+        NEED(get_string(&p, e, FT_STRING_MAX, &rec->str, &rec->len), "thread name string");
+        break;
+    case FT_STRING:
+        NEED(get_string(&p, e, FT_STRING_MAX, &rec->str, &rec->len), "string cut short");
+        NEED(r->nstrings == UINT32_MAX, "too many strings");
+        rec->a = ++r->nstrings;
+        break;
+    case FT_FUNCTION:
+        NEED(get_varint(&p, e, &rec->a) || rec->a > r->nstrings, "function name: unknown string");
+        NEED(get_varint(&p, e, &rec->b) || rec->b > r->nstrings, "function file: unknown string");
+        NEED(get_varint(&p, e, &rec->c) || rec->c > UINT32_MAX, "function first line");
+        NEED(r->nfuncs == UINT32_MAX, "too many functions");
+        r->nfuncs++;
+        break;
+    case FT_STACK_NODE:
+        NEED(get_varint(&p, e, &rec->c) || rec->c > r->nnodes, "stack node: unknown parent");
+        NEED(get_varint(&p, e, &rec->a) || rec->a == 0 || rec->a > r->nfuncs,
+             "stack node: unknown function");
+        NEED(get_varint(&p, e, &rec->b) || rec->b > UINT32_MAX, "stack node line");
+        NEED(r->nnodes == UINT32_MAX - 1, "too many stack nodes");
+        rec->stack = (uint32_t)rec->c;
+        r->nnodes++;
+        break;
+    case FT_SAMPLE:
+        NEED(get_varint(&p, e, &rec->a) || get_varint(&p, e, &rec->b), "sample cut short");
+        break;
+    case FT_MARKER:
+        rec->a = rec->flags >> 5;
+        NEED(rec->a > 2, "marker type");
+        NEED(get_string(&p, e, FT_STRING_MAX, &rec->str, &rec->len), "marker label");
+        break;
+    case FT_FORK:
+        NEED(get_varint(&p, e, &rec->a), "fork cut short");
+        break;
+    case FT_TRAILER:
+        return parse_trailer(r, pp, at, rec);
+    default:
+        if (rec->kind >= FT_KIND_COUNT) {
+            snprintf(r->msg, sizeof r->msg, "offset %llu: bad record at byte %llu of the "
+                     "frame's data: kind %u is reserved (%s)", (unsigned long long)r->frame_off,
+                     (unsigned long long)(at - r->frame), rec->kind,
+                     rec->kind >= 20 && rec->kind <= 21 ? "native frames, not supported by this reader"
+                                                       : "not defined in version 1");
+            return FT_E_RECORD;
+        }
+        return bad(r, at, "kind 0 is invalid");
+    }
+    NEED(rec->kind != FT_MARKER && rec->flags, "flags set on a kind that has none");
+    *pp = p;
+    return 0;
+}
+
+int ft_reader_next(ft_reader *r, ft_record *rec)
+{
+    while (r->p == r->end) {
+        int k = next_frame(r);
+        if (k < 0)
+            return k;
+        if (k == 1 && r->trailer && r->end > r->frame)
+            return fail(r, FT_E_AFTER_END, "offset %llu: data after the trailer",
+                        (unsigned long long)r->frame_off);
+        if (k == 0 || k == 2) {
+            r->early = !r->trailer || k == 2;
+            return 0;
+        }
+    }
+    const uint8_t *at = r->p, *p = at + 1, *e = r->end;
+    ft_regs *g = &r->regs;
+    uint64_t d;
+    rec->kind = *at & FT_KIND_MASK;
+    rec->flags = *at & ~FT_KIND_MASK;
+    switch (rec->kind) {
+    case FT_ALLOC:
+        NEED(rec->flags & FT_F2, "alloc flags");
+        NEED(get_svarint(&p, e, &d) || get_varint(&p, e, &rec->size), "alloc cut short");
+        g->addr += d;
+        if (!(rec->flags & FT_F1)) {
+            NEED(get_varint(&p, e, &d) || d == 0 || d >= FT_A_COUNT, "alloc: unknown allocator");
+            g->allocator = (uint32_t)d;
+        }
+        if (!(rec->flags & FT_F0)) {
+            NEED(get_varint(&p, e, &d) || d > r->nnodes, "alloc: unknown stack");
+            g->stack = (uint32_t)d;
+        }
+        rec->addr = g->addr;
+        rec->allocator = g->allocator;
+        rec->stack = g->stack;
+        break;
+    case FT_FREE:
+    case FT_MUNMAP:
+        NEED(rec->flags, "flags set on a kind that has none");
+        NEED(get_svarint(&p, e, &d), "free cut short");
+        rec->addr = g->addr += d;
+        if (rec->kind == FT_MUNMAP)
+            NEED(get_varint(&p, e, &rec->size), "munmap cut short");
+        break;
+    case FT_MMAP:
+        NEED(rec->flags & ~FT_F0, "mmap flags");
+        NEED(get_svarint(&p, e, &d) || get_varint(&p, e, &rec->size), "mmap cut short");
+        rec->addr = g->addr += d;
+        if (!(rec->flags & FT_F0)) {
+            NEED(get_varint(&p, e, &d) || d > r->nnodes, "mmap: unknown stack");
+            g->stack = (uint32_t)d;
+        }
+        rec->stack = g->stack;
+        break;
+    case FT_MREMAP:
+        NEED(rec->flags, "flags set on a kind that has none");
+        NEED(get_svarint(&p, e, &d) || get_varint(&p, e, &rec->size), "mremap cut short");
+        rec->addr = g->addr + d;
+        NEED(get_svarint(&p, e, &d) || get_varint(&p, e, &rec->size2), "mremap cut short");
+        rec->addr2 = g->addr = rec->addr + d;
+        break;
+    case FT_THREAD:
+        NEED(rec->flags, "flags set on a kind that has none");
+        NEED(get_varint(&p, e, &rec->a) || rec->a >= r->nthreads, "thread: unknown thread");
+        g->thread = (uint32_t)rec->a;
+        break;
+    default: {
+        int err = parse_rare(r, &p, at, rec);
+        if (err)
+            return err;
+    }
+    }
+    rec->thread = g->thread;
+    r->seen[rec->kind]++;
+    r->p = p;
+    return 1;
+}
+
+const ft_header *ft_reader_header(const ft_reader *r) { return &r->hdr; }
+int ft_reader_ended_early(const ft_reader *r) { return r->early; }
+uint32_t ft_reader_nstrings(const ft_reader *r) { return r->nstrings; }
+const char *ft_reader_message(const ft_reader *r) { return r ? r->msg : "out of memory"; }
+uint64_t ft_reader_pos(const ft_reader *r) { return r->in_base + r->zin.pos; }
+uint64_t ft_reader_size(const ft_reader *r) { return r->file_size; }
+
+void ft_reader_close(ft_reader *r)
+{
+    if (!r)
+        return;
+    if (r->fd >= 0)
+        close(r->fd);
+    ZSTD_freeDCtx(r->dctx);
+    free(r->hbuf);
+    free(r->in);
+    free(r->frame);
+    free(r);
+}

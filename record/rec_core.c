@@ -1,0 +1,369 @@
+/* rec_core.c: the event log. Start-up reads its orders from the environment that
+ * `filrec run` set (FILREC_FD, FILREC_SAMPLE_US, FILREC_FLAGS), writes the header and
+ * starts the writer thread. Every event is encoded under one lock into a shared buffer;
+ * the lock's order is the trace's total order. Nothing here calls malloc on the hot
+ * path, and nothing ever returns an error to the host program: on failure recording
+ * stops with one line on stderr. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "filrec.h"
+#include "rec_internal.h"
+
+__thread struct rec_tls rec_tl __attribute__((tls_model("initial-exec")));
+atomic_int rec_on;
+struct rec_log rec = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+uint64_t rec_now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+void rec_say(const char *a, const char *b, const char *c)
+{
+    const char *parts[] = {"filrec: ", a, b, c, "\n"};
+    for (size_t i = 0; i < 5; i++)
+        if (parts[i] && write(2, parts[i], strlen(parts[i])) < 0)
+            return;
+}
+
+void rec_fail(const char *what, int err)
+{
+    if (rec.failed)
+        return;
+    rec.failed = 1;
+    atomic_store(&rec_on, 0);
+    rec_say("recording stopped: ", what, err ? strerror(err) : NULL);
+    pthread_cond_broadcast(&rec.space);
+    pthread_cond_broadcast(&rec.work);
+}
+
+void rec_seal(void)
+{
+    size_t n = (size_t)(rec.pos - rec.buf[rec.f % REC_NBUF]);
+    if (n == 0)
+        return;
+    rec.len[rec.f % REC_NBUF] = n;
+    rec.f++;
+    pthread_cond_signal(&rec.work);
+    /* Backpressure: if the writer is behind by every buffer, wait for one. */
+    while (rec.f - rec.w >= REC_NBUF && !rec.failed)
+        pthread_cond_wait(&rec.space, &rec.lock);
+    rec.pos = rec.buf[rec.f % REC_NBUF];
+    rec.end = rec.pos + FT_FRAME_MAX;
+    rec.last_seal_ns = rec_now_ns();
+    ft_regs_reset(&rec.regs);
+}
+
+/* Room for a THREAD record and a record of need bytes. */
+static uint8_t *room(size_t need)
+{
+    if (!atomic_load_explicit(&rec_on, memory_order_relaxed) || rec.stopping)
+        return NULL;
+    if ((size_t)(rec.end - rec.pos) < need + FT_REC_MAX) {
+        rec_seal();
+        if (rec.failed)
+            return NULL;
+    }
+    return rec.pos;
+}
+
+void rec_thread_assign(uint32_t parent, uint32_t stack)
+{
+    rec_tl.has_tid = 1;
+    rec_tl.tid = rec.nthreads;
+    uint8_t *p = room(FT_REC_MAX);
+    if (!p)
+        return;
+    rec.nthreads++;
+    rec.pos = ft_enc_ints(p, FT_THREAD_START, 4, rec_tl.tid, parent, (uint64_t)gettid(), stack);
+    rec.counts[FT_THREAD_START]++;
+}
+
+uint32_t rec_tid(void)
+{
+    if (!rec_tl.has_tid) {
+        rec_tl.busy++;
+        pthread_mutex_lock(&rec.lock);
+        if (!rec_tl.has_tid)
+            rec_thread_assign(0, 0);
+        pthread_mutex_unlock(&rec.lock);
+        rec_tl.busy--;
+    }
+    return rec_tl.tid;
+}
+
+uint8_t *rec_reserve(size_t need)
+{
+    if (!rec_tl.has_tid)
+        rec_thread_assign(0, 0);
+    uint8_t *p = room(need);
+    if (p && rec.regs.thread != rec_tl.tid) {
+        p = ft_enc_thread(p, &rec.regs, rec_tl.tid);
+        rec.counts[FT_THREAD]++;
+    }
+    return p;
+}
+
+void rec_alloc(void *p, size_t size, unsigned allocator)
+{
+    if (!p)
+        return;
+    rec_tl.busy++;
+    uint32_t stack = rec_stack_current();
+    pthread_mutex_lock(&rec.lock);
+    uint8_t *w = rec_reserve(FT_REC_MAX);
+    if (w) {
+        rec.pos = ft_enc_alloc(w, &rec.regs, (uintptr_t)p, size, allocator, stack);
+        rec.counts[FT_ALLOC]++;
+    }
+    pthread_mutex_unlock(&rec.lock);
+    rec_tl.busy--;
+}
+
+void rec_free(void *p)
+{
+    rec_tl.busy++;
+    pthread_mutex_lock(&rec.lock);
+    uint8_t *w = rec_reserve(FT_REC_MAX);
+    if (w) {
+        rec.pos = ft_enc_free(w, &rec.regs, (uintptr_t)p);
+        rec.counts[FT_FREE]++;
+    }
+    pthread_mutex_unlock(&rec.lock);
+    rec_tl.busy--;
+}
+
+void rec_mmap(void *p, size_t len)
+{
+    rec_tl.busy++;
+    uint32_t stack = rec_stack_current();
+    pthread_mutex_lock(&rec.lock);
+    uint8_t *w = rec_reserve(FT_REC_MAX);
+    if (w) {
+        rec.pos = ft_enc_mmap(w, &rec.regs, (uintptr_t)p, len, stack);
+        rec.counts[FT_MMAP]++;
+    }
+    pthread_mutex_unlock(&rec.lock);
+    rec_tl.busy--;
+}
+
+void rec_munmap(void *p, size_t len)
+{
+    rec_tl.busy++;
+    pthread_mutex_lock(&rec.lock);
+    uint8_t *w = rec_reserve(FT_REC_MAX);
+    if (w) {
+        rec.pos = ft_enc_munmap(w, &rec.regs, (uintptr_t)p, len);
+        rec.counts[FT_MUNMAP]++;
+    }
+    pthread_mutex_unlock(&rec.lock);
+    rec_tl.busy--;
+}
+
+/* A record of a kind byte and up to two varints, or of a kind byte and a string. */
+static int emit(unsigned kind, uint64_t a, const char *s, size_t n)
+{
+    if (!atomic_load(&rec_on) || rec_tl.busy)
+        return 0;
+    rec_tl.busy++;
+    pthread_mutex_lock(&rec.lock);
+    uint8_t *w = rec_reserve(FT_REC_MAX + n);
+    if (w) {
+        rec.pos = s ? ft_enc_string(w, kind, s, n) : ft_enc_ints(w, kind, 1, a, 0, 0, 0);
+        rec.counts[kind & FT_KIND_MASK]++;
+    }
+    pthread_mutex_unlock(&rec.lock);
+    rec_tl.busy--;
+    return w != NULL;
+}
+
+void rec_fork(pid_t child)
+{
+    emit(FT_FORK, (uint64_t)child, NULL, 0);
+}
+
+static int mark(unsigned type, const char *label)
+{
+    size_t n = label ? strnlen(label, FT_STRING_MAX) : 0;
+    return emit(FT_MARKER | type << 5, 0, label ? label : "", n);
+}
+
+REC_EXPORT int filrec_mark(const char *label) { return mark(FT_MARK_POINT, label); }
+REC_EXPORT int filrec_region_begin(const char *label) { return mark(FT_MARK_BEGIN, label); }
+REC_EXPORT int filrec_region_end(const char *label) { return mark(FT_MARK_END, label); }
+REC_EXPORT int filrec_active(void) { return atomic_load(&rec_on); }
+
+uint32_t rec_stack_current(void)
+{
+    return 0;
+}
+
+/* ---- fork: the child never touches the parent's trace ---- */
+static void fork_prepare(void)
+{
+    rec_tl.busy++;
+    pthread_mutex_lock(&rec.lock);
+}
+
+static void fork_parent(void)
+{
+    pthread_mutex_unlock(&rec.lock);
+    rec_tl.busy--;
+}
+
+static void fork_child(void)
+{
+    /* The writer thread does not exist here; the lock is ours. Stop for good. */
+    atomic_store(&rec_on, 0);
+    rec.stopping = 1;
+    close(rec.fd);
+    rec.fd = -1;
+    pthread_mutex_unlock(&rec.lock);
+    rec_tl.busy--;
+}
+
+/* ---- start-up ---- */
+
+static uint64_t env_u64(const char *name, uint64_t dflt)
+{
+    const char *s = getenv(name);
+    if (!s || !*s)
+        return dflt;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    return *end ? dflt : v;
+}
+
+/* Take our own variables and library out of the environment, so that programs this
+ * one starts are not recorded into (or confused by) our trace. */
+static void scrub_environment(void)
+{
+    unsetenv("FILREC_FD");
+    unsetenv("FILREC_SAMPLE_US");
+    unsetenv("FILREC_FLAGS");
+    const char *pre = getenv("LD_PRELOAD");
+    Dl_info me;
+    if (!pre || !dladdr((void *)scrub_environment, &me) || !me.dli_fname)
+        return;
+    char out[4096];
+    size_t o = 0;
+    const char *base = strrchr(me.dli_fname, '/');
+    base = base ? base + 1 : me.dli_fname;
+    for (const char *s = pre; *s;) {
+        size_t n = strcspn(s, " :");
+        const char *slash = memrchr(s, '/', n);
+        const char *name = slash ? slash + 1 : s;
+        int ours = (size_t)(s + n - name) == strlen(base) && !memcmp(name, base, strlen(base));
+        if (!ours && n > 0 && o + n + 2 < sizeof out) {
+            if (o)
+                out[o++] = ':';
+            memcpy(out + o, s, n);
+            o += n;
+        }
+        s += n;
+        s += *s != 0;
+    }
+    out[o] = 0;
+    if (o)
+        setenv("LD_PRELOAD", out, 1);
+    else
+        unsetenv("LD_PRELOAD");
+}
+
+static int write_header(uint64_t flags, uint64_t sample_us)
+{
+    static uint8_t cmdline[16384];
+    ssize_t n = 0;
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        n = read(fd, cmdline, sizeof cmdline);
+        close(fd);
+    }
+    if (n > 0 && cmdline[n - 1] == 0)
+        n--;
+    char options[128];
+    int olen = snprintf(options, sizeof options, "sample_us=%llu", (unsigned long long)sample_us);
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    ft_header h = {
+        .flags = flags, .pid = (uint64_t)getpid(), .ppid = (uint64_t)getppid(),
+        .start_ns = (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec,
+        .page_size = (uint64_t)sysconf(_SC_PAGESIZE), .sample_us = sample_us,
+        .cmdline = (const char *)cmdline, .cmdline_len = n > 0 ? (size_t)n : 0,
+        .options = options, .options_len = (size_t)olen,
+    };
+    static uint8_t out[16384 + 512];
+    size_t len = ft_header_encode(out, sizeof out, &h);
+    return len ? ft_write_all(rec.fd, out, len) : FT_E_HEADER;
+}
+
+static int start(void)
+{
+    int fd = (int)env_u64("FILREC_FD", (uint64_t)-1);
+    uint64_t sample_us = env_u64("FILREC_SAMPLE_US", 10000);
+    uint64_t flags = env_u64("FILREC_FLAGS", 0);
+    scrub_environment();
+    if (fd < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+        return 1; /* not under `filrec run`: stay passive */
+    rec.fd = fd;
+    if (write_header(flags, sample_us)) {
+        rec_say("recording stopped: cannot write trace header: ", strerror(errno), NULL);
+        return 1;
+    }
+    for (int i = 0; i < REC_NBUF; i++) {
+        rec.buf[i] = rec_real.mmap(NULL, FT_FRAME_MAX, PROT_READ | PROT_WRITE,
+                                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (rec.buf[i] == MAP_FAILED) {
+            rec_say("recording stopped: out of memory", NULL, NULL);
+            return 1;
+        }
+    }
+    rec.pos = rec.buf[0];
+    rec.end = rec.pos + FT_FRAME_MAX;
+    ft_regs_reset(&rec.regs);
+    rec.nthreads = 1;
+    rec_tl.has_tid = 1; /* the starting thread is thread 0 */
+    rec.start_ns = rec.last_seal_ns = rec_now_ns();
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&rec.work, &ca);
+    pthread_cond_init(&rec.space, &ca);
+    if (rec_writer_start(sample_us)) {
+        rec_say("recording stopped: cannot start the writer thread", NULL, NULL);
+        return 1;
+    }
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    atomic_store(&rec_on, 1);
+    return 0;
+}
+
+__attribute__((constructor)) static void rec_init(void)
+{
+    rec_tl.busy++;
+    if (rec_resolve() == 0)
+        start();
+    else
+        rec_say("cannot find the C library's allocation functions; not recording", NULL, NULL);
+    rec_tl.busy--;
+}
+
+__attribute__((destructor)) static void rec_exit(void)
+{
+    if (rec_tl.busy)
+        return; /* exit() from inside the recorder (a signal handler): no trailer */
+    rec_tl.busy++;
+    if (atomic_load(&rec_on))
+        rec_writer_finish();
+    rec_tl.busy--;
+}

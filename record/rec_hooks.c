@@ -1,0 +1,286 @@
+/* rec_hooks.c: the interposed functions. No policy here: each hook calls the real
+ * function and hands the event to rec_core.c. A free is recorded before the real free,
+ * so no other thread can be given the address before the free is in the log.
+ * Before the real functions are known (dlsym itself may calloc), a static pool serves. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "rec_internal.h"
+
+struct rec_real rec_real;
+
+/* ---- the early pool: serves allocations made while rec_resolve runs ---- */
+static _Alignas(64) uint8_t pool[64 * 1024];
+static size_t pool_used;      /* only touched during the single-threaded start-up */
+static int resolving;
+
+static int in_pool(const void *p)
+{
+    return (const uint8_t *)p >= pool && (const uint8_t *)p < pool + sizeof pool;
+}
+
+static void *pool_alloc(size_t n)
+{
+    size_t at = (pool_used + 16 + 15) & ~(size_t)15;
+    if (n > sizeof pool || at + n > sizeof pool)
+        return NULL;
+    memcpy(pool + at - 16, &n, sizeof n); /* size, for realloc */
+    pool_used = at + n;
+    return pool + at;
+}
+
+int rec_resolve(void)
+{
+    if (rec_real.free)
+        return 0;
+    if (resolving)
+        return -1;
+    resolving = 1;
+    struct rec_real r;
+#define X(name, ret, args) r.name = (ret(*) args)dlsym(RTLD_NEXT, #name);
+    REC_HOOKS(X)
+#undef X
+    resolving = 0;
+    if (!r.malloc || !r.calloc || !r.realloc || !r.free || !r.mmap || !r.munmap ||
+        !r.mremap || !r.fork || !r.pthread_create || !r.posix_memalign)
+        return -1;
+    rec_real = r;
+    return 0;
+}
+
+#define REAL(name, ...) \
+    ((rec_real.name || !rec_resolve()) && rec_real.name ? rec_real.name(__VA_ARGS__) : 0)
+
+/* Whether a hook should record: recording is on and we are not inside the recorder. */
+static inline int want(void)
+{
+    return atomic_load_explicit(&rec_on, memory_order_relaxed) && !rec_tl.busy;
+}
+
+REC_EXPORT void *malloc(size_t n)
+{
+    if (!rec_real.malloc && rec_resolve())
+        return pool_alloc(n);
+    void *p = rec_real.malloc(n);
+    if (want())
+        rec_alloc(p, n, FT_A_MALLOC);
+    return p;
+}
+
+REC_EXPORT void *calloc(size_t k, size_t n)
+{
+    if (!rec_real.calloc && rec_resolve()) {
+        size_t b;
+        return __builtin_mul_overflow(k, n, &b) ? NULL : pool_alloc(b); /* pool is zeroed */
+    }
+    void *p = rec_real.calloc(k, n);
+    if (want())
+        rec_alloc(p, k * n, FT_A_CALLOC);
+    return p;
+}
+
+REC_EXPORT void free(void *p)
+{
+    if (!p || in_pool(p))
+        return;
+    if (want())
+        rec_free(p);
+    if (rec_real.free || !rec_resolve())
+        rec_real.free(p);
+}
+
+static void *pool_realloc(void *old, size_t n)
+{
+    size_t had;
+    memcpy(&had, (uint8_t *)old - 16, sizeof had);
+    void *p = malloc(n);
+    if (p)
+        memcpy(p, old, had < n ? had : n);
+    return p;
+}
+
+REC_EXPORT void *realloc(void *old, size_t n)
+{
+    if (old && in_pool(old))
+        return pool_realloc(old, n);
+    int w = want();
+    if (w && old)
+        rec_free(old);
+    void *p = REAL(realloc, old, n);
+    if (w)
+        rec_alloc(p, n, FT_A_REALLOC);
+    return p;
+}
+
+REC_EXPORT void *reallocarray(void *old, size_t k, size_t n)
+{
+    size_t b;
+    if (__builtin_mul_overflow(k, n, &b)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (old && in_pool(old))
+        return pool_realloc(old, b);
+    int w = want();
+    if (w && old)
+        rec_free(old);
+    void *p = REAL(reallocarray, old, k, n);
+    if (w && p)
+        rec_alloc(p, b, FT_A_REALLOCARRAY);
+    return p;
+}
+
+REC_EXPORT int posix_memalign(void **out, size_t align, size_t n)
+{
+    int rc = rec_real.posix_memalign || !rec_resolve() ?
+             rec_real.posix_memalign(out, align, n) : ENOMEM;
+    if (rc == 0 && want())
+        rec_alloc(*out, n, FT_A_POSIX_MEMALIGN);
+    return rc;
+}
+
+REC_EXPORT void *aligned_alloc(size_t a, size_t n)
+{
+    void *p = REAL(aligned_alloc, a, n);
+    if (want())
+        rec_alloc(p, n, FT_A_ALIGNED_ALLOC);
+    return p;
+}
+
+REC_EXPORT void *memalign(size_t a, size_t n)
+{
+    void *p = REAL(memalign, a, n);
+    if (want())
+        rec_alloc(p, n, FT_A_MEMALIGN);
+    return p;
+}
+
+REC_EXPORT void *valloc(size_t n)
+{
+    void *p = REAL(valloc, n);
+    if (want())
+        rec_alloc(p, n, FT_A_VALLOC);
+    return p;
+}
+
+REC_EXPORT void *pvalloc(size_t n)
+{
+    void *p = REAL(pvalloc, n);
+    if (want())
+        rec_alloc(p, n, FT_A_PVALLOC);
+    return p;
+}
+
+static void *mmap_hook(void *(*real)(void *, size_t, int, int, int, off_t), void *a,
+                       size_t n, int prot, int flags, int fd, off_t off)
+{
+    if (!real && rec_resolve()) {
+        errno = ENOMEM;
+        return MAP_FAILED;
+    }
+    void *p = (real ? real : rec_real.mmap)(a, n, prot, flags, fd, off);
+    if (p != MAP_FAILED && (flags & MAP_ANONYMOUS) && want())
+        rec_mmap(p, n);
+    return p;
+}
+
+REC_EXPORT void *mmap(void *a, size_t n, int prot, int flags, int fd, off_t off)
+{
+    return mmap_hook(rec_real.mmap, a, n, prot, flags, fd, off);
+}
+
+REC_EXPORT void *mmap64(void *a, size_t n, int prot, int flags, int fd, off_t off)
+{
+    return mmap_hook(rec_real.mmap64, a, n, prot, flags, fd, off);
+}
+
+REC_EXPORT int munmap(void *p, size_t n)
+{
+    if (want())
+        rec_munmap(p, n);
+    return REAL(munmap, p, n);
+}
+
+/* mremap runs with the log locked: the kernel frees the old range inside the call,
+ * and the MREMAP record must precede any reuse of it by another thread. */
+REC_EXPORT void *mremap(void *old, size_t oldlen, size_t newlen, int flags, ...)
+{
+    void *want_addr = NULL;
+    if (flags & MREMAP_FIXED) {
+        va_list ap;
+        va_start(ap, flags);
+        want_addr = va_arg(ap, void *);
+        va_end(ap);
+    }
+    if (!rec_real.mremap && rec_resolve()) {
+        errno = ENOMEM;
+        return MAP_FAILED;
+    }
+    if (!want())
+        return rec_real.mremap(old, oldlen, newlen, flags, want_addr);
+    rec_tl.busy++;
+    pthread_mutex_lock(&rec.lock);
+    void *p = rec_real.mremap(old, oldlen, newlen, flags, want_addr);
+    uint8_t *w = p != MAP_FAILED ? rec_reserve(FT_REC_MAX) : NULL;
+    if (w) {
+        rec.pos = ft_enc_mremap(w, &rec.regs, (uintptr_t)old, oldlen, (uintptr_t)p, newlen);
+        rec.counts[FT_MREMAP]++;
+    }
+    pthread_mutex_unlock(&rec.lock);
+    rec_tl.busy--;
+    return p;
+}
+
+REC_EXPORT pid_t fork(void)
+{
+    pid_t pid = REAL(fork);
+    if (pid > 0 && want())
+        rec_fork(pid);
+    return pid;
+}
+
+/* ---- threads: each new thread learns its parent and the parent's stack ---- */
+struct thread_start {
+    void *(*fn)(void *);
+    void *arg;
+    uint32_t parent, stack;
+};
+
+static void *thread_main(void *v)
+{
+    struct thread_start s = *(struct thread_start *)v;
+    rec_tl.busy++;
+    rec_real.free(v);
+    if (atomic_load(&rec_on)) {
+        pthread_mutex_lock(&rec.lock);
+        if (!rec_tl.has_tid)
+            rec_thread_assign(s.parent, s.stack);
+        pthread_mutex_unlock(&rec.lock);
+    }
+    rec_tl.busy--;
+    return s.fn(s.arg);
+}
+
+REC_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),
+                              void *arg)
+{
+    if (!rec_real.pthread_create && rec_resolve())
+        return EAGAIN;
+    if (!want())
+        return rec_real.pthread_create(t, attr, fn, arg);
+    uint32_t parent = rec_tid();
+    rec_tl.busy++;
+    struct thread_start *s = rec_real.malloc(sizeof *s);
+    if (s)
+        *s = (struct thread_start){fn, arg, parent, rec_stack_current()};
+    rec_tl.busy--;
+    if (!s)
+        return rec_real.pthread_create(t, attr, fn, arg);
+    int rc = rec_real.pthread_create(t, attr, thread_main, s);
+    if (rc)
+        rec_real.free(s);
+    return rc;
+}

@@ -1,0 +1,125 @@
+/* rec_internal.h: what the recorder's files share. Every global and thread-local is
+ * declared here, under the file that owns it, with its locking rule.
+ * The recorder knows nothing of Python; record/python/ feeds stacks in through
+ * filrec.h. */
+#ifndef REC_INTERNAL_H
+#define REC_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../format/ft_enc.h"
+
+#define REC_EXPORT __attribute__((visibility("default")))
+#define REC_NBUF 4 /* record buffers of FT_FRAME_MAX bytes each */
+
+/* ---- rec_hooks.c: the interposed libc functions ---- */
+
+/* One list of every interposed symbol: X(name, return type, parameters).
+ * It drives the pointer table, the lookup and the required-symbol check. */
+#define REC_HOOKS(X)                                                            \
+    X(malloc, void *, (size_t))                                                 \
+    X(calloc, void *, (size_t, size_t))                                         \
+    X(realloc, void *, (void *, size_t))                                        \
+    X(reallocarray, void *, (void *, size_t, size_t))                           \
+    X(free, void, (void *))                                                     \
+    X(posix_memalign, int, (void **, size_t, size_t))                           \
+    X(aligned_alloc, void *, (size_t, size_t))                                  \
+    X(memalign, void *, (size_t, size_t))                                       \
+    X(valloc, void *, (size_t))                                                 \
+    X(pvalloc, void *, (size_t))                                                \
+    X(mmap, void *, (void *, size_t, int, int, int, off_t))                     \
+    X(mmap64, void *, (void *, size_t, int, int, int, off_t))                   \
+    X(munmap, int, (void *, size_t))                                            \
+    X(mremap, void *, (void *, size_t, size_t, int, ...))                       \
+    X(fork, pid_t, (void))                                                      \
+    X(pthread_create, int, (pthread_t *, const pthread_attr_t *,                \
+                            void *(*)(void *), void *))
+
+/* The real functions, set once by rec_resolve() before recording starts and
+ * never changed after: read without locks. */
+struct rec_real {
+#define X(name, ret, args) ret (*name) args;
+    REC_HOOKS(X)
+#undef X
+};
+extern struct rec_real rec_real;
+/* Look up the real functions; 0 on success. Safe to call from a hook. */
+int rec_resolve(void);
+
+/* ---- rec_core.c: the event log ---- */
+
+/* Per-thread state, initial-exec TLS so reading it never allocates. Owned by its
+ * thread; no locking. busy > 0 means "inside the recorder": hooks pass straight
+ * through, so the recorder's, zstd's and libc's own allocations are not recorded. */
+struct rec_tls {
+    int busy;
+    int has_tid;
+    uint32_t tid;
+};
+extern __thread struct rec_tls rec_tl __attribute__((tls_model("initial-exec")));
+
+/* 1 while recording. Written under rec.lock, read without it by the hooks as a fast
+ * filter (a stale 1 is caught under the lock by rec_reserve). */
+extern atomic_int rec_on;
+
+/* The shared log: a ring of REC_NBUF buffers. Buffer number f (mod REC_NBUF) is being
+ * filled; numbers w..f-1 are sealed and wait for the writer. All fields are guarded
+ * by lock; the writer thread compresses a sealed buffer without the lock, since no one
+ * else touches a sealed buffer until w moves past it. */
+struct rec_log {
+    pthread_mutex_t lock;
+    pthread_cond_t work;   /* signalled when a buffer is sealed or on stop */
+    pthread_cond_t space;  /* signalled when the writer frees a buffer */
+    uint8_t *buf[REC_NBUF];
+    size_t len[REC_NBUF];  /* bytes in each sealed buffer */
+    uint64_t f, w;
+    uint8_t *pos, *end;    /* write position in buffer f */
+    ft_regs regs;
+    uint64_t counts[FT_KIND_COUNT];
+    uint32_t nthreads;
+    int stopping, failed;  /* the writer drains and exits; recording has failed */
+    int fd;
+    uint64_t start_ns;     /* monotonic clock at start */
+    uint64_t last_seal_ns;
+};
+extern struct rec_log rec;
+
+/* Reserve room for a record of up to need bytes for the calling thread, writing a
+ * THREAD record first if the thread changed. Called with rec.lock held. NULL when not
+ * recording. The caller writes the record and sets rec.pos to its end. */
+uint8_t *rec_reserve(size_t need);
+/* Seal buffer f (if it holds anything) and move to the next; may wait for space.
+ * Called with rec.lock held. */
+void rec_seal(void);
+/* Stop recording after an internal failure: one line on stderr, once. Lock held. */
+void rec_fail(const char *what, int err);
+/* Assign the calling thread its index and write THREAD_START. Lock held. */
+void rec_thread_assign(uint32_t parent, uint32_t stack);
+/* The calling thread's index, assigning one (parent 0) if it has none. No lock held. */
+uint32_t rec_tid(void);
+uint64_t rec_now_ns(void);
+/* Write a line to stderr without stdio or malloc. */
+void rec_say(const char *a, const char *b, const char *c);
+
+/* Event entry points from the hooks; each takes the lock itself. */
+void rec_alloc(void *p, size_t size, unsigned allocator);
+void rec_free(void *p);
+void rec_mmap(void *p, size_t len);
+void rec_munmap(void *p, size_t len);
+void rec_fork(pid_t child);
+
+/* ---- rec_writer.c: the writer thread ---- */
+
+/* Start the writer thread, sampling every sample_us (0: never); 0 on success. */
+int rec_writer_start(uint64_t sample_us);
+/* Write the trailer, drain every buffer and join the writer (at exit). */
+void rec_writer_finish(void);
+
+/* ---- rec_stack.c (later: record/python feeds it) ---- */
+uint32_t rec_stack_current(void);
+
+#endif
