@@ -15,7 +15,7 @@ CPPFLAGS += -D_GNU_SOURCE -MMD -MP
 CJSON_LIBS = -lcjson
 
 FORMAT_SRC = format/ft_writer.c format/ft_reader.c
-RECORD_SRC = record/rec_core.c record/rec_hooks.c record/rec_writer.c
+RECORD_SRC = record/rec_core.c record/rec_gate.c record/rec_hooks.c record/rec_writer.c
 ANALYZE_SRC = analyze/an_live.c analyze/an_maps.c analyze/an_replay.c analyze/an_util.c
 CLI_SRC = cli/filrec.c cli/cmd_run.c cli/cmd_stats.c
 PROGS = $(patsubst tests/progs/%.c,$(B)/progs/%,$(wildcard tests/progs/*.c))

@@ -13,6 +13,7 @@
 #define FT_FRAME_MAX (1u << 20)    /* decompressed bytes per zstd frame */
 #define FT_STRING_MAX (1u << 16)   /* bytes of a string in the body */
 #define FT_REC_MAX 48              /* longest record other than strings */
+#define FT_STREAMS 6               /* ops, 3 address planes, 2 size planes */
 
 enum ft_kind {
     FT_ALLOC = 1, FT_FREE, FT_MMAP, FT_MUNMAP, FT_MREMAP, FT_THREAD, FT_THREAD_START,
@@ -60,11 +61,13 @@ uint32_t ft_crc32(uint32_t crc, const void *p, size_t n);
  * or 0 if cap is too small or a string is too long. */
 size_t ft_header_encode(uint8_t *out, size_t cap, const ft_header *h);
 
+struct ft_frame; /* ft_enc.h */
 typedef struct ft_writer ft_writer;
-/* A writer compresses whole record buffers into frames and writes them to fd. */
+/* A writer compresses frames built with ft_enc.h and writes them to fd. */
 int ft_writer_new(ft_writer **out, int fd, int level);
-/* Compress n <= FT_FRAME_MAX bytes of whole records as one frame and write it all. */
-int ft_writer_frame(ft_writer *w, const void *records, size_t n);
+/* Compress one built frame (its streams, with their lengths in front) and write it
+ * all. An empty frame writes nothing. */
+int ft_writer_frame(ft_writer *w, const struct ft_frame *f);
 /* Write raw bytes (the header) to the writer's fd, retrying short writes. */
 int ft_write_all(int fd, const void *p, size_t n);
 void ft_writer_free(ft_writer *w);

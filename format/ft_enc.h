@@ -1,14 +1,16 @@
 /* ft_enc.h: record encoders, inline so the recorder's hot path pays no call.
- * Each writes one record at p and returns the end. The caller guarantees room:
- * FT_REC_MAX bytes, plus the string length for records that carry a string.
- * They never allocate and never fail. Bit diagrams are in FORMAT.md. */
+ * A frame is built in one buffer split into six streams (FORMAT.md, "Frame content"):
+ * the ops stream takes every kind byte and every field but the hot ones; the hot
+ * address deltas and sizes go, byte by byte, into planes, which zstd compresses far
+ * better than interleaved varints. Encoders never allocate and never fail: the caller
+ * checks ft_frame_room() >= FT_REC_MAX (plus any string length) first. */
 #ifndef FT_ENC_H
 #define FT_ENC_H
 
 #include <string.h>
 #include "ft.h"
 
-/* Per-frame registers (FORMAT.md, "Registers"); ft_regs_reset at each frame start. */
+/* Per-frame registers (FORMAT.md, "Registers"), reset at each frame start. */
 typedef struct ft_regs {
     uint64_t addr;
     uint32_t stack, allocator, thread;
@@ -22,6 +24,33 @@ static inline void ft_regs_reset(ft_regs *r)
     r->thread = 0;
 }
 
+/* Stream capacity: every hot record puts one kind byte in ops and at most one byte in
+ * each plane, so no plane can fill before ops does; only ops room is ever checked. */
+#define FT_STREAM_CAP ((FT_FRAME_MAX - 64) / FT_STREAMS)
+
+typedef struct ft_frame {
+    uint8_t *base;                 /* FT_FRAME_MAX bytes, owned by the caller */
+    uint8_t *ops, *ops_end;
+    uint8_t *a0, *a1, *a2, *s0, *s1;
+    ft_regs regs;
+} ft_frame;
+
+static inline void ft_frame_init(ft_frame *f, uint8_t *buf)
+{
+    f->base = buf;
+    f->ops = buf;
+    f->ops_end = buf + FT_STREAM_CAP;
+    f->a0 = buf + 1 * FT_STREAM_CAP;
+    f->a1 = buf + 2 * FT_STREAM_CAP;
+    f->a2 = buf + 3 * FT_STREAM_CAP;
+    f->s0 = buf + 4 * FT_STREAM_CAP;
+    f->s1 = buf + 5 * FT_STREAM_CAP;
+    ft_regs_reset(&f->regs);
+}
+
+static inline size_t ft_frame_room(const ft_frame *f) { return (size_t)(f->ops_end - f->ops); }
+static inline int ft_frame_empty(const ft_frame *f) { return f->ops == f->base; }
+
 /* varint: 7 bits a byte, low group first, high bit = more follows.
  *   300 = 0b10_0101100 -> ac 02 */
 static inline uint8_t *ft_put_varint(uint8_t *p, uint64_t v)
@@ -34,10 +63,10 @@ static inline uint8_t *ft_put_varint(uint8_t *p, uint64_t v)
     return p;
 }
 
-/* svarint: zigzag, so -1 -> 1, 1 -> 2, -2 -> 3: small deltas of either sign are short. */
-static inline uint8_t *ft_put_svarint(uint8_t *p, uint64_t delta)
+/* zigzag: -1 -> 1, 1 -> 2, -2 -> 3, so small deltas of either sign are small. */
+static inline uint64_t ft_zigzag(uint64_t delta)
 {
-    return ft_put_varint(p, (delta << 1) ^ (uint64_t)((int64_t)delta >> 63));
+    return (delta << 1) ^ (uint64_t)((int64_t)delta >> 63);
 }
 
 static inline uint8_t *ft_put_string(uint8_t *p, const void *s, size_t n)
@@ -47,14 +76,40 @@ static inline uint8_t *ft_put_string(uint8_t *p, const void *s, size_t n)
     return p + n;
 }
 
-/* ALLOC: [kind|S|K] addr-delta size [allocator] [stack] */
-static inline uint8_t *ft_enc_alloc(uint8_t *p, ft_regs *r, uint64_t addr, uint64_t size,
-                                    uint32_t allocator, uint32_t stack)
+/* The plane form of an address delta: zigzag(delta / 16) when the delta is a multiple
+ * of 16 and that fits in 24 bits; else UINT64_MAX (the record goes wide). */
+static inline uint64_t ft_plane_addr(uint64_t delta)
 {
-    uint8_t *k = p++;
+    uint64_t z = ft_zigzag((uint64_t)((int64_t)delta >> 4));
+    return (delta & 15) == 0 && z < (1u << 24) ? z : UINT64_MAX;
+}
+
+static inline void ft_put_addr_planes(ft_frame *f, uint64_t z)
+{
+    *f->a0++ = (uint8_t)z;
+    *f->a1++ = (uint8_t)(z >> 8);
+    *f->a2++ = (uint8_t)(z >> 16);
+}
+
+/* ALLOC: ops [kind|S|K|W] ([allocator] unless K) ([stack] unless S);
+ *   not W: address planes <- zigzag(delta/16), size planes <- size (< 65536)
+ *   W:     ops <- svarint(delta), varint(size), before allocator and stack */
+static inline void ft_enc_alloc(ft_frame *f, uint64_t addr, uint64_t size, uint32_t allocator,
+                                uint32_t stack)
+{
+    ft_regs *r = &f->regs;
+    uint8_t *k = f->ops, *p = k + 1;
     unsigned flags = 0;
-    p = ft_put_svarint(p, addr - r->addr);
-    p = ft_put_varint(p, size);
+    uint64_t z = ft_plane_addr(addr - r->addr);
+    if (z != UINT64_MAX && size < 65536) {
+        ft_put_addr_planes(f, z);
+        *f->s0++ = (uint8_t)size;
+        *f->s1++ = (uint8_t)(size >> 8);
+    } else {
+        flags |= FT_F2;
+        p = ft_put_varint(p, ft_zigzag(addr - r->addr));
+        p = ft_put_varint(p, size);
+    }
     if (allocator == r->allocator)
         flags |= FT_F1;
     else
@@ -64,84 +119,96 @@ static inline uint8_t *ft_enc_alloc(uint8_t *p, ft_regs *r, uint64_t addr, uint6
     else
         p = ft_put_varint(p, stack);
     *k = (uint8_t)(FT_ALLOC | flags);
+    f->ops = p;
     r->addr = addr;
     r->allocator = allocator;
     r->stack = stack;
-    return p;
 }
 
-/* FREE: [kind] addr-delta */
-static inline uint8_t *ft_enc_free(uint8_t *p, ft_regs *r, uint64_t addr)
+/* FREE: ops [kind|W]; not W: address planes; W: ops <- svarint(delta) */
+static inline void ft_enc_free(ft_frame *f, uint64_t addr)
 {
-    *p++ = FT_FREE;
-    p = ft_put_svarint(p, addr - r->addr);
-    r->addr = addr;
-    return p;
+    uint64_t z = ft_plane_addr(addr - f->regs.addr);
+    if (z != UINT64_MAX) {
+        *f->ops++ = FT_FREE;
+        ft_put_addr_planes(f, z);
+    } else {
+        *f->ops++ = FT_FREE | FT_F2;
+        f->ops = ft_put_varint(f->ops, ft_zigzag(addr - f->regs.addr));
+    }
+    f->regs.addr = addr;
 }
 
-/* MMAP: [kind|S] addr-delta length [stack] */
-static inline uint8_t *ft_enc_mmap(uint8_t *p, ft_regs *r, uint64_t addr, uint64_t len,
-                                   uint32_t stack)
+/* MMAP: ops [kind|S] svarint(delta) varint(length) ([stack] unless S) */
+static inline void ft_enc_mmap(ft_frame *f, uint64_t addr, uint64_t len, uint32_t stack)
 {
+    ft_regs *r = &f->regs;
+    uint8_t *p = f->ops;
     *p++ = (uint8_t)(FT_MMAP | (stack == r->stack ? FT_F0 : 0));
-    p = ft_put_svarint(p, addr - r->addr);
+    p = ft_put_varint(p, ft_zigzag(addr - r->addr));
     p = ft_put_varint(p, len);
     if (stack != r->stack)
         p = ft_put_varint(p, stack);
+    f->ops = p;
     r->addr = addr;
     r->stack = stack;
-    return p;
 }
 
-/* MUNMAP: [kind] addr-delta length */
-static inline uint8_t *ft_enc_munmap(uint8_t *p, ft_regs *r, uint64_t addr, uint64_t len)
+/* MUNMAP: ops [kind] svarint(delta) varint(length) */
+static inline void ft_enc_munmap(ft_frame *f, uint64_t addr, uint64_t len)
 {
+    uint8_t *p = f->ops;
     *p++ = FT_MUNMAP;
-    p = ft_put_svarint(p, addr - r->addr);
-    p = ft_put_varint(p, len);
-    r->addr = addr;
-    return p;
+    p = ft_put_varint(p, ft_zigzag(addr - f->regs.addr));
+    f->ops = ft_put_varint(p, len);
+    f->regs.addr = addr;
 }
 
-/* MREMAP: [kind] old-delta old-length new-delta-from-old new-length */
-static inline uint8_t *ft_enc_mremap(uint8_t *p, ft_regs *r, uint64_t old, uint64_t oldlen,
-                                     uint64_t new_addr, uint64_t newlen)
+/* MREMAP: ops [kind] svarint(old delta) varint(old length) svarint(new - old) varint(new length) */
+static inline void ft_enc_mremap(ft_frame *f, uint64_t old, uint64_t oldlen, uint64_t new_addr,
+                                 uint64_t newlen)
 {
+    uint8_t *p = f->ops;
     *p++ = FT_MREMAP;
-    p = ft_put_svarint(p, old - r->addr);
+    p = ft_put_varint(p, ft_zigzag(old - f->regs.addr));
     p = ft_put_varint(p, oldlen);
-    p = ft_put_svarint(p, new_addr - old);
-    p = ft_put_varint(p, newlen);
-    r->addr = new_addr;
-    return p;
+    p = ft_put_varint(p, ft_zigzag(new_addr - old));
+    f->ops = ft_put_varint(p, newlen);
+    f->regs.addr = new_addr;
 }
 
-/* THREAD: [kind] thread. Only when the thread changes. */
-static inline uint8_t *ft_enc_thread(uint8_t *p, ft_regs *r, uint32_t thread)
+/* THREAD: ops [kind] thread. Written only when the thread changes. */
+static inline void ft_enc_thread(ft_frame *f, uint32_t thread)
 {
-    *p++ = FT_THREAD;
-    p = ft_put_varint(p, thread);
-    r->thread = thread;
-    return p;
+    *f->ops++ = FT_THREAD;
+    f->ops = ft_put_varint(f->ops, thread);
+    f->regs.thread = thread;
 }
 
-/* A record of a kind byte followed by up to four varints (definitions, samples). */
-static inline uint8_t *ft_enc_ints(uint8_t *p, unsigned kind, unsigned n, uint64_t a,
-                                   uint64_t b, uint64_t c, uint64_t d)
+/* A kind byte and n (0-4) varints, all in ops: definitions, samples, trailer start. */
+static inline void ft_enc_ints(ft_frame *f, unsigned kind, unsigned n, uint64_t a, uint64_t b,
+                               uint64_t c, uint64_t d)
 {
+    uint8_t *p = f->ops;
     *p++ = (uint8_t)kind;
     if (n > 0) p = ft_put_varint(p, a);
     if (n > 1) p = ft_put_varint(p, b);
     if (n > 2) p = ft_put_varint(p, c);
     if (n > 3) p = ft_put_varint(p, d);
-    return p;
+    f->ops = p;
 }
 
-/* STRING, MARKER ([kind|type] label), THREAD_NAME needs ft_enc_ints + ft_put_string. */
-static inline uint8_t *ft_enc_string(uint8_t *p, unsigned kind_flags, const void *s, size_t n)
+/* A kind byte (with flags) and a string, in ops: STRING, MARKER. */
+static inline void ft_enc_string(ft_frame *f, unsigned kind_flags, const void *s, size_t n)
 {
-    *p++ = (uint8_t)kind_flags;
-    return ft_put_string(p, s, n);
+    *f->ops++ = (uint8_t)kind_flags;
+    f->ops = ft_put_string(f->ops, s, n);
+}
+
+/* A varint appended to the last record (THREAD_NAME's string, TRAILER's counts). */
+static inline void ft_enc_more(ft_frame *f, uint64_t v)
+{
+    f->ops = ft_put_varint(f->ops, v);
 }
 
 #endif

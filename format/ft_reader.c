@@ -24,8 +24,11 @@ struct ft_reader {
     uint64_t in_base;           /* file offset of in[0] */
     uint64_t file_size;
     int eof;
-    uint8_t *frame;             /* decoded frame: records in [p, end) */
-    const uint8_t *p, *end;
+    uint8_t *frame;             /* decoded frame content */
+    const uint8_t *p, *end;     /* the ops stream of the current frame */
+    const uint8_t *ops;         /* its start, for error offsets */
+    const uint8_t *a[3], *s[2]; /* address and size planes */
+    size_t na, ns, ai, si;      /* plane lengths and positions */
     uint64_t frame_off;         /* file offset of the current frame */
     ft_regs regs;
     uint32_t nstrings, nfuncs, nnodes, nthreads;
@@ -47,9 +50,9 @@ static int fail(ft_reader *r, int err, const char *fmt, ...)
 /* A record error, located by frame offset and position in the frame's data. */
 static int bad(ft_reader *r, const uint8_t *at, const char *what)
 {
-    return fail(r, FT_E_RECORD, "offset %llu: bad record at byte %llu of the frame's data: %s",
+    return fail(r, FT_E_RECORD, "offset %llu: bad record at byte %llu of the frame's ops: %s",
                 (unsigned long long)r->frame_off,
-                (unsigned long long)(at - r->frame), what);
+                (unsigned long long)(at - r->ops), what);
 }
 
 static int read_full(int fd, void *buf, size_t n)
@@ -100,12 +103,17 @@ static inline int get_varint(const uint8_t **pp, const uint8_t *end, uint64_t *v
     return -1;
 }
 
+static inline uint64_t unzigzag(uint64_t z)
+{
+    return (z >> 1) ^ (0 - (z & 1));
+}
+
 static inline int get_svarint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
 {
     uint64_t z;
     if (get_varint(pp, end, &z))
         return -1;
-    *v = (z >> 1) ^ (0 - (z & 1));
+    *v = unzigzag(z);
     return 0;
 }
 
@@ -216,6 +224,38 @@ static int refill(ft_reader *r)
     return (int)(r->zin.size > 0);
 }
 
+/* Find the six streams in a decoded frame of n bytes (FORMAT.md, "Frame content"). */
+static int split_frame(ft_reader *r, size_t n)
+{
+    const uint8_t *p = r->frame, *e = r->frame + n;
+    uint64_t len[FT_STREAMS], sum = 0;
+    if (n == 0) { /* a skippable frame: nothing in it */
+        r->p = r->end = r->ops = r->frame;
+        r->na = r->ns = r->ai = r->si = 0;
+        return 1;
+    }
+    for (int i = 0; i < FT_STREAMS; i++) {
+        if (get_varint(&p, e, &len[i]) || len[i] > n)
+            return fail(r, FT_E_RECORD, "offset %llu: frame stream lengths are corrupt",
+                        (unsigned long long)r->frame_off);
+        sum += len[i];
+    }
+    if (sum != (uint64_t)(e - p) || len[1] != len[2] || len[1] != len[3] || len[4] != len[5])
+        return fail(r, FT_E_RECORD, "offset %llu: frame stream lengths do not add up",
+                    (unsigned long long)r->frame_off);
+    r->ops = r->p = p;
+    r->end = p += len[0];
+    for (int i = 0; i < 3; i++, p += len[1])
+        r->a[i] = p;
+    for (int i = 0; i < 2; i++, p += len[4])
+        r->s[i] = p;
+    r->na = len[1];
+    r->ns = len[4];
+    r->ai = r->si = 0;
+    ft_regs_reset(&r->regs);
+    return 1;
+}
+
 /* Decode the next whole frame into r->frame. 1: a frame; 0: clean end of the body
  * (no bytes left); 2: the body ends inside a frame; negative: error. */
 static int next_frame(ft_reader *r)
@@ -247,10 +287,15 @@ static int next_frame(ft_reader *r)
                 return 2;
         }
     }
-    r->p = r->frame;
-    r->end = r->frame + out.pos;
-    ft_regs_reset(&r->regs);
-    return 1;
+    return split_frame(r, out.pos);
+}
+
+/* The next address delta from the planes: zigzag(delta / 16), 24 bits. */
+static inline uint64_t plane_addr(ft_reader *r)
+{
+    size_t i = r->ai++;
+    uint64_t z = r->a[0][i] | (uint64_t)r->a[1][i] << 8 | (uint64_t)r->a[2][i] << 16;
+    return unzigzag(z) << 4;
 }
 
 #define NEED(expr, what) do { if (expr) return bad(r, at, what); } while (0)
@@ -273,7 +318,7 @@ static int parse_trailer(ft_reader *r, const uint8_t **pp, const uint8_t *at, ft
                         (unsigned long long)want, k, (unsigned long long)got);
         }
     }
-    NEED(p != e, "trailer is not the last record of its frame");
+    NEED(p != e || r->ai != r->na || r->si != r->ns, "trailer is not the last record of its frame");
     rec->counts = r->counts;
     rec->ncounts = (unsigned)n;
     r->trailer = 1;
@@ -336,8 +381,8 @@ static int parse_rare(ft_reader *r, const uint8_t **pp, const uint8_t *at, ft_re
     default:
         if (rec->kind >= FT_KIND_COUNT) {
             snprintf(r->msg, sizeof r->msg, "offset %llu: bad record at byte %llu of the "
-                     "frame's data: kind %u is reserved (%s)", (unsigned long long)r->frame_off,
-                     (unsigned long long)(at - r->frame), rec->kind,
+                     "frame's ops: kind %u is reserved (%s)", (unsigned long long)r->frame_off,
+                     (unsigned long long)(at - r->ops), rec->kind,
                      rec->kind >= 20 && rec->kind <= 21 ? "native frames, not supported by this reader"
                                                        : "not defined in version 1");
             return FT_E_RECORD;
@@ -352,6 +397,9 @@ static int parse_rare(ft_reader *r, const uint8_t **pp, const uint8_t *at, ft_re
 int ft_reader_next(ft_reader *r, ft_record *rec)
 {
     while (r->p == r->end) {
+        if (r->ai != r->na || r->si != r->ns)
+            return fail(r, FT_E_RECORD, "offset %llu: frame planes hold values no record uses",
+                        (unsigned long long)r->frame_off);
         int k = next_frame(r);
         if (k < 0)
             return k;
@@ -370,8 +418,14 @@ int ft_reader_next(ft_reader *r, ft_record *rec)
     rec->flags = *at & ~FT_KIND_MASK;
     switch (rec->kind) {
     case FT_ALLOC:
-        NEED(rec->flags & FT_F2, "alloc flags");
-        NEED(get_svarint(&p, e, &d) || get_varint(&p, e, &rec->size), "alloc cut short");
+        if (rec->flags & FT_F2) {
+            NEED(get_svarint(&p, e, &d) || get_varint(&p, e, &rec->size), "alloc cut short");
+        } else {
+            NEED(r->ai >= r->na || r->si >= r->ns, "alloc: planes run out");
+            d = plane_addr(r);
+            rec->size = r->s[0][r->si] | (uint64_t)r->s[1][r->si] << 8;
+            r->si++;
+        }
         g->addr += d;
         if (!(rec->flags & FT_F1)) {
             NEED(get_varint(&p, e, &d) || d == 0 || d >= FT_A_COUNT, "alloc: unknown allocator");
@@ -386,12 +440,19 @@ int ft_reader_next(ft_reader *r, ft_record *rec)
         rec->stack = g->stack;
         break;
     case FT_FREE:
+        NEED(rec->flags & ~FT_F2, "free flags");
+        if (rec->flags) {
+            NEED(get_svarint(&p, e, &d), "free cut short");
+        } else {
+            NEED(r->ai >= r->na, "free: planes run out");
+            d = plane_addr(r);
+        }
+        rec->addr = g->addr += d;
+        break;
     case FT_MUNMAP:
         NEED(rec->flags, "flags set on a kind that has none");
-        NEED(get_svarint(&p, e, &d), "free cut short");
+        NEED(get_svarint(&p, e, &d) || get_varint(&p, e, &rec->size), "munmap cut short");
         rec->addr = g->addr += d;
-        if (rec->kind == FT_MUNMAP)
-            NEED(get_varint(&p, e, &rec->size), "munmap cut short");
         break;
     case FT_MMAP:
         NEED(rec->flags & ~FT_F0, "mmap flags");

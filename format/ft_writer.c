@@ -111,16 +111,42 @@ int ft_writer_new(ft_writer **out, int fd, int level)
     return 0;
 }
 
-int ft_writer_frame(ft_writer *w, const void *records, size_t n)
+int ft_writer_frame(ft_writer *w, const ft_frame *f)
 {
-    if (n == 0)
+    if (ft_frame_empty(f))
         return 0;
-    if (n > FT_FRAME_MAX)
+    /* Frame content: the six stream lengths, then the streams (FORMAT.md). */
+    const uint8_t *start[FT_STREAMS] = {f->base, f->base + 1 * FT_STREAM_CAP,
+        f->base + 2 * FT_STREAM_CAP, f->base + 3 * FT_STREAM_CAP,
+        f->base + 4 * FT_STREAM_CAP, f->base + 5 * FT_STREAM_CAP};
+    const uint8_t *end[FT_STREAMS] = {f->ops, f->a0, f->a1, f->a2, f->s0, f->s1};
+    uint8_t prefix[FT_STREAMS * 10], *p = prefix;
+    size_t total = 0;
+    for (int i = 0; i < FT_STREAMS; i++) {
+        p = ft_put_varint(p, (uint64_t)(end[i] - start[i]));
+        total += (size_t)(end[i] - start[i]);
+    }
+    total += (size_t)(p - prefix);
+    if (total > FT_FRAME_MAX)
         return FT_E_RECORD;
-    size_t z = ZSTD_compress2(w->cctx, w->out, w->cap, records, n);
-    if (ZSTD_isError(z))
-        return FT_E_ZSTD;
-    return ft_write_all(w->fd, w->out, z);
+    ZSTD_CCtx_reset(w->cctx, ZSTD_reset_session_only);
+    ZSTD_CCtx_setPledgedSrcSize(w->cctx, total);
+    ZSTD_outBuffer out = {w->out, w->cap, 0};
+    for (int i = -1; i < FT_STREAMS; i++) {
+        ZSTD_inBuffer in = i < 0 ? (ZSTD_inBuffer){prefix, (size_t)(p - prefix), 0}
+                                 : (ZSTD_inBuffer){start[i], (size_t)(end[i] - start[i]), 0};
+        ZSTD_EndDirective mode = i == FT_STREAMS - 1 ? ZSTD_e_end : ZSTD_e_continue;
+        for (;;) {
+            size_t left = ZSTD_compressStream2(w->cctx, &out, &in, mode);
+            if (ZSTD_isError(left))
+                return FT_E_ZSTD;
+            if (mode == ZSTD_e_end ? left == 0 : in.pos == in.size)
+                break;
+            if (out.pos == out.size)
+                return FT_E_ZSTD; /* cannot happen: out holds compressBound(FT_FRAME_MAX) */
+        }
+    }
+    return ft_write_all(w->fd, w->out, out.pos);
 }
 
 void ft_writer_free(ft_writer *w)

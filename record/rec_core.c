@@ -42,6 +42,7 @@ void rec_fail(const char *what, int err)
         return;
     rec.failed = 1;
     atomic_store(&rec_on, 0);
+    rec_gate_revoke(0);
     rec_say("recording stopped: ", what, err ? strerror(err) : NULL);
     pthread_cond_broadcast(&rec.space);
     pthread_cond_broadcast(&rec.work);
@@ -49,43 +50,36 @@ void rec_fail(const char *what, int err)
 
 void rec_seal(void)
 {
-    size_t n = (size_t)(rec.pos - rec.buf[rec.f % REC_NBUF]);
-    if (n == 0)
+    if (ft_frame_empty(&rec.fr))
         return;
-    rec.len[rec.f % REC_NBUF] = n;
+    rec.sealed[rec.f % REC_NBUF] = rec.fr;
     rec.f++;
     pthread_cond_signal(&rec.work);
     /* Backpressure: if the writer is behind by every buffer, wait for one. */
     while (rec.f - rec.w >= REC_NBUF && !rec.failed)
         pthread_cond_wait(&rec.space, &rec.lock);
-    rec.pos = rec.buf[rec.f % REC_NBUF];
-    rec.end = rec.pos + FT_FRAME_MAX;
+    ft_frame_init(&rec.fr, rec.buf[rec.f % REC_NBUF]);
     rec.last_seal_ns = rec_now_ns();
-    ft_regs_reset(&rec.regs);
 }
 
 /* Room for a THREAD record and a record of need bytes. */
-static uint8_t *room(size_t need)
+static int room(size_t need)
 {
     if (!atomic_load_explicit(&rec_on, memory_order_relaxed) || rec.stopping)
-        return NULL;
-    if ((size_t)(rec.end - rec.pos) < need + FT_REC_MAX) {
+        return 0;
+    if (ft_frame_room(&rec.fr) < need + FT_REC_MAX)
         rec_seal();
-        if (rec.failed)
-            return NULL;
-    }
-    return rec.pos;
+    return !rec.failed;
 }
 
 void rec_thread_assign(uint32_t parent, uint32_t stack)
 {
     rec_tl.has_tid = 1;
     rec_tl.tid = rec.nthreads;
-    uint8_t *p = room(FT_REC_MAX);
-    if (!p)
+    if (!room(FT_REC_MAX))
         return;
     rec.nthreads++;
-    rec.pos = ft_enc_ints(p, FT_THREAD_START, 4, rec_tl.tid, parent, (uint64_t)gettid(), stack);
+    ft_enc_ints(&rec.fr, FT_THREAD_START, 4, rec_tl.tid, parent, (uint64_t)gettid(), stack);
     rec.counts[FT_THREAD_START]++;
 }
 
@@ -93,7 +87,7 @@ uint32_t rec_tid(void)
 {
     if (!rec_tl.has_tid) {
         rec_tl.busy++;
-        pthread_mutex_lock(&rec.lock);
+        rec_gate_lock();
         if (!rec_tl.has_tid)
             rec_thread_assign(0, 0);
         pthread_mutex_unlock(&rec.lock);
@@ -102,71 +96,64 @@ uint32_t rec_tid(void)
     return rec_tl.tid;
 }
 
-uint8_t *rec_reserve(size_t need)
+int rec_reserve(size_t need)
 {
     if (!rec_tl.has_tid)
         rec_thread_assign(0, 0);
-    uint8_t *p = room(need);
-    if (p && rec.regs.thread != rec_tl.tid) {
-        p = ft_enc_thread(p, &rec.regs, rec_tl.tid);
+    if (!room(need))
+        return 0;
+    if (rec.fr.regs.thread != rec_tl.tid) {
+        ft_enc_thread(&rec.fr, rec_tl.tid);
         rec.counts[FT_THREAD]++;
     }
-    return p;
+    return 1;
 }
 
 void rec_alloc(void *p, size_t size, unsigned allocator)
 {
+    int locked;
     if (!p)
         return;
     rec_tl.busy++;
     uint32_t stack = rec_stack_current();
-    pthread_mutex_lock(&rec.lock);
-    uint8_t *w = rec_reserve(FT_REC_MAX);
-    if (w) {
-        rec.pos = ft_enc_alloc(w, &rec.regs, (uintptr_t)p, size, allocator, stack);
-        rec.counts[FT_ALLOC]++;
+    if (rec_begin(FT_REC_MAX, &locked)) {
+        ft_enc_alloc(&rec.fr, (uintptr_t)p, size, allocator, stack);
+        rec_end(FT_ALLOC, locked);
     }
-    pthread_mutex_unlock(&rec.lock);
     rec_tl.busy--;
 }
 
 void rec_free(void *p)
 {
+    int locked;
     rec_tl.busy++;
-    pthread_mutex_lock(&rec.lock);
-    uint8_t *w = rec_reserve(FT_REC_MAX);
-    if (w) {
-        rec.pos = ft_enc_free(w, &rec.regs, (uintptr_t)p);
-        rec.counts[FT_FREE]++;
+    if (rec_begin(FT_REC_MAX, &locked)) {
+        ft_enc_free(&rec.fr, (uintptr_t)p);
+        rec_end(FT_FREE, locked);
     }
-    pthread_mutex_unlock(&rec.lock);
     rec_tl.busy--;
 }
 
 void rec_mmap(void *p, size_t len)
 {
+    int locked;
     rec_tl.busy++;
     uint32_t stack = rec_stack_current();
-    pthread_mutex_lock(&rec.lock);
-    uint8_t *w = rec_reserve(FT_REC_MAX);
-    if (w) {
-        rec.pos = ft_enc_mmap(w, &rec.regs, (uintptr_t)p, len, stack);
-        rec.counts[FT_MMAP]++;
+    if (rec_begin(FT_REC_MAX, &locked)) {
+        ft_enc_mmap(&rec.fr, (uintptr_t)p, len, stack);
+        rec_end(FT_MMAP, locked);
     }
-    pthread_mutex_unlock(&rec.lock);
     rec_tl.busy--;
 }
 
 void rec_munmap(void *p, size_t len)
 {
+    int locked;
     rec_tl.busy++;
-    pthread_mutex_lock(&rec.lock);
-    uint8_t *w = rec_reserve(FT_REC_MAX);
-    if (w) {
-        rec.pos = ft_enc_munmap(w, &rec.regs, (uintptr_t)p, len);
-        rec.counts[FT_MUNMAP]++;
+    if (rec_begin(FT_REC_MAX, &locked)) {
+        ft_enc_munmap(&rec.fr, (uintptr_t)p, len);
+        rec_end(FT_MUNMAP, locked);
     }
-    pthread_mutex_unlock(&rec.lock);
     rec_tl.busy--;
 }
 
@@ -175,16 +162,18 @@ static int emit(unsigned kind, uint64_t a, const char *s, size_t n)
 {
     if (!atomic_load(&rec_on) || rec_tl.busy)
         return 0;
+    int locked;
     rec_tl.busy++;
-    pthread_mutex_lock(&rec.lock);
-    uint8_t *w = rec_reserve(FT_REC_MAX + n);
-    if (w) {
-        rec.pos = s ? ft_enc_string(w, kind, s, n) : ft_enc_ints(w, kind, 1, a, 0, 0, 0);
-        rec.counts[kind & FT_KIND_MASK]++;
+    int ok = rec_begin(FT_REC_MAX + n, &locked);
+    if (ok) {
+        if (s)
+            ft_enc_string(&rec.fr, kind, s, n);
+        else
+            ft_enc_ints(&rec.fr, kind, 1, a, 0, 0, 0);
+        rec_end(kind & FT_KIND_MASK, locked);
     }
-    pthread_mutex_unlock(&rec.lock);
     rec_tl.busy--;
-    return w != NULL;
+    return ok;
 }
 
 void rec_fork(pid_t child)
@@ -213,6 +202,7 @@ static void fork_prepare(void)
 {
     rec_tl.busy++;
     pthread_mutex_lock(&rec.lock);
+    rec_gate_revoke(0);
 }
 
 static void fork_parent(void)
@@ -328,11 +318,10 @@ static int start(void)
             return 1;
         }
     }
-    rec.pos = rec.buf[0];
-    rec.end = rec.pos + FT_FRAME_MAX;
-    ft_regs_reset(&rec.regs);
+    ft_frame_init(&rec.fr, rec.buf[0]);
     rec.nthreads = 1;
-    rec_tl.has_tid = 1; /* the starting thread is thread 0 */
+    rec_tl.has_tid = 1; /* the starting thread is thread 0, and the first owner */
+    rec_gate_init();
     rec.start_ns = rec.last_seal_ns = rec_now_ns();
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);

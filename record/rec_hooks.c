@@ -222,11 +222,10 @@ REC_EXPORT void *mremap(void *old, size_t oldlen, size_t newlen, int flags, ...)
     if (!want())
         return rec_real.mremap(old, oldlen, newlen, flags, want_addr);
     rec_tl.busy++;
-    pthread_mutex_lock(&rec.lock);
+    rec_gate_lock();
     void *p = rec_real.mremap(old, oldlen, newlen, flags, want_addr);
-    uint8_t *w = p != MAP_FAILED ? rec_reserve(FT_REC_MAX) : NULL;
-    if (w) {
-        rec.pos = ft_enc_mremap(w, &rec.regs, (uintptr_t)old, oldlen, (uintptr_t)p, newlen);
+    if (p != MAP_FAILED && rec_reserve(FT_REC_MAX)) {
+        ft_enc_mremap(&rec.fr, (uintptr_t)old, oldlen, (uintptr_t)p, newlen);
         rec.counts[FT_MREMAP]++;
     }
     pthread_mutex_unlock(&rec.lock);
@@ -255,7 +254,7 @@ static void *thread_main(void *v)
     rec_tl.busy++;
     rec_real.free(v);
     if (atomic_load(&rec_on)) {
-        pthread_mutex_lock(&rec.lock);
+        rec_gate_lock();
         if (!rec_tl.has_tid)
             rec_thread_assign(s.parent, s.stack);
         pthread_mutex_unlock(&rec.lock);

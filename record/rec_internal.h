@@ -75,23 +75,30 @@ struct rec_log {
     pthread_cond_t work;   /* signalled when a buffer is sealed or on stop */
     pthread_cond_t space;  /* signalled when the writer frees a buffer */
     uint8_t *buf[REC_NBUF];
-    size_t len[REC_NBUF];  /* bytes in each sealed buffer */
+    ft_frame sealed[REC_NBUF]; /* the frames of sealed buffers, for the writer */
     uint64_t f, w;
-    uint8_t *pos, *end;    /* write position in buffer f */
-    ft_regs regs;
+    ft_frame fr;           /* the frame being built in buffer f */
     uint64_t counts[FT_KIND_COUNT];
     uint32_t nthreads;
     int stopping, failed;  /* the writer drains and exits; recording has failed */
     int fd;
     uint64_t start_ns;     /* monotonic clock at start */
     uint64_t last_seal_ns;
+    /* The gate (rec_gate.c): see there. gate and owner_busy are read without the lock;
+     * gate is written under it, owner_busy only by the owner thread. */
+    _Atomic uint64_t gate;
+    atomic_int owner_busy;
+    unsigned req;          /* REC_REQ_* the writer asks the owner to do; under lock */
+    uint64_t mail_time_us, mail_rss; /* the sample the writer posted; under lock */
+    uint32_t streak_tid, streak, bias_after;
+    int can_bias;
 };
 extern struct rec_log rec;
 
-/* Reserve room for a record of up to need bytes for the calling thread, writing a
- * THREAD record first if the thread changed. Called with rec.lock held. NULL when not
- * recording. The caller writes the record and sets rec.pos to its end. */
-uint8_t *rec_reserve(size_t need);
+/* Make room in rec.fr for a record of up to need bytes for the calling thread, writing
+ * a THREAD record first if the thread changed. Called with rec.lock held. 0 when not
+ * recording. */
+int rec_reserve(size_t need);
 /* Seal buffer f (if it holds anything) and move to the next; may wait for space.
  * Called with rec.lock held. */
 void rec_seal(void);
@@ -118,6 +125,73 @@ void rec_fork(pid_t child);
 int rec_writer_start(uint64_t sample_us);
 /* Write the trailer, drain every buffer and join the writer (at exit). */
 void rec_writer_finish(void);
+
+/* ---- rec_gate.c: a biased lock in front of rec.lock ----
+ * One thread, the owner, may write records without taking rec.lock: it announces
+ * itself in owner_busy and re-reads gate. Anyone else takes rec.lock and revokes the
+ * bias: gate = 0, then membarrier() (a full fence on every thread of the process),
+ * then waits for owner_busy to clear. Either the owner sees gate == 0 or the revoker
+ * sees owner_busy == 1: the owner never needs an atomic read-modify-write. A thread that
+ * makes many records in a row under the lock becomes the owner. */
+#define REC_REQ_BIT (1ull << 32) /* in gate: the owner must take the slow path */
+enum { REC_REQ_SAMPLE = 1, REC_REQ_SEAL = 2 };
+
+static inline int rec_fast_enter(void)
+{
+    uint64_t me = (uint64_t)rec_tl.tid + 1;
+    if (!rec_tl.has_tid || atomic_load_explicit(&rec.gate, memory_order_relaxed) != me)
+        return 0;
+    atomic_store_explicit(&rec.owner_busy, 1, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst); /* membarrier() supplies the CPU fence */
+    if (atomic_load_explicit(&rec.gate, memory_order_relaxed) == me)
+        return 1;
+    atomic_store_explicit(&rec.owner_busy, 0, memory_order_release);
+    return 0;
+}
+
+static inline void rec_fast_leave(void)
+{
+    atomic_store_explicit(&rec.owner_busy, 0, memory_order_release);
+}
+
+/* Register with membarrier; 0 if biasing is possible. */
+int rec_gate_init(void);
+/* Slow path: take rec.lock, revoke another thread's bias, do what the writer asked if
+ * we are the owner, and maybe make us the owner. */
+void rec_gate_lock(void);
+/* Revoke any bias (rec.lock held). contended: a program thread, not the writer. */
+void rec_gate_revoke(int contended);
+/* The writer's periodic work: post a sample and/or a seal request to the owner, or do
+ * it itself if there is no owner or the owner has not answered. Lock held. */
+void rec_gate_request(unsigned what, uint64_t time_us, uint64_t rss);
+
+/* Start a record of up to need bytes in rec.fr: 1, or 0 when not recording (then no
+ * rec_end). *locked tells rec_end which path was taken. */
+static inline int rec_begin(size_t need, int *locked)
+{
+    if (rec_fast_enter()) {
+        if (ft_frame_room(&rec.fr) >= need + FT_REC_MAX && rec.fr.regs.thread == rec_tl.tid) {
+            *locked = 0;
+            return 1;
+        }
+        rec_fast_leave();
+    }
+    rec_gate_lock();
+    *locked = 1;
+    if (rec_reserve(need))
+        return 1;
+    pthread_mutex_unlock(&rec.lock);
+    return 0;
+}
+
+static inline void rec_end(unsigned kind, int locked)
+{
+    rec.counts[kind]++;
+    if (locked)
+        pthread_mutex_unlock(&rec.lock);
+    else
+        rec_fast_leave();
+}
 
 /* ---- rec_stack.c (later: record/python feeds it) ---- */
 uint32_t rec_stack_current(void);

@@ -34,7 +34,7 @@ static void drain(void)
     while (rec.w < rec.f && !rec.failed) {
         unsigned i = (unsigned)(rec.w % REC_NBUF);
         pthread_mutex_unlock(&rec.lock);
-        int err = ft_writer_frame(out, rec.buf[i], rec.len[i]);
+        int err = ft_writer_frame(out, &rec.sealed[i]);
         int e = errno;
         pthread_mutex_lock(&rec.lock);
         if (err)
@@ -42,18 +42,6 @@ static void drain(void)
                      err == FT_E_IO ? e : 0);
         rec.w++;
         pthread_cond_broadcast(&rec.space);
-    }
-}
-
-static void sample(void)
-{
-    pthread_mutex_unlock(&rec.lock);
-    uint64_t rss = read_rss(), t = (rec_now_ns() - rec.start_ns) / 1000;
-    pthread_mutex_lock(&rec.lock);
-    /* Only into free room: sealing here could wait for this very thread. */
-    if (atomic_load(&rec_on) && !rec.stopping && rec.end - rec.pos >= FT_REC_MAX) {
-        rec.pos = ft_enc_ints(rec.pos, FT_SAMPLE, 2, t, rss, 0, 0);
-        rec.counts[FT_SAMPLE]++;
     }
 }
 
@@ -67,26 +55,34 @@ static void *writer_main(void *arg)
 {
     (void)arg;
     rec_tl.busy = 1; /* nothing this thread allocates is recorded */
-    uint64_t next_sample = rec.start_ns;
+    uint64_t next_sample = rec.start_ns, rss = 0;
     pthread_mutex_lock(&rec.lock);
     for (;;) {
-        drain();
+        drain(); /* afterwards w == f: a seal from here cannot wait for this thread */
         if (rec.stopping || rec.failed)
             break;
         uint64_t now = rec_now_ns();
+        unsigned what = 0;
         if (sample_ns && now >= next_sample) {
-            sample();
+            what |= REC_REQ_SAMPLE;
             next_sample = now + sample_ns;
         }
-        if (now - rec.last_seal_ns >= SEAL_NS && rec.w == rec.f) {
-            rec_seal();
+        if (now - rec.last_seal_ns >= SEAL_NS)
+            what |= REC_REQ_SEAL;
+        if (what)
+            rec_gate_request(what, (now - rec.start_ns) / 1000, rss);
+        if (rec.w != rec.f)
             continue;
-        }
         uint64_t until = rec.last_seal_ns + SEAL_NS;
         if (sample_ns && next_sample < until)
             until = next_sample;
-        if (rec.w == rec.f && !rec.stopping)
+        if (until > now)
             wait_until(until);
+        if (sample_ns && rec_now_ns() >= next_sample) {
+            pthread_mutex_unlock(&rec.lock);
+            rss = read_rss(); /* outside the lock: a system call */
+            pthread_mutex_lock(&rec.lock);
+        }
     }
     pthread_mutex_unlock(&rec.lock);
     return NULL;
@@ -104,18 +100,17 @@ int rec_writer_start(uint64_t sample_us)
 void rec_writer_finish(void)
 {
     pthread_mutex_lock(&rec.lock);
+    rec_gate_revoke(0);
     if (!atomic_load(&rec_on) || rec.stopping) {
         pthread_mutex_unlock(&rec.lock);
         return;
     }
     rec_seal(); /* the trailer goes alone into the last frame */
-    uint8_t *p = rec.failed ? NULL : rec.pos;
-    if (p) {
+    if (!rec.failed) {
         uint64_t t = (rec_now_ns() - rec.start_ns) / 1000;
-        p = ft_enc_ints(p, FT_TRAILER, 3, FT_T_EXIT, t, FT_KIND_COUNT - 1, 0);
+        ft_enc_ints(&rec.fr, FT_TRAILER, 3, FT_T_EXIT, t, FT_KIND_COUNT - 1, 0);
         for (unsigned k = 1; k < FT_KIND_COUNT; k++)
-            p = ft_put_varint(p, rec.counts[k]);
-        rec.pos = p;
+            ft_enc_more(&rec.fr, rec.counts[k]);
         rec_seal();
     }
     atomic_store(&rec_on, 0);
