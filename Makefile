@@ -13,17 +13,25 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -fvisibility=hidden $(WERROR)
 CPPFLAGS += -D_GNU_SOURCE -MMD -MP
 CJSON_LIBS = -lcjson
+# The interpreters to build the Python support module for (one per version).
+PYTHONS ?= python3 /usr/bin/python3
+# pytest comes from Debian's python3-pytest, for Debian's interpreter.
+PYTEST  ?= /usr/bin/python3 -m pytest
 
 FORMAT_SRC = format/ft_writer.c format/ft_reader.c
-RECORD_SRC = record/rec_core.c record/rec_gate.c record/rec_hooks.c record/rec_writer.c
-ANALYZE_SRC = analyze/an_live.c analyze/an_maps.c analyze/an_replay.c analyze/an_util.c
-CLI_SRC = cli/filrec.c cli/cmd_run.c cli/cmd_stats.c
+RECORD_SRC = record/rec_core.c record/rec_gate.c record/rec_hooks.c record/rec_stack.c record/rec_writer.c
+ANALYZE_SRC = analyze/an_defs.c analyze/an_live.c analyze/an_maps.c analyze/an_peak.c analyze/an_replay.c analyze/an_util.c
+CLI_SRC = cli/filrec.c cli/cmd_run.c cli/cmd_stats.c cli/cmd_summary.c
 PROGS = $(patsubst tests/progs/%.c,$(B)/progs/%,$(wildcard tests/progs/*.c))
 UNIT = $(patsubst tests/unit/%.c,$(B)/unit/%,$(wildcard tests/unit/*.c))
 
 obj = $(patsubst %.c,$(B)/$(1)/%.o,$(2))
 
-all: $(B)/filrec $(B)/libfilrec.so $(PROGS)
+all: $(B)/filrec $(B)/libfilrec.so $(PROGS) pyext
+
+# The Python support module, once per interpreter version, in $(B)/python/cpython-X.Y.Z/.
+pyext:
+	@for py in $(PYTHONS); do scripts/pyext.sh $$py $(B) $(CC) >/dev/null || exit 1; done
 
 $(B)/pic/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -34,10 +42,10 @@ $(B)/obj/%.o: %.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(B)/libfilrec.so: $(call obj,pic,$(RECORD_SRC) $(FORMAT_SRC))
-	$(CC) -shared -o $@ $^ -Wl,-z,nodelete -lzstd -ldl -lpthread
+	$(CC) $(CFLAGS) -shared -o $@ $^ -Wl,-z,nodelete -lzstd -ldl -lpthread
 
 $(B)/filrec: $(call obj,obj,$(CLI_SRC) $(ANALYZE_SRC) $(FORMAT_SRC))
-	$(CC) -o $@ $^ -lzstd $(CJSON_LIBS) -lm
+	$(CC) $(CFLAGS) -o $@ $^ -lzstd $(CJSON_LIBS) -lm
 
 $(B)/progs/%: tests/progs/%.c
 	@mkdir -p $(dir $@)
@@ -56,7 +64,7 @@ unit: $(UNIT)
 	@for t in $(UNIT); do $$t || exit 1; done
 
 e2e: all
-	FILREC_BUILD=$(abspath $(B)) python3 -m pytest -q tests/e2e
+	FILREC_BUILD=$(abspath $(B)) $(PYTEST) -q tests/e2e
 
 asan:
 	$(MAKE) B=build-asan CC=clang WERROR=-Werror \
@@ -72,7 +80,7 @@ test: check-layering
 	$(MAKE) WERROR=-Werror all unit
 	$(MAKE) asan
 	FILREC_BUILD=$(abspath $(B)) FILREC_ASAN_BUILD=$(abspath build-asan) \
-	    python3 -m pytest -q tests/e2e
+	    $(PYTEST) -q tests/e2e
 
 bench: all
 	bench/run.sh
@@ -86,5 +94,5 @@ install: all
 clean:
 	rm -rf build build-asan
 
-.PHONY: all unit e2e asan fuzz test bench install clean check-layering
+.PHONY: all pyext unit e2e asan fuzz test bench install clean check-layering
 -include $(shell find $(B) build-asan -name '*.d' 2>/dev/null)

@@ -47,6 +47,38 @@ uint64_t an_maps_add(an_maps *m, const an_range *add);
 uint64_t an_maps_remove(an_maps *m, uint64_t start, uint64_t end, uint32_t *stack);
 void an_maps_free(an_maps *m);
 
+/* ---- an_defs.c: what ids in the trace refer to ---- */
+typedef struct an_func {
+    uint32_t name, file, line;      /* string ids, first line */
+} an_func;
+
+typedef struct an_node {
+    uint32_t parent, func, line;    /* stack node: parent node, function, current line */
+} an_node;
+
+typedef struct an_defs {
+    char *text;                     /* every string, NUL-terminated, back to back */
+    size_t text_len, text_cap;
+    uint64_t *str_off;              /* string id -> offset in text (id 0: "") */
+    uint32_t *str_len;
+    size_t nstr, str_cap;
+    an_func *func;                  /* function id -> function (id 0 unused) */
+    size_t nfunc, func_cap;
+    an_node *node;                  /* stack id -> node (id 0: no stack) */
+    size_t nnode, node_cap;
+    uint32_t *thread_stack;         /* thread -> the creator's stack at creation */
+    size_t nthread, thread_cap;
+} an_defs;
+
+/* Take in one definition record (STRING, FUNCTION, STACK_NODE, THREAD_START);
+ * other kinds are ignored. 0, or -1 when out of memory. */
+int an_defs_add(an_defs *d, const ft_record *rec);
+const char *an_defs_string(const an_defs *d, uint32_t id, size_t *len);
+/* The stack an allocation is charged to: its own, or, for a thread with no stack of
+ * its own (a thread pool started from C), the stack that created the thread. */
+uint32_t an_defs_charge(const an_defs *d, uint32_t stack, uint32_t thread);
+void an_defs_free(an_defs *d);
+
 /* ---- an_replay.c: one streaming pass over a trace ---- */
 typedef struct an_marker {
     char *label;
@@ -71,17 +103,31 @@ typedef struct an_replay {
     uint64_t *forks;
     size_t nforks, cap_forks;
     char msg[320];              /* the error, one line, naming the offset */
+    an_defs defs;
+    an_live live;               /* the live blocks and mappings where the replay stopped */
+    an_maps maps;
     /* private */
     ft_reader *r;
-    an_live live;
-    an_maps maps;
 } an_replay;
 
-/* Replay the whole trace at path. 0 on success (ended_early tells whether it was cut),
- * a negative ft_error with msg set otherwise. progress: show a bar on stderr when it is
- * a terminal and the replay takes more than a second. */
-int an_replay_run(an_replay *rp, const char *path, int progress);
+/* Replay the trace at path, the whole of it, or up to and including event number
+ * stop_at (events count ALLOC, FREE, MMAP, MUNMAP, MREMAP from 1) when it is not 0.
+ * 0 on success (ended_early tells whether the trace was cut), a negative ft_error with
+ * msg set otherwise. progress: a bar on stderr when it is a terminal and the replay
+ * takes more than a second. */
+int an_replay_run(an_replay *rp, const char *path, uint64_t stop_at, int progress);
 void an_replay_free(an_replay *rp);
+
+/* ---- an_peak.c: what was live where the replay stopped, by location ---- */
+typedef struct an_loc {
+    uint32_t func, line;        /* innermost frame; func 0: no stack */
+    uint64_t bytes, blocks;
+    uint32_t stack;             /* the location's largest stack */
+    uint64_t stack_bytes;
+} an_loc;
+
+/* Locations live in rp's current state, largest first; *out is malloc'd. 0 or -1. */
+int an_peak_locations(const an_replay *rp, an_loc **out, size_t *n);
 
 /* ---- an_util.c ---- */
 /* "1.2 MB" style, decimal units, into buf (at least 16 bytes). */

@@ -116,6 +116,12 @@ static int apply(an_replay *rp, const ft_record *rec)
     }
     case FT_THREAD_START:
         rp->threads++;
+        /* fall through */
+    case FT_STRING:
+    case FT_FUNCTION:
+    case FT_STACK_NODE:
+        if (an_defs_add(&rp->defs, rec))
+            return oom(rp);
         break;
     case FT_SAMPLE:
         if (rec->a > rp->now_us)
@@ -151,7 +157,7 @@ static int apply(an_replay *rp, const ft_record *rec)
     return 0;
 }
 
-int an_replay_run(an_replay *rp, const char *path, int progress)
+int an_replay_run(an_replay *rp, const char *path, uint64_t stop_at, int progress)
 {
     memset(rp, 0, sizeof *rp);
     rp->path = path;
@@ -171,6 +177,8 @@ int an_replay_run(an_replay *rp, const char *path, int progress)
     while ((err = ft_reader_next(rp->r, &rec)) == 1) {
         rp->counts[rec.kind]++;
         if ((err = apply(rp, &rec)) != 0)
+            break;
+        if (stop_at && rp->events == stop_at)
             break;
         if ((++n & 0xfffff) == 0)
             an_progress_tick(&bar, ft_reader_pos(rp->r), ft_reader_size(rp->r));
@@ -194,6 +202,7 @@ void an_replay_free(an_replay *rp)
         free(rp->markers[i].label);
     free(rp->markers);
     free(rp->forks);
+    an_defs_free(&rp->defs);
     an_live_free(&rp->live);
     an_maps_free(&rp->maps);
     ft_reader_close(rp->r);

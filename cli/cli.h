@@ -2,8 +2,16 @@
 #ifndef CLI_H
 #define CLI_H
 
+#include <stdint.h>
+
 int cmd_run(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
+int cmd_summary(int argc, char **argv);
+
+struct an_replay;
+/* Replay path (to event stop_at, or all of it when 0), saying what went wrong: a
+ * one-line error (returns 1, rp freed) or the ends-early warning (once: warn). */
+int cli_replay(struct an_replay *rp, const char *path, uint64_t stop_at, int warn);
 
 /* Print "filrec: <message>" and a newline on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

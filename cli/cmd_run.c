@@ -16,17 +16,31 @@
 #include "cli.h"
 
 static const char usage[] =
-    "usage: filrec run [-o FILE] [-f] [--interval MS] [--] PROGRAM [ARGS...]\n"
+    "usage: filrec run [options] SCRIPT.py [ARGS...]\n"
+    "       filrec run [options] -m MODULE [ARGS...]\n"
+    "       filrec run [options] -c CODE [ARGS...]\n"
+    "       filrec run [options] [--] PROGRAM [ARGS...]\n"
     "\n"
-    "Run PROGRAM with every allocation recorded into a trace file.\n"
+    "Run a Python script or any program with every allocation recorded into a trace\n"
+    "file, with the Python stack (file, function, line) of each.\n"
     "\n"
-    "  -o, --output FILE   the trace (default: filrec-PROGRAM.PID.bin here)\n"
-    "  -f, --force         overwrite FILE if it exists\n"
-    "      --interval MS   record time and resident memory every MS ms (default 10)\n"
-    "  -h, --help          show this help\n"
+    "  -o, --output FILE     the trace (default: filrec-NAME.PID.bin here)\n"
+    "  -f, --force           overwrite FILE if it exists\n"
+    "      --python PATH     the interpreter for SCRIPT.py, -m and -c (default: python3)\n"
+    "      --python-allocators\n"
+    "                        record every Python object allocation exactly (runs\n"
+    "                        Python with PYTHONMALLOC=malloc; slower)\n"
+    "      --interval MS     record time and resident memory every MS ms (default 10)\n"
+    "  -h, --help            show this help\n"
     "\n"
-    "filrec run exits with PROGRAM's exit status; if PROGRAM dies of a signal,\n"
-    "filrec says so and dies of the same signal.\n";
+    "filrec run exits with the program's exit status; if the program dies of a\n"
+    "signal, filrec says so and dies of the same signal.\n";
+
+/* Where filrec's parts are: libfilrec.so, the per-interpreter Python modules, the
+ * Python package with the bootstrap. */
+struct paths {
+    char lib[PATH_MAX], modules[PATH_MAX], package[PATH_MAX], site[PATH_MAX];
+};
 
 static pid_t child;
 
@@ -36,25 +50,44 @@ static void forward(int sig)
         kill(child, sig);
 }
 
-/* libfilrec.so beside this binary (build tree) or in ../lib/filrec (installed). */
-static int find_library(char *out, size_t cap)
+/* out = a + b, within PATH_MAX; 0 or -1 if too long. */
+static int join(char *out, const char *a, const char *b)
 {
-    const char *env = getenv("FILREC_LIB");
-    if (env && *env) {
-        snprintf(out, cap, "%s", env);
-        return access(out, R_OK);
-    }
-    char exe[PATH_MAX - 64];
+    size_t n = strlen(a), m = strlen(b);
+    if (n + m >= PATH_MAX)
+        return -1;
+    memcpy(out, a, n);
+    memcpy(out + n, b, m + 1);
+    return 0;
+}
+
+/* The build tree keeps libfilrec.so and python/ (modules) beside the binary and the
+ * package in ../python; an install keeps all three in ../lib/filrec. */
+static int find_paths(struct paths *p)
+{
+    char exe[PATH_MAX], dir[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n <= 0)
         return -1;
     exe[n] = 0;
     *strrchr(exe, '/') = 0;
-    snprintf(out, cap, "%s/libfilrec.so", exe);
-    if (access(out, R_OK) == 0)
-        return 0;
-    snprintf(out, cap, "%s/../lib/filrec/libfilrec.so", exe);
-    return access(out, R_OK);
+    int bad = join(dir, exe, "") | join(p->lib, dir, "/libfilrec.so");
+    if (access(p->lib, R_OK) == 0) {
+        bad |= join(p->package, dir, "/../python");
+    } else {
+        bad |= join(dir, exe, "/../lib/filrec") | join(p->lib, dir, "/libfilrec.so") |
+               join(p->package, dir, "/pkg");
+    }
+    const char *env = getenv("FILREC_LIB");
+    if (env && *env)
+        bad |= join(p->lib, env, "");
+    char *real = realpath(p->package, NULL);
+    if (real) {
+        bad |= join(p->package, real, "");
+        free(real);
+    }
+    bad |= join(p->modules, dir, "/python") | join(p->site, p->package, "/filrec/_site");
+    return bad ? -1 : access(p->lib, R_OK);
 }
 
 static int open_trace(const char *path, int force)
@@ -73,15 +106,33 @@ static int open_trace(const char *path, int force)
     return fd;
 }
 
-static void exec_program(char **argv, const char *lib, int fd, long interval_ms)
+/* Prepend first to the colon-separated list in variable name. */
+static void env_prepend(const char *name, const char *first)
+{
+    const char *old = getenv(name);
+    char *v = malloc(strlen(first) + (old ? strlen(old) : 0) + 2);
+    if (!v)
+        _exit(127);
+    sprintf(v, old && *old ? "%s:%s" : "%s", first, old ? old : "");
+    setenv(name, v, 1);
+    free(v);
+}
+
+static void exec_program(char **argv, const struct paths *p, int fd, long interval_ms,
+                         unsigned flags)
 {
     char buf[64];
-    const char *old = getenv("LD_PRELOAD");
-    char *pre = malloc(strlen(lib) + (old ? strlen(old) : 0) + 2);
-    if (!pre)
-        _exit(127);
-    sprintf(pre, old && *old ? "%s:%s" : "%s", lib, old);
-    setenv("LD_PRELOAD", pre, 1);
+    env_prepend("LD_PRELOAD", p->lib);
+    /* Any Python started here loads the bootstrap, which undoes this. */
+    const char *pp = getenv("PYTHONPATH");
+    setenv("FILREC_PYTHONPATH", pp ? pp : "", 1);
+    env_prepend("PYTHONPATH", p->site);
+    setenv("FILREC_PYDIR", p->modules, 1);
+    setenv("FILREC_PYPKG", p->package, 1);
+    if (flags & 2)
+        setenv("PYTHONMALLOC", "malloc", 1);
+    snprintf(buf, sizeof buf, "%u", flags);
+    setenv("FILREC_FLAGS", buf, 1);
     snprintf(buf, sizeof buf, "%d", fd);
     setenv("FILREC_FD", buf, 1);
     snprintf(buf, sizeof buf, "%ld", interval_ms * 1000);
@@ -111,16 +162,60 @@ static int mirror(int status)
     return 128 + sig;
 }
 
+/* The interpreter's real binary (sys.executable). Launchers such as pyenv's shims are
+ * scripts that exec the interpreter: the preloaded recorder would attach to the shell
+ * and let the real interpreter go unrecorded. Returns a malloc'd path or NULL. */
+static char *real_python(const char *python)
+{
+    int fd[2];
+    if (pipe(fd))
+        return NULL;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fd[1], 1);
+        close(fd[0]);
+        execlp(python, python, "-S", "-c", "import sys; sys.stdout.write(sys.executable)",
+               (char *)NULL);
+        _exit(127);
+    }
+    close(fd[1]);
+    char buf[PATH_MAX];
+    size_t n = 0;
+    ssize_t k;
+    while (pid > 0 && n < sizeof buf - 1 && (k = read(fd[0], buf + n, sizeof buf - 1 - n)) > 0)
+        n += (size_t)k;
+    close(fd[0]);
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) || !n)
+        return NULL;
+    buf[n] = 0;
+    return strdup(buf);
+}
+
+static int ends_with(const char *s, const char *tail)
+{
+    size_t n = strlen(s), t = strlen(tail);
+    return n > t && !strcmp(s + n - t, tail);
+}
+
 int cmd_run(int argc, char **argv)
 {
-    const char *out = NULL;
+    const char *out = NULL, *python = "python3", *pyflag = NULL;
     int force = 0, i = 1;
+    unsigned flags = 0;
     long interval = 10;
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--")) {
             i++;
             break;
+        } else if ((!strcmp(a, "-m") || !strcmp(a, "-c")) && i + 1 < argc) {
+            pyflag = a;
+            break;
+        } else if (!strcmp(a, "--python") && i + 1 < argc) {
+            python = argv[++i];
+        } else if (!strcmp(a, "--python-allocators")) {
+            flags |= 2;
         } else if (cli_is_help(a)) {
             fputs(usage, stdout);
             return 0;
@@ -130,13 +225,17 @@ int cmd_run(int argc, char **argv)
             out = argv[++i];
         } else if (!strncmp(a, "--output=", 9)) {
             out = a + 9;
-        } else if (!strcmp(a, "--interval") && i + 1 < argc) {
-            char *end;
-            interval = strtol(argv[++i], &end, 10);
+        } else if ((!strcmp(a, "--interval") && i + 1 < argc) || !strncmp(a, "--interval=", 11)) {
+            char *end, *v = a[10] == '=' ? argv[i] + 11 : argv[++i];
+            interval = strtol(v, &end, 10);
             if (*end || interval < 1 || interval > 3600000) {
-                cli_error("bad --interval '%s': want milliseconds, 1 to 3600000", argv[i]);
+                cli_error("bad --interval '%s': want milliseconds, 1 to 3600000", v);
                 return 1;
             }
+        } else if (!strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--python") ||
+                   !strcmp(a, "--interval") || !strcmp(a, "-m") || !strcmp(a, "-c")) {
+            cli_error("option '%s' needs a value; see 'filrec run --help'", a);
+            return 1;
         } else {
             cli_error("unknown option '%s' for run; see 'filrec run --help'", a);
             return 1;
@@ -146,18 +245,36 @@ int cmd_run(int argc, char **argv)
         fputs(usage, stderr);
         return 1;
     }
-    char lib[PATH_MAX], dflt[PATH_MAX];
-    if (find_library(lib, sizeof lib)) {
+    static struct paths where;
+    char dflt[PATH_MAX];
+    if (find_paths(&where)) {
         cli_error("cannot find libfilrec.so next to the filrec binary (set FILREC_LIB)");
         return 1;
     }
-    if (strpbrk(lib, " :")) {
-        cli_error("cannot preload '%s': the path holds a space or a colon", lib);
+    if (strpbrk(where.lib, " :")) {
+        cli_error("cannot preload '%s': the path holds a space or a colon", where.lib);
         return 1;
     }
+    /* The program's argv: python -m/-c ..., python SCRIPT.py ..., or PROGRAM ... */
+    char **prog = calloc((size_t)(argc - i + 3), sizeof *prog);
+    if (!prog)
+        return 1;
+    int k = 0;
+    if (pyflag || ends_with(argv[i], ".py")) {
+        char *exe = real_python(python);
+        if (!exe) {
+            cli_error("cannot run Python '%s' (choose one with --python PATH)", python);
+            return 1;
+        }
+        prog[k++] = exe;
+        flags |= 1;
+    }
+    const char *name = pyflag && !strcmp(pyflag, "-m") ? argv[i + 1] : pyflag ? "python" : argv[i];
+    while (i < argc)
+        prog[k++] = argv[i++];
     if (!out) {
-        const char *base = strrchr(argv[i], '/');
-        snprintf(dflt, sizeof dflt, "filrec-%s.%d.bin", base ? base + 1 : argv[i], (int)getpid());
+        const char *base = strrchr(name, '/');
+        snprintf(dflt, sizeof dflt, "filrec-%s.%d.bin", base ? base + 1 : name, (int)getpid());
         out = dflt;
     }
     int fd = open_trace(out, force);
@@ -170,7 +287,8 @@ int cmd_run(int argc, char **argv)
         return 1;
     }
     if (child == 0)
-        exec_program(argv + i, lib, fd, interval);
+        exec_program(prog, &where, fd, interval, flags);
+    free(prog);
     close(fd);
     /* Like system(): the terminal's ^C and ^\ go to the program, not to us. */
     signal(SIGINT, SIG_IGN);
@@ -190,7 +308,7 @@ int cmd_run(int argc, char **argv)
             unlink(out); /* the program never started: no trace */
         } else {
             fprintf(stderr, "filrec: trace written to %s\n", out);
-            fprintf(stderr, "filrec: next: filrec stats %s\n", out);
+            fprintf(stderr, "filrec: next: filrec summary %s\n", out);
         }
     }
     return mirror(status);

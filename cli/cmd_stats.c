@@ -39,18 +39,36 @@ static void add_string(cJSON *o, const char *key, const char *s, size_t n)
     free(u);
 }
 
-static cJSON *command_array(const ft_header *h)
+/* Call fn on each argument of the header's NUL-separated command line, cleaned to
+ * UTF-8. The command line need not end with a NUL. */
+static void each_arg(const ft_header *h, void (*fn)(const char *arg, void *ctx), void *ctx)
 {
-    cJSON *a = cJSON_CreateArray();
     const char *s = h->cmdline, *end = s + h->cmdline_len;
     while (h->cmdline_len && s <= end) {
         const char *z = memchr(s, 0, (size_t)(end - s));
         size_t n = z ? (size_t)(z - s) : (size_t)(end - s);
         char *u = an_utf8(s, n);
-        cJSON_AddItemToArray(a, cJSON_CreateString(u ? u : ""));
+        fn(u ? u : "?", ctx);
         free(u);
         s += n + 1;
     }
+}
+
+static void add_arg(const char *arg, void *array)
+{
+    cJSON_AddItemToArray(array, cJSON_CreateString(arg));
+}
+
+static void print_arg(const char *arg, void *unused)
+{
+    (void)unused;
+    printf(" %s", arg);
+}
+
+static cJSON *command_array(const ft_header *h)
+{
+    cJSON *a = cJSON_CreateArray();
+    each_arg(h, add_arg, a);
     return a;
 }
 
@@ -109,13 +127,7 @@ static void print_text(const an_replay *rp)
     printf("trace:            %s (%s, format %u)\n", rp->path, an_human(rp->trace_bytes, a, sizeof a),
            FT_VERSION);
     printf("command:         ");
-    for (size_t i = 0; i < h->cmdline_len; i += strlen(h->cmdline + i) + 1) {
-        size_t n = strnlen(h->cmdline + i, h->cmdline_len - i);
-        char *u = an_utf8(h->cmdline + i, n);
-        printf(" %s", u ? u : "?");
-        free(u);
-        i += n - strlen(h->cmdline + i);
-    }
+    each_arg(h, print_arg, NULL);
     printf("\npid:              %llu (parent %llu)\n", (unsigned long long)h->pid,
            (unsigned long long)h->ppid);
     printf("duration:         %.3f s\n", (double)rp->end_us / 1e6);
@@ -172,18 +184,8 @@ int cmd_stats(int argc, char **argv)
         return 1;
     }
     an_replay rp;
-    int err = an_replay_run(&rp, path, 1);
-    if (err) {
-        if (err == FT_E_IO && !rp.hdr.page_size)
-            cli_error("cannot open '%s': %s", path, rp.msg);
-        else
-            cli_error("'%s': %s", path, rp.msg);
-        an_replay_free(&rp);
+    if (cli_replay(&rp, path, 0, 1))
         return 1;
-    }
-    if (rp.ended_early)
-        cli_error("warning: '%s' ends early (the process was killed or the trace is cut); "
-                  "analyzing the part before", path);
     int rc = json ? print_json(&rp) : (print_text(&rp), 0);
     an_replay_free(&rp);
     return rc;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../analyze/an.h"
 #include "cli.h"
 
 static const struct verb {
@@ -11,6 +12,7 @@ static const struct verb {
     const char *summary;
 } verbs[] = {
     {"run", cmd_run, "record a program's allocations into a trace"},
+    {"summary", cmd_summary, "the top allocating locations at the peak"},
     {"stats", cmd_stats, "counts, peak and live-at-exit bytes of a trace"},
 };
 
@@ -30,6 +32,23 @@ void cli_error(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
+}
+
+int cli_replay(an_replay *rp, const char *path, uint64_t stop_at, int warn)
+{
+    int err = an_replay_run(rp, path, stop_at, 1);
+    if (err) {
+        if (err == FT_E_IO && !rp->hdr.page_size)
+            cli_error("cannot open '%s': %s", path, rp->msg);
+        else
+            cli_error("'%s': %s", path, rp->msg);
+        an_replay_free(rp);
+        return 1;
+    }
+    if (warn && rp->ended_early)
+        cli_error("warning: '%s' ends early (the process was killed or the trace is cut); "
+                  "analyzing the part before", path);
+    return 0;
 }
 
 int cli_is_help(const char *arg)

@@ -257,7 +257,7 @@ static int split_frame(ft_reader *r, size_t n)
 }
 
 /* Decode the next whole frame into r->frame. 1: a frame; 0: clean end of the body
- * (no bytes left); 2: the body ends inside a frame; negative: error. */
+ * (no bytes left); negative: error, including a body that ends inside a frame. */
 static int next_frame(ft_reader *r)
 {
     ZSTD_outBuffer out = {r->frame, FT_FRAME_MAX + 1, 0};
@@ -266,6 +266,22 @@ static int next_frame(ft_reader *r)
     if (r->zin.size == r->zin.pos)
         return 0;
     r->frame_off = r->in_base + r->zin.pos;
+    /* Every zstd frame must carry a content checksum (Frame_Header_Descriptor bit 2):
+     * without it a flipped bit could pass unseen. Skippable frames carry no records. */
+    while (r->zin.size - r->zin.pos < 5 && !r->eof)
+        if (refill(r) < 0)
+            return fail(r, FT_E_IO, "offset %llu: %s", (unsigned long long)r->in_base,
+                        strerror(errno));
+    const uint8_t *h = r->in + r->zin.pos;
+    if (r->zin.size - r->zin.pos >= 5) {
+        uint32_t magic = get_u32(h);
+        if (magic == 0xFD2FB528u && !(h[4] & 4))
+            return fail(r, FT_E_ZSTD, "offset %llu: frame has no checksum",
+                        (unsigned long long)r->frame_off);
+        if (magic != 0xFD2FB528u && (magic & 0xFFFFFFF0u) != 0x184D2A50u)
+            return fail(r, FT_E_ZSTD, "offset %llu: not a zstd frame",
+                        (unsigned long long)r->frame_off);
+    }
     for (;;) {
         size_t ret = ZSTD_decompressStream(r->dctx, &out, &r->zin);
         if (ZSTD_isError(ret)) {
@@ -284,7 +300,9 @@ static int next_frame(ft_reader *r)
                 return fail(r, FT_E_IO, "offset %llu: %s", (unsigned long long)r->in_base,
                             strerror(errno));
             if (k == 0 || (r->eof && r->zin.pos == r->zin.size))
-                return 2;
+                return fail(r, FT_E_ZSTD, "offset %llu: the trace is cut inside a frame "
+                            "(a recorder writes whole frames, even when killed)",
+                            (unsigned long long)r->frame_off);
         }
     }
     return split_frame(r, out.pos);
@@ -330,6 +348,8 @@ static int parse_trailer(ft_reader *r, const uint8_t **pp, const uint8_t *at, ft
 static int parse_rare(ft_reader *r, const uint8_t **pp, const uint8_t *at, ft_record *rec)
 {
     const uint8_t *p = *pp, *e = r->end;
+    NEED(rec->kind != FT_MARKER && rec->kind < FT_KIND_COUNT && rec->flags,
+         "flags set on a kind that has none");
     switch (rec->kind) {
     case FT_THREAD_START:
         NEED(get_varint(&p, e, &rec->a) || rec->a != r->nthreads, "thread start out of order");
@@ -389,7 +409,6 @@ static int parse_rare(ft_reader *r, const uint8_t **pp, const uint8_t *at, ft_re
         }
         return bad(r, at, "kind 0 is invalid");
     }
-    NEED(rec->kind != FT_MARKER && rec->flags, "flags set on a kind that has none");
     *pp = p;
     return 0;
 }
@@ -406,8 +425,8 @@ int ft_reader_next(ft_reader *r, ft_record *rec)
         if (k == 1 && r->trailer && r->end > r->frame)
             return fail(r, FT_E_AFTER_END, "offset %llu: data after the trailer",
                         (unsigned long long)r->frame_off);
-        if (k == 0 || k == 2) {
-            r->early = !r->trailer || k == 2;
+        if (k == 0) {
+            r->early = !r->trailer;
             return 0;
         }
     }

@@ -5,6 +5,8 @@
 #ifndef FILREC_H
 #define FILREC_H
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -19,6 +21,19 @@ int filrec_region_end(const char *label);
 int filrec_active(void);
 
 #define FILREC_MARK(label) filrec_mark(label)
+
+/* ---- for language support modules (record/python), not for programs ----
+ * A module supplies the calling thread's stack as a stack id. It defines what the ids
+ * refer to with the functions below, which write STRING, FUNCTION and STACK_NODE
+ * records and return their ids (0 when not recording). The stack source is called on
+ * every recorded allocation, inside the recorder: allocations it makes are not
+ * recorded, and it must not block. *slot is a per-thread pointer for its own state. */
+typedef unsigned (*filrec_stack_fn)(void **slot);
+/* Install (or, with NULL, remove) the stack source. Returns 1 if recording. */
+int filrec_set_stack_source(filrec_stack_fn fn);
+unsigned filrec_define_string(const char *s, size_t n);
+unsigned filrec_define_function(unsigned name, unsigned file, unsigned first_line);
+unsigned filrec_define_node(unsigned parent, unsigned function, unsigned line);
 
 #ifdef __cplusplus
 }

@@ -48,28 +48,49 @@ void rec_fail(const char *what, int err)
     pthread_cond_broadcast(&rec.work);
 }
 
-void rec_seal(void)
+/* Wait until the writer frees a buffer. Lock held; it is dropped while waiting, so
+ * another thread may have become the owner meanwhile: take the log back from it. */
+static void wait_space(void)
 {
-    if (ft_frame_empty(&rec.fr))
-        return;
+    pthread_cond_wait(&rec.space, &rec.lock);
+    uint64_t g = atomic_load(&rec.gate) & ~REC_REQ_BIT;
+    if (g && g != (uint64_t)rec_tl.tid + 1)
+        rec_gate_revoke(1);
+}
+
+/* Seal the filling frame and start the next buffer, which must be free. */
+static void seal_now(void)
+{
     rec.sealed[rec.f % REC_NBUF] = rec.fr;
     rec.f++;
     pthread_cond_signal(&rec.work);
-    /* Backpressure: if the writer is behind by every buffer, wait for one. */
-    while (rec.f - rec.w >= REC_NBUF && !rec.failed)
-        pthread_cond_wait(&rec.space, &rec.lock);
     ft_frame_init(&rec.fr, rec.buf[rec.f % REC_NBUF]);
     rec.last_seal_ns = rec_now_ns();
 }
 
-/* Room for a THREAD record and a record of need bytes. */
+void rec_seal(void)
+{
+    /* Backpressure: when the writer is behind by every buffer, wait for one. */
+    while (!rec.failed && rec.f + 1 - rec.w >= REC_NBUF)
+        wait_space();
+    if (!rec.failed && !ft_frame_empty(&rec.fr))
+        seal_now();
+}
+
+/* Room for a THREAD record and a record of need bytes. Every wait re-checks it all:
+ * other threads may have filled or sealed the frame meanwhile. */
 static int room(size_t need)
 {
-    if (!atomic_load_explicit(&rec_on, memory_order_relaxed) || rec.stopping)
-        return 0;
-    if (ft_frame_room(&rec.fr) < need + FT_REC_MAX)
-        rec_seal();
-    return !rec.failed;
+    for (;;) {
+        if (!atomic_load_explicit(&rec_on, memory_order_relaxed) || rec.stopping || rec.failed)
+            return 0;
+        if (ft_frame_room(&rec.fr) >= need + FT_REC_MAX)
+            return 1;
+        if (rec.f + 1 - rec.w >= REC_NBUF)
+            wait_space();
+        else
+            seal_now();
+    }
 }
 
 void rec_thread_assign(uint32_t parent, uint32_t stack)
@@ -191,11 +212,6 @@ REC_EXPORT int filrec_mark(const char *label) { return mark(FT_MARK_POINT, label
 REC_EXPORT int filrec_region_begin(const char *label) { return mark(FT_MARK_BEGIN, label); }
 REC_EXPORT int filrec_region_end(const char *label) { return mark(FT_MARK_END, label); }
 REC_EXPORT int filrec_active(void) { return atomic_load(&rec_on); }
-
-uint32_t rec_stack_current(void)
-{
-    return 0;
-}
 
 /* ---- fork: the child never touches the parent's trace ---- */
 static void fork_prepare(void)

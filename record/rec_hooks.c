@@ -54,6 +54,11 @@ int rec_resolve(void)
 #define REAL(name, ...) \
     ((rec_real.name || !rec_resolve()) && rec_real.name ? rec_real.name(__VA_ARGS__) : 0)
 
+/* The real call with the recorder marked busy: glibc's reallocarray calls realloc, and
+ * an allocator's aligned variants may call malloc, through the PLT, i.e. through us. */
+#define REAL_QUIET(out, name, ...) \
+    do { rec_tl.busy++; out = REAL(name, __VA_ARGS__); rec_tl.busy--; } while (0)
+
 /* Whether a hook should record: recording is on and we are not inside the recorder. */
 static inline int want(void)
 {
@@ -127,7 +132,8 @@ REC_EXPORT void *reallocarray(void *old, size_t k, size_t n)
     int w = want();
     if (w && old)
         rec_free(old);
-    void *p = REAL(reallocarray, old, k, n);
+    void *p;
+    REAL_QUIET(p, reallocarray, old, k, n);
     if (w && p)
         rec_alloc(p, b, FT_A_REALLOCARRAY);
     return p;
@@ -135,8 +141,10 @@ REC_EXPORT void *reallocarray(void *old, size_t k, size_t n)
 
 REC_EXPORT int posix_memalign(void **out, size_t align, size_t n)
 {
-    int rc = rec_real.posix_memalign || !rec_resolve() ?
-             rec_real.posix_memalign(out, align, n) : ENOMEM;
+    int rc;
+    REAL_QUIET(rc, posix_memalign, out, align, n);
+    if (!rec_real.posix_memalign)
+        rc = ENOMEM;
     if (rc == 0 && want())
         rec_alloc(*out, n, FT_A_POSIX_MEMALIGN);
     return rc;
@@ -144,7 +152,8 @@ REC_EXPORT int posix_memalign(void **out, size_t align, size_t n)
 
 REC_EXPORT void *aligned_alloc(size_t a, size_t n)
 {
-    void *p = REAL(aligned_alloc, a, n);
+    void *p;
+    REAL_QUIET(p, aligned_alloc, a, n);
     if (want())
         rec_alloc(p, n, FT_A_ALIGNED_ALLOC);
     return p;
@@ -152,7 +161,8 @@ REC_EXPORT void *aligned_alloc(size_t a, size_t n)
 
 REC_EXPORT void *memalign(size_t a, size_t n)
 {
-    void *p = REAL(memalign, a, n);
+    void *p;
+    REAL_QUIET(p, memalign, a, n);
     if (want())
         rec_alloc(p, n, FT_A_MEMALIGN);
     return p;
@@ -160,7 +170,8 @@ REC_EXPORT void *memalign(size_t a, size_t n)
 
 REC_EXPORT void *valloc(size_t n)
 {
-    void *p = REAL(valloc, n);
+    void *p;
+    REAL_QUIET(p, valloc, n);
     if (want())
         rec_alloc(p, n, FT_A_VALLOC);
     return p;
@@ -168,7 +179,8 @@ REC_EXPORT void *valloc(size_t n)
 
 REC_EXPORT void *pvalloc(size_t n)
 {
-    void *p = REAL(pvalloc, n);
+    void *p;
+    REAL_QUIET(p, pvalloc, n);
     if (want())
         rec_alloc(p, n, FT_A_PVALLOC);
     return p;

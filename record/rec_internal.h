@@ -59,6 +59,7 @@ struct rec_tls {
     int busy;
     int has_tid;
     uint32_t tid;
+    void *stack_slot;      /* the stack source's per-thread state */
 };
 extern __thread struct rec_tls rec_tl __attribute__((tls_model("initial-exec")));
 
@@ -92,6 +93,7 @@ struct rec_log {
     uint64_t mail_time_us, mail_rss; /* the sample the writer posted; under lock */
     uint32_t streak_tid, streak, bias_after;
     int can_bias;
+    uint32_t nstrings, nfuncs, nnodes; /* ids given so far; under lock */
 };
 extern struct rec_log rec;
 
@@ -193,7 +195,8 @@ static inline void rec_end(unsigned kind, int locked)
         rec_fast_leave();
 }
 
-/* ---- rec_stack.c (later: record/python feeds it) ---- */
+/* ---- rec_stack.c: stacks from a language support module ---- */
+/* The calling thread's stack id, 0 if none. busy must be set. */
 uint32_t rec_stack_current(void);
 
 #endif

@@ -1,0 +1,358 @@
+/* pymod.c: _filrec, the Python support module, built once per interpreter version.
+ * It gives libfilrec.so the calling thread's Python stack at each recorded allocation,
+ * read straight from the interpreter's frame chain: no profile hook, no cost per call.
+ * Each thread keeps its last chain; a new capture reuses the common outer part, so a
+ * repeated allocation site costs a walk of its frames and a few compares.
+ * Runs inside malloc, possibly without the GIL: it reads only the calling thread's own
+ * frames and immutable code object fields, and calls no Python API that allocates. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#if PY_VERSION_HEX >= 0x030B0000
+#define Py_BUILD_CORE 1
+#include <internal/pycore_frame.h>
+#undef Py_BUILD_CORE
+#else
+#include <frameobject.h>
+#endif
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../filrec.h"
+
+#define MAX_DEPTH 4096 /* deeper stacks keep their innermost MAX_DEPTH frames */
+
+/* ---- the interpreter's frames, per version ---- */
+#if PY_VERSION_HEX >= 0x030B0000
+typedef _PyInterpreterFrame pyframe;
+static pyframe *frame_first(PyThreadState *t)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return t->current_frame;
+#else
+    return t->cframe ? t->cframe->current_frame : NULL;
+#endif
+}
+static pyframe *frame_next(pyframe *f) { return f->previous; }
+static PyCodeObject *code_of(pyframe *f)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return (PyCodeObject *)f->f_executable;
+#else
+    return f->f_code;
+#endif
+}
+/* The frame's code, or NULL for frames that are not (yet) Python code. */
+static PyCodeObject *frame_code(pyframe *f)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    if (f->owner == FRAME_OWNED_BY_CSTACK)
+        return NULL;
+#endif
+#if PY_VERSION_HEX >= 0x030D0000
+    if (!f->f_executable || !PyCode_Check(f->f_executable))
+        return NULL;
+#endif
+    return _PyFrame_IsIncomplete(f) ? NULL : code_of(f);
+}
+/* Byte offset of the instruction the frame is executing (or calling from). */
+static int frame_offset(pyframe *f)
+{
+    return _PyInterpreterFrame_LASTI(f) * (int)sizeof(_Py_CODEUNIT);
+}
+#else
+typedef PyFrameObject pyframe;
+static pyframe *frame_first(PyThreadState *t) { return t->frame; }
+static pyframe *frame_next(pyframe *f) { return f->f_back; }
+static PyCodeObject *frame_code(pyframe *f) { return f->f_code; }
+static int frame_offset(pyframe *f)
+{
+#if PY_VERSION_HEX >= 0x030A0000
+    return f->f_lasti < 0 ? -1 : f->f_lasti * (int)sizeof(_Py_CODEUNIT);
+#else
+    return f->f_lasti;
+#endif
+}
+#endif
+
+/* The code object's line table: with the code pointer, it tells a code object from a
+ * later one that happens to reuse the same address. */
+static const void *code_table(PyCodeObject *c)
+{
+#if PY_VERSION_HEX >= 0x030A0000
+    return c->co_linetable;
+#else
+    return c->co_lnotab;
+#endif
+}
+
+static int code_line(PyCodeObject *c, int offset)
+{
+    return offset < 0 ? c->co_firstlineno : PyCode_Addr2Line(c, offset);
+}
+
+/* ---- the recorder's API, found at start ---- */
+static struct {
+    int (*set_source)(filrec_stack_fn);
+    unsigned (*string)(const char *, size_t);
+    unsigned (*function)(unsigned, unsigned, unsigned);
+    unsigned (*node)(unsigned, unsigned, unsigned);
+    int (*mark)(const char *);
+    int (*region_begin)(const char *);
+    int (*region_end)(const char *);
+    int (*active)(void);
+} api;
+
+/* ---- intern tables: (k1, k2, k3) -> id, open addressing; under table_lock ---- */
+typedef struct entry {
+    uint64_t k1, k2, k3;
+    uint32_t id;
+} entry;
+
+typedef struct table {
+    entry *e;
+    size_t mask, used;
+} table;
+
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+static table strings, functions, nodes;
+
+static uint64_t mix(uint64_t a, uint64_t b, uint64_t c)
+{
+    uint64_t h = a * 0x9E3779B97F4A7C15ull ^ (b + 0x632BE59BD9B4E019ull) * 0xC2B2AE3D27D4EB4Full;
+    h ^= c * 0x165667B19E3779F9ull;
+    return h ^ (h >> 29);
+}
+
+static uint32_t *table_slot(table *t, uint64_t k1, uint64_t k2, uint64_t k3)
+{
+    if (t->used * 2 >= t->mask) {
+        size_t cap = t->mask ? (t->mask + 1) * 2 : 1024;
+        entry *e = calloc(cap, sizeof *e);
+        if (!e)
+            return NULL;
+        for (size_t i = 0; t->e && i <= t->mask; i++) {
+            if (!t->e[i].id)
+                continue;
+            size_t j = mix(t->e[i].k1, t->e[i].k2, t->e[i].k3) & (cap - 1);
+            while (e[j].id)
+                j = (j + 1) & (cap - 1);
+            e[j] = t->e[i];
+        }
+        free(t->e);
+        t->e = e;
+        t->mask = cap - 1;
+    }
+    size_t i = mix(k1, k2, k3) & t->mask;
+    while (t->e[i].id && (t->e[i].k1 != k1 || t->e[i].k2 != k2 || t->e[i].k3 != k3))
+        i = (i + 1) & t->mask;
+    entry *e = &t->e[i];
+    e->k1 = k1, e->k2 = k2, e->k3 = k3;
+    return &e->id; /* 0: new; the caller fills it in, and must count it */
+}
+
+/* A str's UTF-8 bytes without the Python API: compact ASCII strings are used in place,
+ * others are encoded into buf. */
+static size_t utf8_of(PyObject *o, char *buf, size_t cap, const char **out)
+{
+    *out = "?";
+    if (!o || !PyUnicode_Check(o))
+        return 1;
+#if PY_VERSION_HEX < 0x030C0000
+    if (!PyUnicode_IS_READY(o))
+        return 1;
+#endif
+    size_t n = (size_t)PyUnicode_GET_LENGTH(o), o_len = 0;
+    if (PyUnicode_IS_COMPACT_ASCII(o)) {
+        *out = (const char *)(((PyASCIIObject *)o) + 1);
+        return n;
+    }
+    int kind = PyUnicode_KIND(o);
+    const void *data = PyUnicode_DATA(o);
+    for (size_t i = 0; i < n && o_len + 4 <= cap; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c < 0x80) {
+            buf[o_len++] = (char)c;
+        } else if (c < 0x800) {
+            buf[o_len++] = (char)(0xC0 | c >> 6);
+            buf[o_len++] = (char)(0x80 | (c & 0x3F));
+        } else if (c < 0x10000) {
+            buf[o_len++] = (char)(0xE0 | c >> 12);
+            buf[o_len++] = (char)(0x80 | ((c >> 6) & 0x3F));
+            buf[o_len++] = (char)(0x80 | (c & 0x3F));
+        } else {
+            buf[o_len++] = (char)(0xF0 | c >> 18);
+            buf[o_len++] = (char)(0x80 | ((c >> 12) & 0x3F));
+            buf[o_len++] = (char)(0x80 | ((c >> 6) & 0x3F));
+            buf[o_len++] = (char)(0x80 | (c & 0x3F));
+        }
+    }
+    *out = buf;
+    return o_len;
+}
+
+static unsigned intern_string(PyObject *o)
+{
+    char buf[4096];
+    const char *s;
+    size_t n = utf8_of(o, buf, sizeof buf, &s);
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
+    uint32_t *id = table_slot(&strings, h, n, 0);
+    if (id && !*id && (*id = api.string(s, n)))
+        strings.used++;
+    return id ? *id : 0;
+}
+
+static unsigned intern_function(PyCodeObject *c)
+{
+    uint32_t *id = table_slot(&functions, (uintptr_t)c, (uintptr_t)code_table(c), 0);
+    if (id && !*id) {
+#if PY_VERSION_HEX >= 0x030B0000
+        unsigned name = intern_string(c->co_qualname);
+#else
+        unsigned name = intern_string(c->co_name);
+#endif
+        unsigned file = intern_string(c->co_filename);
+        if (name && file && (*id = api.function(name, file, (unsigned)c->co_firstlineno)))
+            functions.used++;
+    }
+    return id ? *id : 0;
+}
+
+static unsigned intern_node(unsigned parent, PyCodeObject *c, int offset)
+{
+    uint32_t *id = table_slot(&nodes, (uint64_t)parent << 32 | (uint32_t)offset, (uintptr_t)c,
+                              (uintptr_t)code_table(c));
+    if (id && !*id) {
+        unsigned fn = intern_function(c);
+        int line = code_line(c, offset);
+        if (fn && (*id = api.node(parent, fn, line > 0 ? (unsigned)line : 0)))
+            nodes.used++;
+    }
+    return id ? *id : 0;
+}
+
+/* ---- per-thread capture ---- */
+typedef struct chain {
+    int depth;                     /* frames in the last stack, outermost first */
+    PyCodeObject *code[MAX_DEPTH];
+    const void *table[MAX_DEPTH];
+    int off[MAX_DEPTH];
+    unsigned node[MAX_DEPTH];
+    PyCodeObject *now_code[MAX_DEPTH]; /* the capture in progress, innermost first */
+    int now_off[MAX_DEPTH];
+} chain;
+
+static unsigned capture(void **slot)
+{
+    PyThreadState *t = PyGILState_GetThisThreadState();
+    if (!t)
+        return 0; /* a thread with no Python: the recorder charges its creator */
+    chain *ch = *slot;
+    if (!ch && !(ch = *slot = calloc(1, sizeof *ch)))
+        return 0;
+    int n = 0;
+    for (pyframe *f = frame_first(t); f && n < MAX_DEPTH; f = frame_next(f)) {
+        PyCodeObject *c = frame_code(f);
+        if (!c)
+            continue;
+        ch->now_code[n] = c;
+        ch->now_off[n++] = frame_offset(f);
+    }
+    int k = 0; /* frames shared, from the outermost, with the last stack */
+    while (k < n && k < ch->depth && ch->code[k] == ch->now_code[n - 1 - k] &&
+           ch->off[k] == ch->now_off[n - 1 - k] && ch->table[k] == code_table(ch->code[k]))
+        k++;
+    if (k == n && n == ch->depth)
+        return n ? ch->node[n - 1] : 0;
+    if (k < n) {
+        pthread_mutex_lock(&table_lock);
+        for (int i = k; i < n; i++) {
+            PyCodeObject *c = ch->now_code[n - 1 - i];
+            ch->code[i] = c;
+            ch->table[i] = code_table(c);
+            ch->off[i] = ch->now_off[n - 1 - i];
+            ch->node[i] = intern_node(i ? ch->node[i - 1] : 0, c, ch->off[i]);
+            if (!ch->node[i]) { /* not recording any more */
+                n = i;
+                break;
+            }
+        }
+        pthread_mutex_unlock(&table_lock);
+    }
+    ch->depth = n;
+    return n ? ch->node[n - 1] : 0;
+}
+
+/* ---- the module ---- */
+static int resolve(void)
+{
+    if (api.set_source)
+        return 1;
+#define FIND(field, name) *(void **)&api.field = dlsym(RTLD_DEFAULT, name)
+    FIND(string, "filrec_define_string");
+    FIND(function, "filrec_define_function");
+    FIND(node, "filrec_define_node");
+    FIND(mark, "filrec_mark");
+    FIND(region_begin, "filrec_region_begin");
+    FIND(region_end, "filrec_region_end");
+    FIND(active, "filrec_active");
+    FIND(set_source, "filrec_set_stack_source");
+#undef FIND
+    return api.set_source && api.string && api.function && api.node && api.mark && api.active;
+}
+
+static PyObject *py_start(PyObject *self, PyObject *args)
+{
+    (void)self, (void)args;
+    return PyBool_FromLong(resolve() && api.set_source(capture));
+}
+
+static PyObject *py_stop(PyObject *self, PyObject *args)
+{
+    (void)self, (void)args;
+    if (api.set_source)
+        api.set_source(NULL);
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_active(PyObject *self, PyObject *args)
+{
+    (void)self, (void)args;
+    return PyBool_FromLong(resolve() && api.active());
+}
+
+static PyObject *call_marker(int (*fn)(const char *), PyObject *args)
+{
+    const char *label;
+    if (!PyArg_ParseTuple(args, "s", &label))
+        return NULL;
+    return PyBool_FromLong(resolve() && fn && fn(label));
+}
+
+static PyObject *py_mark(PyObject *s, PyObject *a) { (void)s; resolve(); return call_marker(api.mark, a); }
+static PyObject *py_begin(PyObject *s, PyObject *a) { (void)s; resolve(); return call_marker(api.region_begin, a); }
+static PyObject *py_end(PyObject *s, PyObject *a) { (void)s; resolve(); return call_marker(api.region_end, a); }
+
+static PyMethodDef methods[] = {
+    {"start", py_start, METH_NOARGS, "Give the recorder Python stacks. True if recording."},
+    {"stop", py_stop, METH_NOARGS, "Stop giving Python stacks (at interpreter exit)."},
+    {"active", py_active, METH_NOARGS, "True while this process is being recorded."},
+    {"mark", py_mark, METH_VARARGS, "mark(label): a point marker. True if recorded."},
+    {"region_begin", py_begin, METH_VARARGS, "region_begin(label): open a region."},
+    {"region_end", py_end, METH_VARARGS, "region_end(label): close a region."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_filrec",
+                                    "filrec's Python support (built per interpreter)", -1,
+                                    methods, NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__filrec(void)
+{
+    return PyModule_Create(&module);
+}

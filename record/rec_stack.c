@@ -1,0 +1,60 @@
+/* rec_stack.c: the bridge to language support modules. The recorder knows nothing of
+ * Python: a module installs a stack source and defines strings, functions and stack
+ * nodes through filrec.h; this file numbers them and writes their records, so ids
+ * and records are in the same order in the trace. */
+#include <string.h>
+
+#include "filrec.h"
+#include "rec_internal.h"
+
+static _Atomic(filrec_stack_fn) source; /* read on every recorded allocation */
+
+uint32_t rec_stack_current(void)
+{
+    filrec_stack_fn fn = atomic_load_explicit(&source, memory_order_acquire);
+    return fn ? fn(&rec_tl.stack_slot) : 0;
+}
+
+REC_EXPORT int filrec_set_stack_source(filrec_stack_fn fn)
+{
+    atomic_store(&source, fn);
+    return atomic_load(&rec_on);
+}
+
+/* Write one definition record: kind, then n varints (and a string for STRING), and
+ * return its new id from *counter. The id is taken in the same critical section as
+ * the record is written, so ids follow record order. */
+static unsigned define(unsigned kind, uint32_t *counter, unsigned n, uint64_t a, uint64_t b,
+                       uint64_t c, const char *s, size_t len)
+{
+    int locked;
+    unsigned id = 0;
+    rec_tl.busy++;
+    if (rec_begin(FT_REC_MAX + len, &locked)) {
+        if (s)
+            ft_enc_string(&rec.fr, kind, s, len);
+        else
+            ft_enc_ints(&rec.fr, kind, n, a, b, c, 0);
+        id = ++*counter;
+        rec_end(kind, locked);
+    }
+    rec_tl.busy--;
+    return id;
+}
+
+REC_EXPORT unsigned filrec_define_string(const char *s, size_t n)
+{
+    if (n > FT_STRING_MAX)
+        n = FT_STRING_MAX;
+    return define(FT_STRING, &rec.nstrings, 0, 0, 0, 0, s ? s : "", s ? n : 0);
+}
+
+REC_EXPORT unsigned filrec_define_function(unsigned name, unsigned file, unsigned first_line)
+{
+    return define(FT_FUNCTION, &rec.nfuncs, 3, name, file, first_line, NULL, 0);
+}
+
+REC_EXPORT unsigned filrec_define_node(unsigned parent, unsigned function, unsigned line)
+{
+    return define(FT_STACK_NODE, &rec.nnodes, 3, parent, function, line, NULL, 0);
+}

@@ -1,0 +1,65 @@
+"""kill -9: a program killed mid-run leaves a trace that ends early but still reads."""
+import os
+import select
+import signal
+import subprocess
+import time
+
+# The recorder seals a frame at least every 250 ms (FORMAT.md, "Body"); after a full
+# second every event made before "ready" is in a complete frame on disk.
+SETTLE_S = 1.0
+
+
+def read_line(pipe, timeout):
+    """One line from a binary pipe, or fail after timeout seconds."""
+    deadline, buf = time.monotonic() + timeout, b""
+    while not buf.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        assert left > 0 and select.select([pipe], [], [], left)[0], f"no line; got {buf!r}"
+        chunk = os.read(pipe.fileno(), 1)
+        assert chunk, f"pipe closed; got {buf!r}"
+        buf += chunk
+    return buf.decode()
+
+
+def parent_of(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def test_stats_killed_program_ends_early(filrec, prog, stats, tmp_path):
+    trace = tmp_path / "killed.bin"
+    run = subprocess.Popen([filrec, "run", "-o", str(trace), "--", prog("alloc_forever")],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    pid = None
+    try:
+        word, pid = read_line(run.stdout, 30).split()
+        pid = int(pid)
+        assert word == "ready"
+        assert parent_of(pid) == run.pid      # the program itself, not filrec
+        time.sleep(SETTLE_S)
+        os.kill(pid, signal.SIGKILL)
+        _, err = run.communicate(timeout=30)
+    finally:
+        if run.poll() is None:                # a failed check above: leave nothing behind
+            if pid:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            run.kill()
+            run.wait()
+    err = err.decode()
+    assert run.returncode == -signal.SIGKILL, err   # filrec dies the program's death
+    assert f"filrec: program killed by signal {int(signal.SIGKILL)} (" in err
+
+    p, s = stats(trace)
+    assert p.returncode == 0, p.stderr
+    assert p.stderr.splitlines() == [
+        f"filrec: warning: '{trace}' ends early (the process was killed or the trace is "
+        "cut); analyzing the part before"]
+    assert s["ended_cleanly"] is False
+    assert s["pid"] == pid and s["ppid"] == run.pid
+    assert s["counts"]["alloc"] > 0
+    # alloc_forever printed "ready" after 100,001 mallocs, all sealed since.
+    assert s["counts"]["alloc"] >= 100001

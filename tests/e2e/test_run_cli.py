@@ -1,0 +1,67 @@
+"""filrec run as a command: exit status, signals, an unwritable trace, overwriting."""
+import re
+import signal
+import subprocess
+
+import pytest
+
+from conftest import TIMEOUT
+
+HELLO = "hello from filrec's test program\n"
+
+
+def run(filrec, *args, cwd=None):
+    return subprocess.run([filrec, "run", *args], capture_output=True, text=True,
+                          timeout=TIMEOUT, cwd=cwd)
+
+
+def test_run_dev_full_program_unaffected(filrec, prog, tmp_path):
+    r = run(filrec, "-o", "/dev/full", "--", prog("hello"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == HELLO
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("filrec: recording stopped:")
+
+
+def test_run_exit_code_passes_through(record):
+    r = record("exit_as", "code", "3", expect_rc=3)
+    assert r.stats["ended_cleanly"] is True     # exit(3) is a normal exit
+    assert r.stats["counts"]["alloc"] == 1 and r.stats["live_at_exit_bytes"] == 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGSEGV, signal.SIGTERM], ids=lambda s: s.name)
+def test_run_dies_by_program_signal(filrec, prog, tmp_path, sig):
+    trace = tmp_path / "signal.bin"
+    r = run(filrec, "-o", str(trace), "--", prog("exit_as"), "signal", str(int(sig)),
+            cwd=tmp_path)
+    assert r.returncode == -sig, r.stderr
+    said = [l for l in r.stderr.splitlines() if l.startswith("filrec: program killed")]
+    assert len(said) == 1, r.stderr
+    assert re.fullmatch(rf"filrec: program killed by signal {int(sig)} \(.+\)", said[0])
+    assert not list(tmp_path.glob("core*"))
+
+
+def test_run_refuses_to_overwrite_trace(filrec, prog, tmp_path):
+    trace = tmp_path / "precious.bin"
+    trace.write_bytes(b"precious\n")
+    r = run(filrec, "-o", str(trace), "--", prog("hello"), cwd=tmp_path)
+    assert r.returncode == 1
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("filrec: ") and str(trace) in lines[0]
+    assert r.stdout == ""                       # the program did not run
+    assert trace.read_bytes() == b"precious\n"
+
+
+def test_run_force_overwrites_trace(filrec, prog, stats, tmp_path):
+    trace = tmp_path / "old.bin"
+    trace.write_bytes(b"old contents, longer than nothing\n" * 100)
+    r = run(filrec, "-f", "-o", str(trace), "--", prog("hello"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == HELLO
+    assert trace.read_bytes()[:8] == b"\x89FILREC\n"
+    p, s = stats(trace)
+    assert p.returncode == 0, p.stderr
+    assert s["ended_cleanly"] is True
+    # hello makes 1,001 mallocs and frees them all.
+    assert s["counts"]["alloc"] == 1001 and s["live_at_exit_bytes"] == 0
