@@ -1,6 +1,8 @@
 # filrec: one non-recursive Makefile. Everything builds into build/ (B=... to change).
 #   make            filrec, libfilrec.so, test programs
-#   make test       unit tests, end-to-end tests (pytest), sanitizer build of the reader
+#   make test       unit tests, end-to-end tests (pytest) on every CPython found,
+#                   sanitizer build of the analyzer
+#   make pymatrix   only the Python tests, on every CPython 3.8-3.13 under pyenv
 #   make asan       the analyzer and format unit tests under ASan+UBSan
 #   make fuzz       libFuzzer target for the trace reader (clang)
 #   make bench      benchmarks (not part of test)
@@ -53,7 +55,7 @@ $(B)/progs/%: tests/progs/%.c
 
 $(B)/unit/%: tests/unit/%.c $(call obj,obj,$(ANALYZE_SRC) $(FORMAT_SRC))
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ -lzstd $(CJSON_LIBS) -lm
+	$(CC) $(filter-out -MMD -MP,$(CPPFLAGS)) $(CFLAGS) -o $@ $(filter %.c %.o,$^) -lzstd $(CJSON_LIBS) -lm
 
 # record/ and analyze/ never include each other: the format is the only shared code.
 check-layering:
@@ -62,6 +64,16 @@ check-layering:
 
 unit: $(UNIT)
 	@for t in $(UNIT); do $$t || exit 1; done
+
+# Every CPython 3.8-3.13 under pyenv (or PYENV_ROOT) gets its module built and the
+# Python tests run against it; an interpreter that is not there is skipped, not failed.
+PYENV_PYTHONS = $(sort $(wildcard $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions/3.[89].*/bin/python3 \
+                                  $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions/3.1[0-3].*/bin/python3))
+pymatrix: all
+	@for py in $(PYENV_PYTHONS); do scripts/pyext.sh $$py $(B) $(CC) >/dev/null || exit 1; done
+	@[ -n "$(PYENV_PYTHONS)" ] || echo "pymatrix: no pyenv CPython 3.8-3.13 found; only python3 is tested"
+	FILREC_BUILD=$(abspath $(B)) FILREC_TEST_PYTHONS="$(PYENV_PYTHONS) $(PYTHONS)" \
+	    $(PYTEST) -q tests/e2e -k python
 
 e2e: all
 	FILREC_BUILD=$(abspath $(B)) $(PYTEST) -q tests/e2e
@@ -79,8 +91,9 @@ fuzz:
 test: check-layering
 	$(MAKE) WERROR=-Werror all unit
 	$(MAKE) asan
+	@for py in $(PYENV_PYTHONS); do scripts/pyext.sh $$py $(B) $(CC) >/dev/null || exit 1; done
 	FILREC_BUILD=$(abspath $(B)) FILREC_ASAN_BUILD=$(abspath build-asan) \
-	    $(PYTEST) -q tests/e2e
+	    FILREC_TEST_PYTHONS="$(PYENV_PYTHONS) $(PYTHONS)" $(PYTEST) -q tests/e2e
 
 bench: all
 	bench/run.sh
@@ -94,5 +107,5 @@ install: all
 clean:
 	rm -rf build build-asan
 
-.PHONY: all pyext unit e2e asan fuzz test bench install clean check-layering
+.PHONY: all pyext pymatrix unit e2e asan fuzz test bench install clean check-layering
 -include $(shell find $(B) build-asan -name '*.d' 2>/dev/null)

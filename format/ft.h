@@ -13,12 +13,13 @@
 #define FT_FRAME_MAX (1u << 20)    /* decompressed bytes per zstd frame */
 #define FT_STRING_MAX (1u << 16)   /* bytes of a string in the body */
 #define FT_REC_MAX 48              /* longest record other than strings */
-#define FT_STREAMS 6               /* ops, 3 address planes, 2 size planes */
+#define FT_STREAMS 7               /* ops, 3 address planes, 2 size planes, recycled slots */
+#define FT_RECYCLE 256             /* slots of the recently freed address table */
 
 enum ft_kind {
     FT_ALLOC = 1, FT_FREE, FT_MMAP, FT_MUNMAP, FT_MREMAP, FT_THREAD, FT_THREAD_START,
     FT_THREAD_NAME, FT_STRING, FT_FUNCTION, FT_STACK_NODE, FT_SAMPLE, FT_MARKER,
-    FT_FORK, FT_TRAILER,
+    FT_FORK, FT_TRAILER, FT_RALLOC,
     FT_KIND_COUNT /* kinds 1..FT_KIND_COUNT-1 are defined; the rest are reserved */
 };
 

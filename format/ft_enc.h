@@ -10,10 +10,13 @@
 #include <string.h>
 #include "ft.h"
 
-/* Per-frame registers (FORMAT.md, "Registers"), reset at each frame start. */
+/* Per-frame registers (FORMAT.md, "Registers"), reset at each frame start. freed[]
+ * holds, per slot, the last address freed whose slot it is: allocators hand recently
+ * freed blocks back, and such an ALLOC is written as its slot (RALLOC). */
 typedef struct ft_regs {
     uint64_t addr;
     uint32_t stack, allocator, thread;
+    uint64_t freed[FT_RECYCLE];
 } ft_regs;
 
 static inline void ft_regs_reset(ft_regs *r)
@@ -22,6 +25,13 @@ static inline void ft_regs_reset(ft_regs *r)
     r->stack = 0;
     r->allocator = FT_A_MALLOC;
     r->thread = 0;
+    memset(r->freed, 0, sizeof r->freed);
+}
+
+/* The recycle slot of an address: bits 4-11, above malloc's 16-byte alignment. */
+static inline unsigned ft_recycle_slot(uint64_t addr)
+{
+    return (unsigned)(addr >> 4) & (FT_RECYCLE - 1);
 }
 
 /* Stream capacity: every hot record puts one kind byte in ops and at most one byte in
@@ -31,7 +41,7 @@ static inline void ft_regs_reset(ft_regs *r)
 typedef struct ft_frame {
     uint8_t *base;                 /* FT_FRAME_MAX bytes, owned by the caller */
     uint8_t *ops, *ops_end;
-    uint8_t *a0, *a1, *a2, *s0, *s1;
+    uint8_t *a0, *a1, *a2, *s0, *s1, *r0;
     ft_regs regs;
 } ft_frame;
 
@@ -45,6 +55,7 @@ static inline void ft_frame_init(ft_frame *f, uint8_t *buf)
     f->a2 = buf + 3 * FT_STREAM_CAP;
     f->s0 = buf + 4 * FT_STREAM_CAP;
     f->s1 = buf + 5 * FT_STREAM_CAP;
+    f->r0 = buf + 6 * FT_STREAM_CAP;
     ft_regs_reset(&f->regs);
 }
 
@@ -93,15 +104,22 @@ static inline void ft_put_addr_planes(ft_frame *f, uint64_t z)
 
 /* ALLOC: ops [kind|S|K|W] ([allocator] unless K) ([stack] unless S);
  *   not W: address planes <- zigzag(delta/16), size planes <- size (< 65536)
- *   W:     ops <- svarint(delta), varint(size), before allocator and stack */
+ *   W:     ops <- svarint(delta), varint(size), before allocator and stack
+ * RALLOC, when addr is the last address freed in its recycle slot and size < 65536:
+ *   ops [kind|S|K], recycle plane <- slot, size planes <- size */
 static inline void ft_enc_alloc(ft_frame *f, uint64_t addr, uint64_t size, uint32_t allocator,
                                 uint32_t stack)
 {
     ft_regs *r = &f->regs;
     uint8_t *k = f->ops, *p = k + 1;
-    unsigned flags = 0;
+    unsigned flags = 0, kind = FT_ALLOC, slot = ft_recycle_slot(addr);
     uint64_t z = ft_plane_addr(addr - r->addr);
-    if (z != UINT64_MAX && size < 65536) {
+    if (addr && r->freed[slot] == addr && size < 65536) {
+        kind = FT_RALLOC;
+        *f->r0++ = (uint8_t)slot;
+        *f->s0++ = (uint8_t)size;
+        *f->s1++ = (uint8_t)(size >> 8);
+    } else if (z != UINT64_MAX && size < 65536) {
         ft_put_addr_planes(f, z);
         *f->s0++ = (uint8_t)size;
         *f->s1++ = (uint8_t)(size >> 8);
@@ -118,7 +136,7 @@ static inline void ft_enc_alloc(ft_frame *f, uint64_t addr, uint64_t size, uint3
         flags |= FT_F0;
     else
         p = ft_put_varint(p, stack);
-    *k = (uint8_t)(FT_ALLOC | flags);
+    *k = (uint8_t)(kind | flags);
     f->ops = p;
     r->addr = addr;
     r->allocator = allocator;
@@ -128,6 +146,7 @@ static inline void ft_enc_alloc(ft_frame *f, uint64_t addr, uint64_t size, uint3
 /* FREE: ops [kind|W]; not W: address planes; W: ops <- svarint(delta) */
 static inline void ft_enc_free(ft_frame *f, uint64_t addr)
 {
+    f->regs.freed[ft_recycle_slot(addr)] = addr;
     uint64_t z = ft_plane_addr(addr - f->regs.addr);
     if (z != UINT64_MAX) {
         *f->ops++ = FT_FREE;

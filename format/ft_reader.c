@@ -28,7 +28,8 @@ struct ft_reader {
     const uint8_t *p, *end;     /* the ops stream of the current frame */
     const uint8_t *ops;         /* its start, for error offsets */
     const uint8_t *a[3], *s[2]; /* address and size planes */
-    size_t na, ns, ai, si;      /* plane lengths and positions */
+    const uint8_t *rs;          /* recycle slot plane */
+    size_t na, ns, nr, ai, si, ri; /* plane lengths and positions */
     uint64_t frame_off;         /* file offset of the current frame */
     ft_regs regs;
     uint32_t nstrings, nfuncs, nnodes, nthreads;
@@ -224,14 +225,14 @@ static int refill(ft_reader *r)
     return (int)(r->zin.size > 0);
 }
 
-/* Find the six streams in a decoded frame of n bytes (FORMAT.md, "Frame content"). */
+/* Find the streams in a decoded frame of n bytes (FORMAT.md, "Frame content"). */
 static int split_frame(ft_reader *r, size_t n)
 {
     const uint8_t *p = r->frame, *e = r->frame + n;
     uint64_t len[FT_STREAMS], sum = 0;
     if (n == 0) { /* a skippable frame: nothing in it */
         r->p = r->end = r->ops = r->frame;
-        r->na = r->ns = r->ai = r->si = 0;
+        r->na = r->ns = r->nr = r->ai = r->si = r->ri = 0;
         return 1;
     }
     for (int i = 0; i < FT_STREAMS; i++) {
@@ -249,9 +250,11 @@ static int split_frame(ft_reader *r, size_t n)
         r->a[i] = p;
     for (int i = 0; i < 2; i++, p += len[4])
         r->s[i] = p;
+    r->rs = p;
     r->na = len[1];
     r->ns = len[4];
-    r->ai = r->si = 0;
+    r->nr = len[6];
+    r->ai = r->si = r->ri = 0;
     ft_regs_reset(&r->regs);
     return 1;
 }
@@ -336,7 +339,8 @@ static int parse_trailer(ft_reader *r, const uint8_t **pp, const uint8_t *at, ft
                         (unsigned long long)want, k, (unsigned long long)got);
         }
     }
-    NEED(p != e || r->ai != r->na || r->si != r->ns, "trailer is not the last record of its frame");
+    NEED(p != e || r->ai != r->na || r->si != r->ns || r->ri != r->nr,
+         "trailer is not the last record of its frame");
     rec->counts = r->counts;
     rec->ncounts = (unsigned)n;
     r->trailer = 1;
@@ -416,7 +420,7 @@ static int parse_rare(ft_reader *r, const uint8_t **pp, const uint8_t *at, ft_re
 int ft_reader_next(ft_reader *r, ft_record *rec)
 {
     while (r->p == r->end) {
-        if (r->ai != r->na || r->si != r->ns)
+        if (r->ai != r->na || r->si != r->ns || r->ri != r->nr)
             return fail(r, FT_E_RECORD, "offset %llu: frame planes hold values no record uses",
                         (unsigned long long)r->frame_off);
         int k = next_frame(r);
@@ -436,6 +440,15 @@ int ft_reader_next(ft_reader *r, ft_record *rec)
     rec->kind = *at & FT_KIND_MASK;
     rec->flags = *at & ~FT_KIND_MASK;
     switch (rec->kind) {
+    case FT_RALLOC:
+        NEED(rec->flags & FT_F2, "recycled alloc flags");
+        NEED(r->ri >= r->nr || r->si >= r->ns, "recycled alloc: planes run out");
+        NEED(!g->freed[r->rs[r->ri]], "recycled alloc: slot holds no freed address");
+        d = g->freed[r->rs[r->ri++]] - g->addr;
+        rec->size = r->s[0][r->si] | (uint64_t)r->s[1][r->si] << 8;
+        r->si++;
+        rec->kind = FT_ALLOC;
+        goto alloc_tail;
     case FT_ALLOC:
         if (rec->flags & FT_F2) {
             NEED(get_svarint(&p, e, &d) || get_varint(&p, e, &rec->size), "alloc cut short");
@@ -445,6 +458,7 @@ int ft_reader_next(ft_reader *r, ft_record *rec)
             rec->size = r->s[0][r->si] | (uint64_t)r->s[1][r->si] << 8;
             r->si++;
         }
+    alloc_tail:
         g->addr += d;
         if (!(rec->flags & FT_F1)) {
             NEED(get_varint(&p, e, &d) || d == 0 || d >= FT_A_COUNT, "alloc: unknown allocator");
@@ -467,6 +481,7 @@ int ft_reader_next(ft_reader *r, ft_record *rec)
             d = plane_addr(r);
         }
         rec->addr = g->addr += d;
+        g->freed[ft_recycle_slot(rec->addr)] = rec->addr;
         break;
     case FT_MUNMAP:
         NEED(rec->flags, "flags set on a kind that has none");

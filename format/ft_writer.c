@@ -115,11 +115,11 @@ int ft_writer_frame(ft_writer *w, const ft_frame *f)
 {
     if (ft_frame_empty(f))
         return 0;
-    /* Frame content: the six stream lengths, then the streams (FORMAT.md). */
-    const uint8_t *start[FT_STREAMS] = {f->base, f->base + 1 * FT_STREAM_CAP,
-        f->base + 2 * FT_STREAM_CAP, f->base + 3 * FT_STREAM_CAP,
-        f->base + 4 * FT_STREAM_CAP, f->base + 5 * FT_STREAM_CAP};
-    const uint8_t *end[FT_STREAMS] = {f->ops, f->a0, f->a1, f->a2, f->s0, f->s1};
+    /* Frame content: the stream lengths, then the streams (FORMAT.md). */
+    const uint8_t *start[FT_STREAMS];
+    const uint8_t *end[FT_STREAMS] = {f->ops, f->a0, f->a1, f->a2, f->s0, f->s1, f->r0};
+    for (int i = 0; i < FT_STREAMS; i++)
+        start[i] = f->base + (size_t)i * FT_STREAM_CAP;
     uint8_t prefix[FT_STREAMS * 10], *p = prefix;
     size_t total = 0;
     for (int i = 0; i < FT_STREAMS; i++) {

@@ -4,7 +4,8 @@
 set -eu
 
 pkgs="build-essential pkg-config libzstd-dev libunwind-dev libcjson-dev libdw-dev
-gnuplot-nox python3-dev python3-pytest python3-numpy python3-pandas heaptrack clang"
+gnuplot-nox python3-dev python3-pytest python3-numpy python3-pandas libopenblas0-pthread
+heaptrack clang"
 
 missing=""
 for p in $pkgs; do
