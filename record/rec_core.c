@@ -130,36 +130,11 @@ int rec_reserve(size_t need)
     return 1;
 }
 
-void rec_alloc(void *p, size_t size, unsigned allocator)
-{
-    int locked;
-    if (!p)
-        return;
-    rec_tl.busy++;
-    uint32_t stack = rec_stack_current();
-    if (rec_begin(FT_REC_MAX, &locked)) {
-        ft_enc_alloc(&rec.fr, (uintptr_t)p, size, allocator, stack);
-        rec_end(FT_ALLOC, locked);
-    }
-    rec_tl.busy--;
-}
-
-void rec_free(void *p)
-{
-    int locked;
-    rec_tl.busy++;
-    if (rec_begin(FT_REC_MAX, &locked)) {
-        ft_enc_free(&rec.fr, (uintptr_t)p);
-        rec_end(FT_FREE, locked);
-    }
-    rec_tl.busy--;
-}
-
 void rec_mmap(void *p, size_t len)
 {
     int locked;
     rec_tl.busy++;
-    uint32_t stack = rec_stack_current();
+    uint32_t stack = rec_stack_now();
     if (rec_begin(FT_REC_MAX, &locked)) {
         ft_enc_mmap(&rec.fr, (uintptr_t)p, len, stack);
         rec_end(FT_MMAP, locked);

@@ -71,7 +71,7 @@ REC_EXPORT void *malloc(size_t n)
         return pool_alloc(n);
     void *p = rec_real.malloc(n);
     if (want())
-        rec_alloc(p, n, FT_A_MALLOC);
+        rec_alloc_inline(p, n, FT_A_MALLOC);
     return p;
 }
 
@@ -83,7 +83,7 @@ REC_EXPORT void *calloc(size_t k, size_t n)
     }
     void *p = rec_real.calloc(k, n);
     if (want())
-        rec_alloc(p, k * n, FT_A_CALLOC);
+        rec_alloc_inline(p, k * n, FT_A_CALLOC);
     return p;
 }
 
@@ -92,7 +92,7 @@ REC_EXPORT void free(void *p)
     if (!p || in_pool(p))
         return;
     if (want())
-        rec_free(p);
+        rec_free_inline(p);
     if (rec_real.free || !rec_resolve())
         rec_real.free(p);
 }
@@ -113,10 +113,10 @@ REC_EXPORT void *realloc(void *old, size_t n)
         return pool_realloc(old, n);
     int w = want();
     if (w && old)
-        rec_free(old);
+        rec_free_inline(old);
     void *p = REAL(realloc, old, n);
     if (w)
-        rec_alloc(p, n, FT_A_REALLOC);
+        rec_alloc_inline(p, n, FT_A_REALLOC);
     return p;
 }
 
@@ -131,11 +131,11 @@ REC_EXPORT void *reallocarray(void *old, size_t k, size_t n)
         return pool_realloc(old, b);
     int w = want();
     if (w && old)
-        rec_free(old);
+        rec_free_inline(old);
     void *p;
     REAL_QUIET(p, reallocarray, old, k, n);
     if (w && p)
-        rec_alloc(p, b, FT_A_REALLOCARRAY);
+        rec_alloc_inline(p, b, FT_A_REALLOCARRAY);
     return p;
 }
 
@@ -146,7 +146,7 @@ REC_EXPORT int posix_memalign(void **out, size_t align, size_t n)
     if (!rec_real.posix_memalign)
         rc = ENOMEM;
     if (rc == 0 && want())
-        rec_alloc(*out, n, FT_A_POSIX_MEMALIGN);
+        rec_alloc_inline(*out, n, FT_A_POSIX_MEMALIGN);
     return rc;
 }
 
@@ -155,7 +155,7 @@ REC_EXPORT void *aligned_alloc(size_t a, size_t n)
     void *p;
     REAL_QUIET(p, aligned_alloc, a, n);
     if (want())
-        rec_alloc(p, n, FT_A_ALIGNED_ALLOC);
+        rec_alloc_inline(p, n, FT_A_ALIGNED_ALLOC);
     return p;
 }
 
@@ -164,7 +164,7 @@ REC_EXPORT void *memalign(size_t a, size_t n)
     void *p;
     REAL_QUIET(p, memalign, a, n);
     if (want())
-        rec_alloc(p, n, FT_A_MEMALIGN);
+        rec_alloc_inline(p, n, FT_A_MEMALIGN);
     return p;
 }
 
@@ -173,7 +173,7 @@ REC_EXPORT void *valloc(size_t n)
     void *p;
     REAL_QUIET(p, valloc, n);
     if (want())
-        rec_alloc(p, n, FT_A_VALLOC);
+        rec_alloc_inline(p, n, FT_A_VALLOC);
     return p;
 }
 
@@ -182,7 +182,7 @@ REC_EXPORT void *pvalloc(size_t n)
     void *p;
     REAL_QUIET(p, pvalloc, n);
     if (want())
-        rec_alloc(p, n, FT_A_PVALLOC);
+        rec_alloc_inline(p, n, FT_A_PVALLOC);
     return p;
 }
 
@@ -286,7 +286,7 @@ REC_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*
     rec_tl.busy++;
     struct thread_start *s = rec_real.malloc(sizeof *s);
     if (s)
-        *s = (struct thread_start){fn, arg, parent, rec_stack_current()};
+        *s = (struct thread_start){fn, arg, parent, rec_stack_now()};
     rec_tl.busy--;
     if (!s)
         return rec_real.pthread_create(t, attr, fn, arg);

@@ -115,8 +115,6 @@ uint64_t rec_now_ns(void);
 void rec_say(const char *a, const char *b, const char *c);
 
 /* Event entry points from the hooks; each takes the lock itself. */
-void rec_alloc(void *p, size_t size, unsigned allocator);
-void rec_free(void *p);
 void rec_mmap(void *p, size_t len);
 void rec_munmap(void *p, size_t len);
 void rec_fork(pid_t child);
@@ -196,7 +194,43 @@ static inline void rec_end(unsigned kind, int locked)
 }
 
 /* ---- rec_stack.c: stacks from a language support module ---- */
+#include "filrec.h"
+/* The stack source a support module installed, or NULL: read on every recorded
+ * allocation (acquire), written by filrec_set_stack_source. */
+extern _Atomic(filrec_stack_fn) rec_stack_source;
 /* The calling thread's stack id, 0 if none. busy must be set. */
 uint32_t rec_stack_current(void);
+
+static inline uint32_t rec_stack_now(void)
+{
+    return atomic_load_explicit(&rec_stack_source, memory_order_relaxed) ? rec_stack_current() : 0;
+}
+
+/* The hot entry points, inline into the hooks: busy is raised around the stack source
+ * (which may allocate) and the record. */
+static inline void rec_alloc_inline(void *p, size_t size, unsigned allocator)
+{
+    int locked;
+    if (!p)
+        return;
+    rec_tl.busy++;
+    uint32_t stack = rec_stack_now();
+    if (rec_begin(FT_REC_MAX, &locked)) {
+        ft_enc_alloc(&rec.fr, (uintptr_t)p, size, allocator, stack);
+        rec_end(FT_ALLOC, locked);
+    }
+    rec_tl.busy--;
+}
+
+static inline void rec_free_inline(void *p)
+{
+    int locked;
+    rec_tl.busy++;
+    if (rec_begin(FT_REC_MAX, &locked)) {
+        ft_enc_free(&rec.fr, (uintptr_t)p);
+        rec_end(FT_FREE, locked);
+    }
+    rec_tl.busy--;
+}
 
 #endif

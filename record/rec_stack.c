@@ -7,17 +7,17 @@
 #include "filrec.h"
 #include "rec_internal.h"
 
-static _Atomic(filrec_stack_fn) source; /* read on every recorded allocation */
+_Atomic(filrec_stack_fn) rec_stack_source;
 
 uint32_t rec_stack_current(void)
 {
-    filrec_stack_fn fn = atomic_load_explicit(&source, memory_order_acquire);
+    filrec_stack_fn fn = atomic_load_explicit(&rec_stack_source, memory_order_acquire);
     return fn ? fn(&rec_tl.stack_slot) : 0;
 }
 
 REC_EXPORT int filrec_set_stack_source(filrec_stack_fn fn)
 {
-    atomic_store(&source, fn);
+    atomic_store(&rec_stack_source, fn);
     return atomic_load(&rec_on);
 }
 

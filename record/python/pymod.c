@@ -352,7 +352,8 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_filrec",
                                     "filrec's Python support (built per interpreter)", -1,
                                     methods, NULL, NULL, NULL, NULL};
 
-PyMODINIT_FUNC PyInit__filrec(void)
+/* Exported by hand: before 3.9, PyMODINIT_FUNC does not override -fvisibility=hidden. */
+__attribute__((visibility("default"))) PyMODINIT_FUNC PyInit__filrec(void)
 {
     return PyModule_Create(&module);
 }
