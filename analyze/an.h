@@ -88,8 +88,21 @@ typedef struct an_marker {
     uint64_t time_us, live;
 } an_marker;
 
+/* Temporary allocations of one stack: freed within `threshold` later allocations of
+ * the thread that made them. */
+typedef struct an_temp {
+    uint64_t count, bytes;
+} an_temp;
+
+typedef struct an_ring {   /* a thread's last allocations, for temporaries */
+    uint64_t addr, size, ordinal;
+    uint32_t stack;
+} an_ring;
+
 typedef struct an_replay {
     const char *path;
+    /* in: set before an_replay_run to count temporary allocations (0: off) */
+    unsigned temp_threshold;
     ft_header hdr;              /* strings valid until an_replay_free */
     uint64_t counts[FT_KIND_COUNT];
     uint64_t cur, peak, peak_event, peak_time_us;
@@ -106,6 +119,11 @@ typedef struct an_replay {
     an_defs defs;
     an_live live;               /* the live blocks and mappings where the replay stopped */
     an_maps maps;
+    an_temp *temp;              /* per stack id, when temp_threshold is set */
+    size_t ntemp;
+    an_ring *ring;              /* threads x temp_threshold */
+    uint64_t *ring_count;       /* per thread: allocations so far */
+    size_t nring;
     /* private */
     ft_reader *r;
 } an_replay;
@@ -116,6 +134,9 @@ typedef struct an_replay {
  * msg set otherwise. progress: a bar on stderr when it is a terminal and the replay
  * takes more than a second. */
 int an_replay_run(an_replay *rp, const char *path, uint64_t stop_at, int progress);
+/* As an_replay_run, counting temporary allocations freed within threshold (>= 1) later
+ * allocations of the same thread into rp->temp. */
+int an_replay_temporaries(an_replay *rp, const char *path, unsigned threshold, int progress);
 void an_replay_free(an_replay *rp);
 
 /* ---- an_peak.c: what was live where the replay stopped, by location ---- */
@@ -126,8 +147,53 @@ typedef struct an_loc {
     uint64_t stack_bytes;
 } an_loc;
 
-/* Locations live in rp's current state, largest first; *out is malloc'd. 0 or -1. */
-int an_peak_locations(const an_replay *rp, an_loc **out, size_t *n);
+/* How locations are told apart: the innermost frame's line, its function, its file, or
+ * the whole stack. */
+enum an_by { AN_BY_LINE, AN_BY_FUNCTION, AN_BY_FILE, AN_BY_STACK };
+
+/* Locations live in rp's current state, largest first; *out is malloc'd. 0 or -1.
+ * With AN_BY_FUNCTION line is 0; with AN_BY_FILE func is any function of the file. */
+int an_peak_locations(const an_replay *rp, enum an_by by, an_loc **out, size_t *n);
+/* Group per-stack totals (bytes[s], blocks[s] for stack ids s < nstacks) into
+ * locations, largest first. 0 or -1. */
+int an_group(const an_defs *d, const uint64_t *bytes, const uint64_t *blocks, size_t nstacks,
+             enum an_by by, an_loc **out, size_t *n);
+
+/* ---- an_tree.c: the call tree of what was live, stacks merged by frame ---- */
+#define AN_MAX_DEPTH 8192
+
+typedef struct an_tnode {
+    uint32_t parent, func, line;  /* func 0: no stack */
+    uint64_t bytes, blocks;       /* live under this frame, callees included */
+    uint32_t depth;               /* root 0 */
+    uint64_t self;                /* live with this frame innermost (outermost if reversed) */
+    uint32_t pad;
+} an_tnode;
+
+typedef struct an_tree {
+    an_tnode *node;               /* node 0: the root, everything live */
+    size_t n, cap;
+    uint32_t *hash;
+    size_t hmask, used;
+    int reversed;                 /* innermost frame at the root: callers below callees */
+} an_tree;
+
+/* Build the tree of rp's current state. 0, or -1 when out of memory. */
+int an_tree_build(an_tree *t, const an_replay *rp, int reversed);
+/* Each node's children, largest first: kids[first[i]] .. kids[first[i+1]-1]. Both
+ * arrays are malloc'd. 0 or -1. */
+int an_tree_children(const an_tree *t, uint32_t **kids, uint32_t **first);
+void an_tree_free(an_tree *t);
+
+/* ---- an_flame.c: the tree as a self-contained, interactive SVG flamegraph ---- */
+#include <stdio.h>
+typedef struct an_flame_opts {
+    const char *title, *subtitle;   /* any bytes: escaped on output */
+    int reversed;                   /* icicle of the reversed tree, root at the top */
+} an_flame_opts;
+
+/* Write the SVG to out. 0, or -1 on an output error or out of memory. */
+int an_flame_svg(FILE *out, const an_tree *t, const an_defs *d, const an_flame_opts *o);
 
 /* ---- an_util.c ---- */
 /* "1.2 MB" style, decimal units, into buf (at least 16 bytes). */

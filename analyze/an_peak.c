@@ -7,18 +7,6 @@
 
 #include "an.h"
 
-typedef struct per_stack {
-    uint64_t bytes, blocks;
-} per_stack;
-
-static void add(per_stack *s, size_t n, uint32_t stack, uint64_t bytes)
-{
-    if (stack < n) {
-        s[stack].bytes += bytes;
-        s[stack].blocks++;
-    }
-}
-
 static int by_bytes(const void *a, const void *b)
 {
     const an_loc *x = a, *y = b;
@@ -26,56 +14,93 @@ static int by_bytes(const void *a, const void *b)
          : x->func < y->func ? -1 : x->func > y->func ? 1 : (x->line > y->line) - (x->line < y->line);
 }
 
-int an_peak_locations(const an_replay *rp, an_loc **out, size_t *nout)
+/* The grouping key of a stack, by mode. */
+static uint64_t key_of(const an_defs *d, uint32_t s, enum an_by by, uint32_t *func, uint32_t *line)
 {
-    const an_defs *d = &rp->defs;
-    size_t nstacks = d->nnode ? d->nnode : 1;
-    per_stack *st = calloc(nstacks, sizeof *st);
-    /* location table: open addressing on (func, line); twice the stacks is enough */
-    size_t cap = 16;
+    *func = s ? d->node[s].func : 0;
+    *line = s ? d->node[s].line : 0;
+    switch (by) {
+    case AN_BY_LINE:
+        return (uint64_t)*func << 32 | *line;
+    case AN_BY_FUNCTION:
+        *line = 0;
+        return (uint64_t)*func << 32;
+    case AN_BY_FILE:
+        *line = 0;
+        return *func ? (uint64_t)d->func[*func].file << 32 | 1 : 0;
+    case AN_BY_STACK:
+        return s;
+    }
+    return 0;
+}
+
+int an_group(const an_defs *d, const uint64_t *bytes, const uint64_t *blocks, size_t nstacks,
+             enum an_by by, an_loc **out, size_t *nout)
+{
+    size_t cap = 16; /* open addressing on the key; twice the stacks is enough */
     while (cap < nstacks * 2)
         cap *= 2;
     an_loc *loc = calloc(cap, sizeof *loc);
+    uint64_t *keys = calloc(cap, sizeof *keys);
     int32_t *slot = malloc(cap * sizeof *slot);
-    if (!st || !loc || !slot) {
-        free(st), free(loc), free(slot);
+    if (!loc || !slot || !keys) {
+        free(loc), free(slot), free(keys);
         return -1;
     }
     memset(slot, 0xff, cap * sizeof *slot);
-    for (uint64_t i = 0; i <= rp->live.mask; i++) {
-        const an_block *b = &rp->live.slot[i];
-        if (b->addr)
-            add(st, nstacks, an_defs_charge(d, b->stack, b->thread), b->size);
-    }
-    for (size_t i = 0; i < rp->maps.n; i++) {
-        const an_range *r = &rp->maps.r[i];
-        add(st, nstacks, an_defs_charge(d, r->stack, r->thread), r->end - r->start);
-    }
     size_t n = 0;
     for (uint32_t s = 0; s < nstacks; s++) {
-        if (!st[s].blocks)
+        if (!blocks[s])
             continue;
-        uint32_t func = s ? d->node[s].func : 0, line = s ? d->node[s].line : 0;
-        uint64_t h = ((uint64_t)func << 32 | line) * 0x9E3779B97F4A7C15ull;
-        size_t j = (size_t)(h >> 20) & (cap - 1);
-        while (slot[j] >= 0 && (loc[slot[j]].func != func || loc[slot[j]].line != line))
+        uint32_t func, line;
+        uint64_t key = key_of(d, s, by, &func, &line);
+        size_t j = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 20) & (cap - 1);
+        while (slot[j] >= 0 && keys[slot[j]] != key)
             j = (j + 1) & (cap - 1);
         if (slot[j] < 0) {
             slot[j] = (int32_t)n;
+            keys[n] = key;
             loc[n++] = (an_loc){func, line, 0, 0, s, 0};
         }
         an_loc *l = &loc[slot[j]];
-        l->bytes += st[s].bytes;
-        l->blocks += st[s].blocks;
-        if (st[s].bytes > l->stack_bytes) {
+        l->bytes += bytes[s];
+        l->blocks += blocks[s];
+        if (bytes[s] > l->stack_bytes || !l->stack_bytes) {
             l->stack = s;
-            l->stack_bytes = st[s].bytes;
+            l->stack_bytes = bytes[s];
         }
     }
-    free(st);
     free(slot);
+    free(keys);
     qsort(loc, n, sizeof *loc, by_bytes);
     *out = loc;
     *nout = n;
     return 0;
+}
+
+int an_peak_locations(const an_replay *rp, enum an_by by, an_loc **out, size_t *nout)
+{
+    const an_defs *d = &rp->defs;
+    size_t nstacks = d->nnode ? d->nnode : 1;
+    uint64_t *bytes = calloc(nstacks, sizeof *bytes), *blocks = calloc(nstacks, sizeof *blocks);
+    if (!bytes || !blocks) {
+        free(bytes), free(blocks);
+        return -1;
+    }
+    for (uint64_t i = 0; i <= rp->live.mask; i++) {
+        const an_block *b = &rp->live.slot[i];
+        uint32_t s = b->addr ? an_defs_charge(d, b->stack, b->thread) : 0;
+        if (b->addr && s < nstacks)
+            bytes[s] += b->size, blocks[s]++;
+    }
+    for (size_t i = 0; i < rp->maps.n; i++) {
+        const an_range *r = &rp->maps.r[i];
+        uint32_t s = an_defs_charge(d, r->stack, r->thread);
+        if (s < nstacks)
+            bytes[s] += r->end - r->start, blocks[s]++;
+    }
+    int rc = an_group(d, bytes, blocks, nstacks, by, out, nout);
+    free(bytes);
+    free(blocks);
+    return rc;
 }

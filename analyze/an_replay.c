@@ -45,6 +45,62 @@ static int oom(an_replay *rp)
     return FT_E_NOMEM;
 }
 
+/* Temporaries: remember a thread's allocation; on a free, was it one of the thread's
+ * last temp_threshold allocations? */
+static int ring_thread(an_replay *rp, uint32_t thread)
+{
+    if (thread < rp->nring)
+        return 0;
+    size_t n = thread + 1 > rp->nring * 2 ? thread + 1 : rp->nring * 2;
+    an_ring *r = realloc(rp->ring, n * rp->temp_threshold * sizeof *r);
+    uint64_t *c = r ? realloc(rp->ring_count, n * sizeof *c) : NULL;
+    if (r)
+        rp->ring = r;
+    if (!c)
+        return -1;
+    rp->ring_count = c;
+    memset(r + rp->nring * rp->temp_threshold, 0, (n - rp->nring) * rp->temp_threshold * sizeof *r);
+    memset(c + rp->nring, 0, (n - rp->nring) * sizeof *c);
+    rp->nring = n;
+    return 0;
+}
+
+static int temp_alloc(an_replay *rp, const ft_record *rec)
+{
+    if (ring_thread(rp, rec->thread))
+        return -1;
+    uint64_t k = ++rp->ring_count[rec->thread];
+    an_ring *e = &rp->ring[rec->thread * rp->temp_threshold + k % rp->temp_threshold];
+    *e = (an_ring){rec->addr, rec->size, k, an_defs_charge(&rp->defs, rec->stack, rec->thread)};
+    return 0;
+}
+
+static int temp_free(an_replay *rp, const ft_record *rec)
+{
+    if (rec->thread >= rp->nring)
+        return 0;
+    an_ring *r = &rp->ring[rec->thread * rp->temp_threshold];
+    for (unsigned i = 0; i < rp->temp_threshold; i++) {
+        if (r[i].addr != rec->addr || rp->ring_count[rec->thread] - r[i].ordinal >= rp->temp_threshold)
+            continue;
+        uint32_t s = r[i].stack;
+        if (s >= rp->ntemp) {
+            size_t n = s + 1 > rp->ntemp * 2 ? s + 1 : rp->ntemp * 2;
+            an_temp *t = realloc(rp->temp, n * sizeof *t);
+            if (!t)
+                return -1;
+            memset(t + rp->ntemp, 0, (n - rp->ntemp) * sizeof *t);
+            rp->temp = t;
+            rp->ntemp = n;
+        }
+        rp->temp[s].count++;
+        rp->temp[s].bytes += r[i].size;
+        r[i].addr = 0;
+        return 0;
+    }
+    return 0;
+}
+
 /* Apply one record to the replay state. */
 static int apply(an_replay *rp, const ft_record *rec)
 {
@@ -57,7 +113,7 @@ static int apply(an_replay *rp, const ft_record *rec)
         rp->events++;
         rp->total_bytes += rec->size;
         int k = an_live_put(&rp->live, &b, &old);
-        if (k < 0)
+        if (k < 0 || (rp->temp_threshold && temp_alloc(rp, rec)))
             return oom(rp);
         if (k == 1) { /* a free we never saw: the old block is gone */
             rp->cur -= old.size;
@@ -69,6 +125,8 @@ static int apply(an_replay *rp, const ft_record *rec)
     }
     case FT_FREE:
         rp->events++;
+        if (rp->temp_threshold && temp_free(rp, rec))
+            return oom(rp);
         if (an_live_take(&rp->live, rec->addr, &old))
             rp->cur -= old.size;
         else
@@ -157,9 +215,23 @@ static int apply(an_replay *rp, const ft_record *rec)
     return 0;
 }
 
+static int replay(an_replay *rp, const char *path, uint64_t stop_at, int progress);
+
 int an_replay_run(an_replay *rp, const char *path, uint64_t stop_at, int progress)
 {
     memset(rp, 0, sizeof *rp);
+    return replay(rp, path, stop_at, progress);
+}
+
+int an_replay_temporaries(an_replay *rp, const char *path, unsigned threshold, int progress)
+{
+    memset(rp, 0, sizeof *rp);
+    rp->temp_threshold = threshold ? threshold : 1;
+    return replay(rp, path, 0, progress);
+}
+
+static int replay(an_replay *rp, const char *path, uint64_t stop_at, int progress)
+{
     rp->path = path;
     rp->threads = 1;
     int err = ft_reader_open(&rp->r, path);
@@ -203,6 +275,9 @@ void an_replay_free(an_replay *rp)
     free(rp->markers);
     free(rp->forks);
     an_defs_free(&rp->defs);
+    free(rp->temp);
+    free(rp->ring);
+    free(rp->ring_count);
     an_live_free(&rp->live);
     an_maps_free(&rp->maps);
     ft_reader_close(rp->r);

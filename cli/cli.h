@@ -7,11 +7,16 @@
 int cmd_run(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_summary(int argc, char **argv);
+int cmd_flamegraph(int argc, char **argv);
+int cmd_leaks(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 struct an_replay;
 /* Replay path (to event stop_at, or all of it when 0), saying what went wrong: a
  * one-line error (returns 1, rp freed) or the ends-early warning (once: warn). */
 int cli_replay(struct an_replay *rp, const char *path, uint64_t stop_at, int warn);
+/* The same reporting for a replay already run, which returned err. */
+int cli_replayed(struct an_replay *rp, const char *path, int err, int warn);
 
 /* Print "filrec: <message>" and a newline on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,5 +1,6 @@
-/* cmd_summary.c: `filrec summary`: when memory peaked and which lines allocated what
- * was live then. Two replays: the first finds the peak, the second stops at it. */
+/* cmd_summary.c: `filrec summary`: when memory peaked and which locations allocated
+ * what was live then; with --temporary, which locations churn (allocate and free
+ * almost at once). Also serves `filrec leaks` (what was live at exit). */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,16 +10,41 @@
 #include "cli.h"
 
 static const char usage[] =
-    "usage: filrec summary [--top N] [--json] TRACE\n"
+    "usage: filrec summary [--by line|function|file|stack] [--top N] [--bytes] [--json] TRACE\n"
+    "       filrec summary --temporary [--threshold N] [options] TRACE\n"
     "\n"
-    "The peak of tracked memory (bytes and time) and the locations (file:line,\n"
-    "function) whose allocations were live at that moment, largest first.\n"
+    "The peak of tracked memory (bytes and time), then the locations whose allocations\n"
+    "were live at that moment, largest first.\n"
     "\n"
-    "  --top N      show N locations (default 10; 0 for all)\n"
-    "  --json       print one JSON object instead of text\n"
-    "  -h, --help   show this help\n";
+    "  --by KEY        group by the innermost frame's line (default), function or file,\n"
+    "                  or by the whole stack\n"
+    "  --top N         show N locations (default 10; 0 for all)\n"
+    "  --bytes         exact byte counts instead of human units\n"
+    "  --temporary     instead: allocations freed within N later allocations of the\n"
+    "                  same thread, by location: how many, bytes, average size\n"
+    "  --threshold N   N for --temporary (default 1: freed before the next allocation)\n"
+    "  --json          print one JSON object instead of text\n"
+    "  -h, --help      show this help\n";
+
+static const char leaks_usage[] =
+    "usage: filrec leaks [--by line|function|file|stack] [--top N] [--bytes] [--json] TRACE\n"
+    "\n"
+    "What was still live when the trace ended, by location, largest first.\n";
 
 #define NO_STACK "[no Python stack]"
+
+enum mode { PEAK, TEMPORARY, LEAKS };
+
+struct opts {
+    enum mode mode;
+    enum an_by by;
+    long top;
+    unsigned threshold;
+    int json, exact;
+    const char *path;
+};
+
+static const char *by_names[] = {"line", "function", "file", "stack"};
 
 /* A location's parts, as UTF-8 strings owned by the caller. */
 typedef struct place {
@@ -58,16 +84,27 @@ static cJSON *place_json(const place *p)
     return o;
 }
 
-/* The stack, outermost frame first. */
+/* A stack's frames, outermost first, into ids; returns how many. */
+static size_t frames_of(const an_defs *d, uint32_t stack, uint32_t *ids, size_t cap)
+{
+    size_t n = 0;
+    for (uint32_t s = stack; s && s < d->nnode && n < cap; s = d->node[s].parent)
+        ids[n++] = s;
+    for (size_t i = 0; i < n / 2; i++) {
+        uint32_t t = ids[i];
+        ids[i] = ids[n - 1 - i];
+        ids[n - 1 - i] = t;
+    }
+    return n;
+}
+
 static cJSON *stack_json(const an_defs *d, uint32_t stack)
 {
+    static uint32_t ids[AN_MAX_DEPTH];
     cJSON *a = cJSON_CreateArray();
-    uint32_t ids[4096];
-    size_t n = 0;
-    for (uint32_t s = stack; s && s < d->nnode && n < 4096; s = d->node[s].parent)
-        ids[n++] = s;
-    while (n--) {
-        place p = place_of(d, d->node[ids[n]].func, d->node[ids[n]].line);
+    size_t n = frames_of(d, stack, ids, AN_MAX_DEPTH);
+    for (size_t i = 0; i < n; i++) {
+        place p = place_of(d, d->node[ids[i]].func, d->node[ids[i]].line);
         cJSON_AddItemToArray(a, place_json(&p));
         place_free(&p);
     }
@@ -79,31 +116,110 @@ static double pct(uint64_t part, uint64_t whole)
     return whole ? 100.0 * (double)part / (double)whole : 0;
 }
 
-static int print_json(const an_replay *rp, const an_loc *loc, size_t n, uint64_t peak_time_us,
-                      uint64_t end_us, int early)
+/* "12.3 MB" or "12,345,678" per --bytes. */
+static const char *size_text(uint64_t n, int exact, char *buf, size_t cap)
 {
-    cJSON *o = cJSON_CreateObject();
+    return exact ? an_commas(n, buf, cap) : an_human(n, buf, cap);
+}
+
+/* The text label of a location: file:line function, function (file), file, or stack. */
+static void print_label(const an_defs *d, const an_loc *l, enum an_by by)
+{
+    if (!l->func) {
+        fputs(NO_STACK, stdout);
+        return;
+    }
+    place p = place_of(d, l->func, l->line);
+    switch (by) {
+    case AN_BY_LINE: printf("%s:%u %s", p.file, p.line, p.func); break;
+    case AN_BY_FUNCTION: printf("%s (%s)", p.func, p.file); break;
+    case AN_BY_FILE: fputs(p.file, stdout); break;
+    case AN_BY_STACK: {
+        static uint32_t ids[AN_MAX_DEPTH];
+        size_t n = frames_of(d, l->stack, ids, AN_MAX_DEPTH);
+        for (size_t i = 0; i < n; i++) {
+            place q = place_of(d, d->node[ids[i]].func, d->node[ids[i]].line);
+            printf("%s%s:%u %s", i ? " > " : "", q.file, q.line, q.func);
+            place_free(&q);
+        }
+        break;
+    }
+    }
+    place_free(&p);
+}
+
+static void print_header(const an_replay *rp, const struct opts *o, uint64_t peak, uint64_t peak_us)
+{
+    char a[32], b[32], c[32];
+    printf("peak:        %s at %.3f s\n", size_text(peak, o->exact, a, sizeof a), (double)peak_us / 1e6);
+    printf("duration:    %.3f s\n", (double)rp->end_us / 1e6);
+    printf("allocated:   %s in %s allocations\n", size_text(rp->total_bytes, o->exact, b, sizeof b),
+           an_commas(rp->counts[FT_ALLOC] + rp->counts[FT_MMAP], c, sizeof c));
+    if (o->mode == LEAKS)
+        printf("live at end: %s\n", size_text(rp->cur, o->exact, a, sizeof a));
+    printf("\n");
+}
+
+static void print_rows(const an_replay *rp, const struct opts *o, const an_loc *loc, size_t n,
+                       uint64_t whole)
+{
+    char a[32], b[32], c[32];
+    if (o->mode == TEMPORARY)
+        printf("%14s %14s %12s  %s\n", "count", "bytes", "average", "location");
+    else
+        printf("%14s %7s %9s  %s\n", o->mode == LEAKS ? "bytes at end" : "bytes at peak", "%",
+               "blocks", "location");
+    for (size_t i = 0; i < n; i++) {
+        if (o->mode == TEMPORARY)
+            printf("%14s %14s %12s  ", an_commas(loc[i].blocks, a, sizeof a),
+                   size_text(loc[i].bytes, o->exact, b, sizeof b),
+                   size_text(loc[i].blocks ? loc[i].bytes / loc[i].blocks : 0, o->exact, c, sizeof c));
+        else
+            printf("%14s %6.1f%% %9s  ", size_text(loc[i].bytes, o->exact, a, sizeof a),
+                   pct(loc[i].bytes, whole), an_commas(loc[i].blocks, b, sizeof b));
+        print_label(&rp->defs, &loc[i], o->by);
+        putchar('\n');
+    }
+}
+
+static int print_json(const an_replay *rp, const struct opts *o, const an_loc *loc, size_t n,
+                      uint64_t peak, uint64_t peak_us, uint64_t whole)
+{
+    cJSON *j = cJSON_CreateObject();
     char *u = an_utf8(rp->path, strlen(rp->path));
-    cJSON_AddStringToObject(o, "trace", u ? u : "?");
+    cJSON_AddStringToObject(j, "trace", u ? u : "?");
     free(u);
-    cJSON_AddNumberToObject(o, "peak_bytes", (double)rp->peak);
-    cJSON_AddNumberToObject(o, "peak_time_s", (double)peak_time_us / 1e6);
-    cJSON_AddNumberToObject(o, "duration_s", (double)end_us / 1e6);
-    cJSON_AddBoolToObject(o, "ended_cleanly", !early);
-    cJSON_AddStringToObject(o, "by", "line");
-    cJSON *a = cJSON_AddArrayToObject(o, "locations");
+    cJSON_AddNumberToObject(j, "peak_bytes", (double)peak);
+    cJSON_AddNumberToObject(j, "peak_time_s", (double)peak_us / 1e6);
+    cJSON_AddNumberToObject(j, "duration_s", (double)rp->end_us / 1e6);
+    cJSON_AddNumberToObject(j, "total_allocated_bytes", (double)rp->total_bytes);
+    cJSON_AddNumberToObject(j, "allocations", (double)(rp->counts[FT_ALLOC] + rp->counts[FT_MMAP]));
+    cJSON_AddBoolToObject(j, "ended_cleanly", !rp->ended_early);
+    cJSON_AddStringToObject(j, "by", by_names[o->by]);
+    cJSON_AddStringToObject(j, "report", o->mode == TEMPORARY ? "temporary" : o->mode == LEAKS ? "leaks" : "peak");
+    if (o->mode == TEMPORARY)
+        cJSON_AddNumberToObject(j, "threshold", o->threshold);
+    if (o->mode == LEAKS)
+        cJSON_AddNumberToObject(j, "live_at_end_bytes", (double)rp->cur);
+    cJSON *a = cJSON_AddArrayToObject(j, "locations");
     for (size_t i = 0; i < n; i++) {
         place p = place_of(&rp->defs, loc[i].func, loc[i].line);
-        cJSON *j = place_json(&p);
+        cJSON *e = place_json(&p);
         place_free(&p);
-        cJSON_AddNumberToObject(j, "bytes", (double)loc[i].bytes);
-        cJSON_AddNumberToObject(j, "percent", pct(loc[i].bytes, rp->peak));
-        cJSON_AddNumberToObject(j, "blocks", (double)loc[i].blocks);
-        cJSON_AddItemToObject(j, "stack", stack_json(&rp->defs, loc[i].stack));
-        cJSON_AddItemToArray(a, j);
+        cJSON_AddNumberToObject(e, "bytes", (double)loc[i].bytes);
+        if (o->mode == TEMPORARY) {
+            cJSON_AddNumberToObject(e, "count", (double)loc[i].blocks);
+            cJSON_AddNumberToObject(e, "average_bytes",
+                                    loc[i].blocks ? (double)loc[i].bytes / (double)loc[i].blocks : 0);
+        } else {
+            cJSON_AddNumberToObject(e, "percent", pct(loc[i].bytes, whole));
+            cJSON_AddNumberToObject(e, "blocks", (double)loc[i].blocks);
+        }
+        cJSON_AddItemToObject(e, "stack", stack_json(&rp->defs, loc[i].stack));
+        cJSON_AddItemToArray(a, e);
     }
-    char *text = cJSON_Print(o);
-    cJSON_Delete(o);
+    char *text = cJSON_Print(j);
+    cJSON_Delete(j);
     if (!text)
         return 1;
     puts(text);
@@ -111,81 +227,130 @@ static int print_json(const an_replay *rp, const an_loc *loc, size_t n, uint64_t
     return 0;
 }
 
-static void print_text(const an_replay *rp, const an_loc *loc, size_t n, uint64_t peak_time_us,
-                       uint64_t end_us)
+static int parse(int argc, char **argv, struct opts *o, const char *use)
 {
-    char a[32], b[32];
-    printf("peak: %s (%s bytes) at %.3f s of %.3f s\n\n", an_human(rp->peak, a, sizeof a),
-           an_commas(rp->peak, b, sizeof b), (double)peak_time_us / 1e6, (double)end_us / 1e6);
-    printf("%14s %7s %9s  %s\n", "bytes at peak", "%", "blocks", "location");
-    for (size_t i = 0; i < n; i++) {
-        place p = place_of(&rp->defs, loc[i].func, loc[i].line);
-        if (loc[i].func)
-            printf("%14s %6.1f%% %9s  %s:%u %s\n", an_human(loc[i].bytes, a, sizeof a),
-                   pct(loc[i].bytes, rp->peak), an_commas(loc[i].blocks, b, sizeof b),
-                   p.file ? p.file : "?", p.line, p.func ? p.func : "?");
-        else
-            printf("%14s %6.1f%% %9s  %s\n", an_human(loc[i].bytes, a, sizeof a),
-                   pct(loc[i].bytes, rp->peak), an_commas(loc[i].blocks, b, sizeof b), NO_STACK);
-        place_free(&p);
-    }
-}
-
-int cmd_summary(int argc, char **argv)
-{
-    int json = 0;
-    long top = 10;
-    const char *path = NULL;
     for (int i = 1; i < argc; i++) {
-        if (cli_is_help(argv[i])) {
-            fputs(usage, stdout);
+        const char *a = argv[i];
+        if (cli_is_help(a)) {
+            fputs(use, stdout);
             return 0;
-        } else if (!strcmp(argv[i], "--json")) {
-            json = 1;
-        } else if (!strcmp(argv[i], "--top") && i + 1 < argc) {
+        } else if (!strcmp(a, "--json")) {
+            o->json = 1;
+        } else if (!strcmp(a, "--bytes")) {
+            o->exact = 1;
+        } else if (!strcmp(a, "--temporary") && o->mode == PEAK) {
+            o->mode = TEMPORARY;
+        } else if ((!strcmp(a, "--top") || !strcmp(a, "--threshold")) && i + 1 < argc) {
             char *end;
-            top = strtol(argv[++i], &end, 10);
-            if (*end || top < 0) {
-                cli_error("bad --top '%s': want a count", argv[i]);
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v < 0 || v > 1000000 || (a[2] == 't' && a[3] == 'h' && v < 1)) {
+                cli_error("bad %s '%s': want a count", a, argv[i]);
                 return 1;
             }
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            cli_error("unknown option '%s' for summary; see 'filrec summary --help'", argv[i]);
+            if (a[3] == 'o')
+                o->top = v;
+            else
+                o->threshold = (unsigned)v;
+        } else if (!strcmp(a, "--by") && i + 1 < argc) {
+            const char *v = argv[++i];
+            int k = 0;
+            while (k < 4 && strcmp(v, by_names[k]))
+                k++;
+            if (k == 4) {
+                cli_error("bad --by '%s': want line, function, file or stack", v);
+                return 1;
+            }
+            o->by = (enum an_by)k;
+        } else if (a[0] == '-' && a[1]) {
+            cli_error("unknown option '%s'; see 'filrec %s --help'", a, argv[0]);
             return 1;
-        } else if (path) {
-            cli_error("summary reads one trace; got '%s' and '%s'", path, argv[i]);
+        } else if (o->path) {
+            cli_error("%s reads one trace; got '%s' and '%s'", argv[0], o->path, a);
             return 1;
         } else {
-            path = argv[i];
+            o->path = a;
         }
     }
-    if (!path) {
-        fputs(usage, stderr);
+    if (!o->path) {
+        fputs(use, stderr);
         return 1;
     }
+    return -1; /* go on */
+}
+
+static int report(struct opts *o)
+{
     an_replay rp;
-    if (cli_replay(&rp, path, 0, 1))
+    int err = o->mode == TEMPORARY ? an_replay_temporaries(&rp, o->path, o->threshold, 1)
+                                   : an_replay_run(&rp, o->path, 0, 1);
+    if (cli_replayed(&rp, o->path, err, 1))
         return 1;
-    uint64_t peak_event = rp.peak_event, peak_time = rp.peak_time_us, end = rp.end_us;
-    int early = rp.ended_early;
-    an_replay_free(&rp);
-    if (cli_replay(&rp, path, peak_event, 0))
-        return 1;
-    an_loc *loc;
-    size_t n;
-    if (an_peak_locations(&rp, &loc, &n)) {
+    uint64_t peak = rp.peak, peak_us = rp.peak_time_us, peak_event = rp.peak_event, whole = peak;
+    an_loc *loc = NULL;
+    size_t n = 0;
+    int rc = 0;
+    if (o->mode == TEMPORARY) {
+        uint64_t *blocks = calloc(rp.ntemp ? rp.ntemp : 1, sizeof *blocks);
+        uint64_t *bytes = calloc(rp.ntemp ? rp.ntemp : 1, sizeof *bytes);
+        for (size_t s = 0; blocks && bytes && s < rp.ntemp; s++)
+            blocks[s] = rp.temp[s].count, bytes[s] = rp.temp[s].bytes;
+        rc = !blocks || !bytes || an_group(&rp.defs, bytes, blocks, rp.ntemp, o->by, &loc, &n);
+        free(blocks);
+        free(bytes);
+        /* by count, not bytes: the report is about churn */
+        for (size_t i = 0; !rc && i < n; i++)
+            for (size_t k = i; k > 0 && loc[k].blocks > loc[k - 1].blocks; k--) {
+                an_loc t = loc[k];
+                loc[k] = loc[k - 1];
+                loc[k - 1] = t;
+            }
+    } else {
+        if (o->mode == PEAK) {
+            uint64_t total = rp.total_bytes, allocs = rp.counts[FT_ALLOC] + rp.counts[FT_MMAP];
+            uint64_t end_us = rp.end_us;
+            int early = rp.ended_early;
+            an_replay_free(&rp);
+            if (cli_replay(&rp, o->path, peak_event, 0))
+                return 1;
+            /* the header describes the whole run, not the part up to the peak */
+            rp.total_bytes = total;
+            rp.counts[FT_ALLOC] = allocs;
+            rp.counts[FT_MMAP] = 0;
+            rp.end_us = end_us;
+            rp.ended_early = early;
+        } else {
+            whole = rp.cur;
+        }
+        rc = an_peak_locations(&rp, o->by, &loc, &n);
+    }
+    if (rc) {
         cli_error("out of memory");
         an_replay_free(&rp);
         return 1;
     }
-    if (top && (size_t)top < n)
-        n = (size_t)top;
-    int rc = 0;
-    if (json)
-        rc = print_json(&rp, loc, n, peak_time, end, early);
-    else
-        print_text(&rp, loc, n, peak_time, end);
+    if (o->top && (size_t)o->top < n)
+        n = (size_t)o->top;
+    if (o->json) {
+        rc = print_json(&rp, o, loc, n, peak, peak_us, whole);
+    } else {
+        print_header(&rp, o, peak, peak_us);
+        print_rows(&rp, o, loc, n, whole);
+    }
     free(loc);
     an_replay_free(&rp);
     return rc;
+}
+
+int cmd_summary(int argc, char **argv)
+{
+    struct opts o = {PEAK, AN_BY_LINE, 10, 1, 0, 0, NULL};
+    int rc = parse(argc, argv, &o, usage);
+    return rc >= 0 ? rc : report(&o);
+}
+
+int cmd_leaks(int argc, char **argv)
+{
+    struct opts o = {LEAKS, AN_BY_LINE, 10, 1, 0, 0, NULL};
+    int rc = parse(argc, argv, &o, leaks_usage);
+    return rc >= 0 ? rc : report(&o);
 }

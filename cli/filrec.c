@@ -13,6 +13,9 @@ static const struct verb {
 } verbs[] = {
     {"run", cmd_run, "record a program's allocations into a trace"},
     {"summary", cmd_summary, "the top allocating locations at the peak"},
+    {"flamegraph", cmd_flamegraph, "what was live at the peak, as an interactive SVG"},
+    {"leaks", cmd_leaks, "what was still live at exit, by location"},
+    {"export", cmd_export, "the peak's tree as folded stacks, speedscope or JSON"},
     {"stats", cmd_stats, "counts, peak and live-at-exit bytes of a trace"},
 };
 
@@ -34,9 +37,8 @@ void cli_error(const char *fmt, ...)
     va_end(ap);
 }
 
-int cli_replay(an_replay *rp, const char *path, uint64_t stop_at, int warn)
+int cli_replayed(an_replay *rp, const char *path, int err, int warn)
 {
-    int err = an_replay_run(rp, path, stop_at, 1);
     if (err) {
         if (err == FT_E_IO && !rp->hdr.page_size)
             cli_error("cannot open '%s': %s", path, rp->msg);
@@ -49,6 +51,11 @@ int cli_replay(an_replay *rp, const char *path, uint64_t stop_at, int warn)
         cli_error("warning: '%s' ends early (the process was killed or the trace is cut); "
                   "analyzing the part before", path);
     return 0;
+}
+
+int cli_replay(an_replay *rp, const char *path, uint64_t stop_at, int warn)
+{
+    return cli_replayed(rp, path, an_replay_run(rp, path, stop_at, 1), warn);
 }
 
 int cli_is_help(const char *arg)

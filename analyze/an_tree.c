@@ -1,0 +1,174 @@
+/* an_tree.c: the call tree of what was live where the replay stopped. Stacks from the
+ * trace are merged frame by frame: two stacks share a tree node as long as their
+ * frames have the same function and line, outermost first (or innermost first for the
+ * reversed, "who allocated through this" tree). Node 0 is the root: everything live.
+ * Every report that draws or exports a tree (flamegraph, folded, speedscope, JSON)
+ * reads this one structure, so their numbers agree. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "an.h"
+
+static uint64_t key_hash(uint32_t parent, uint32_t func, uint32_t line)
+{
+    uint64_t h = ((uint64_t)parent * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)func << 32 | line);
+    return h * 0xC2B2AE3D27D4EB4Full;
+}
+
+/* Child of parent for (func, line), created if absent; UINT32_MAX when out of memory. */
+static uint32_t child(an_tree *t, uint32_t parent, uint32_t func, uint32_t line)
+{
+    if (t->used * 2 >= t->hmask) {
+        size_t cap = t->hmask ? (t->hmask + 1) * 2 : 1024;
+        uint32_t *h = malloc(cap * sizeof *h);
+        if (!h)
+            return UINT32_MAX;
+        memset(h, 0xff, cap * sizeof *h);
+        for (uint32_t i = 1; i < t->n; i++) {
+            size_t j = key_hash(t->node[i].parent, t->node[i].func, t->node[i].line) & (cap - 1);
+            while (h[j] != UINT32_MAX)
+                j = (j + 1) & (cap - 1);
+            h[j] = i;
+        }
+        free(t->hash);
+        t->hash = h;
+        t->hmask = cap - 1;
+    }
+    size_t j = key_hash(parent, func, line) & t->hmask;
+    for (; t->hash[j] != UINT32_MAX; j = (j + 1) & t->hmask) {
+        an_tnode *c = &t->node[t->hash[j]];
+        if (c->parent == parent && c->func == func && c->line == line)
+            return t->hash[j];
+    }
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 1024;
+        an_tnode *nn = realloc(t->node, cap * sizeof *nn);
+        if (!nn)
+            return UINT32_MAX;
+        t->node = nn;
+        t->cap = cap;
+    }
+    uint32_t id = (uint32_t)t->n++;
+    t->node[id] = (an_tnode){parent, func, line, 0, 0, t->node[parent].depth + 1, 0, 0};
+    t->hash[j] = id;
+    t->used++;
+    return id;
+}
+
+/* Add bytes live under one trace stack: walk its frames in tree order. */
+static int add_stack(an_tree *t, const an_defs *d, uint32_t stack, uint64_t bytes,
+                     uint64_t blocks, uint32_t *frames)
+{
+    size_t n = 0;
+    for (uint32_t s = stack; s && s < d->nnode && n < AN_MAX_DEPTH; s = d->node[s].parent)
+        frames[n++] = s;
+    uint32_t at = 0;
+    t->node[0].bytes += bytes;
+    t->node[0].blocks += blocks;
+    if (n == 0) { /* no stack: one frame that says so */
+        at = child(t, 0, 0, 0);
+        if (at == UINT32_MAX)
+            return -1;
+        t->node[at].bytes += bytes;
+        t->node[at].blocks += blocks;
+        t->node[at].self += bytes;
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint32_t s = frames[t->reversed ? i : n - 1 - i];
+        at = child(t, at, d->node[s].func, d->node[s].line);
+        if (at == UINT32_MAX)
+            return -1;
+        t->node[at].bytes += bytes;
+        t->node[at].blocks += blocks;
+    }
+    t->node[at].self += bytes;
+    return 0;
+}
+
+int an_tree_build(an_tree *t, const an_replay *rp, int reversed)
+{
+    memset(t, 0, sizeof *t);
+    t->reversed = reversed;
+    const an_defs *d = &rp->defs;
+    size_t nstacks = d->nnode ? d->nnode : 1;
+    uint64_t *bytes = calloc(nstacks, sizeof *bytes), *blocks = calloc(nstacks, sizeof *blocks);
+    uint32_t *frames = malloc(AN_MAX_DEPTH * sizeof *frames);
+    t->node = malloc(1024 * sizeof *t->node);
+    if (!bytes || !blocks || !frames || !t->node)
+        goto oom;
+    t->cap = 1024;
+    t->n = 1;
+    t->node[0] = (an_tnode){0, 0, 0, 0, 0, 0, 0, 0};
+    for (uint64_t i = 0; i <= rp->live.mask; i++) {
+        const an_block *b = &rp->live.slot[i];
+        uint32_t s = b->addr ? an_defs_charge(d, b->stack, b->thread) : 0;
+        if (b->addr && s < nstacks)
+            bytes[s] += b->size, blocks[s]++;
+    }
+    for (size_t i = 0; i < rp->maps.n; i++) {
+        const an_range *r = &rp->maps.r[i];
+        uint32_t s = an_defs_charge(d, r->stack, r->thread);
+        if (s < nstacks)
+            bytes[s] += r->end - r->start, blocks[s]++;
+    }
+    for (uint32_t s = 0; s < nstacks; s++)
+        if (blocks[s] && add_stack(t, d, s, bytes[s], blocks[s], frames))
+            goto oom;
+    free(bytes), free(blocks), free(frames);
+    return 0;
+oom:
+    free(bytes), free(blocks), free(frames);
+    an_tree_free(t);
+    return -1;
+}
+
+/* Children in order: largest first, ties by function and line, for stable output. */
+static const an_tree *sort_tree;
+static int by_size(const void *a, const void *b)
+{
+    const an_tnode *x = &sort_tree->node[*(const uint32_t *)a];
+    const an_tnode *y = &sort_tree->node[*(const uint32_t *)b];
+    if (x->bytes != y->bytes)
+        return x->bytes < y->bytes ? 1 : -1;
+    if (x->func != y->func)
+        return x->func < y->func ? -1 : 1;
+    return (x->line > y->line) - (x->line < y->line);
+}
+
+int an_tree_children(const an_tree *t, uint32_t **kids, uint32_t **first)
+{
+    /* Counting sort by parent, then each family sorted by size: kids[first[i]..first[i+1]). */
+    uint32_t *f = calloc(t->n + 1, sizeof *f), *k = malloc((t->n ? t->n : 1) * sizeof *k);
+    if (!f || !k) {
+        free(f), free(k);
+        return -1;
+    }
+    for (uint32_t i = 1; i < t->n; i++)
+        f[t->node[i].parent + 1]++;
+    for (uint32_t i = 0; i < t->n; i++)
+        f[i + 1] += f[i];
+    uint32_t *fill = malloc((t->n + 1) * sizeof *fill);
+    if (!fill) {
+        free(f), free(k);
+        return -1;
+    }
+    memcpy(fill, f, (t->n + 1) * sizeof *fill);
+    for (uint32_t i = 1; i < t->n; i++)
+        k[fill[t->node[i].parent]++] = i;
+    free(fill);
+    sort_tree = t;
+    for (uint32_t i = 0; i < t->n; i++)
+        if (f[i + 1] - f[i] > 1)
+            qsort(k + f[i], f[i + 1] - f[i], sizeof *k, by_size);
+    *kids = k;
+    *first = f;
+    return 0;
+}
+
+void an_tree_free(an_tree *t)
+{
+    free(t->node);
+    free(t->hash);
+    memset(t, 0, sizeof *t);
+}
