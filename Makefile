@@ -23,7 +23,7 @@ PYTEST  ?= /usr/bin/python3 -m pytest
 FORMAT_SRC = format/ft_writer.c format/ft_reader.c
 RECORD_SRC = record/rec_core.c record/rec_gate.c record/rec_hooks.c record/rec_stack.c record/rec_writer.c
 ANALYZE_SRC = analyze/an_defs.c analyze/an_flame.c analyze/an_live.c analyze/an_maps.c analyze/an_peak.c analyze/an_replay.c analyze/an_tree.c analyze/an_util.c
-CLI_SRC = cli/filrec.c cli/cmd_run.c cli/cmd_stats.c cli/cmd_summary.c cli/cmd_flamegraph.c cli/cmd_export.c
+CLI_SRC = cli/filrec.c cli/cmd_run.c cli/cmd_stats.c cli/cmd_summary.c cli/cmd_flamegraph.c cli/cmd_export.c cli/cmd_lines.c cli/cmd_report.c
 PROGS = $(patsubst tests/progs/%.c,$(B)/progs/%,$(wildcard tests/progs/*.c))
 UNIT = $(patsubst tests/unit/%.c,$(B)/unit/%,$(wildcard tests/unit/*.c))
 
@@ -85,7 +85,7 @@ asan:
 
 fuzz:
 	@mkdir -p $(B)/fuzz
-	clang -std=gnu11 -O1 -g -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
+	clang -std=gnu11 -O1 -g -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	    tests/fuzz/fuzz_reader.c $(FORMAT_SRC) -o $(B)/fuzz/fuzz_reader -lzstd
 
 test: check-layering

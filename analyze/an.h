@@ -103,6 +103,9 @@ typedef struct an_replay {
     const char *path;
     /* in: set before an_replay_run to count temporary allocations (0: off) */
     unsigned temp_threshold;
+    int track_totals;           /* in: sum bytes allocated per stack into totals[] */
+    uint64_t *totals;           /* per stack id: bytes allocated over the run */
+    size_t ntotals;
     ft_header hdr;              /* strings valid until an_replay_free */
     uint64_t counts[FT_KIND_COUNT];
     uint64_t cur, peak, peak_event, peak_time_us;
@@ -137,6 +140,8 @@ int an_replay_run(an_replay *rp, const char *path, uint64_t stop_at, int progres
 /* As an_replay_run, counting temporary allocations freed within threshold (>= 1) later
  * allocations of the same thread into rp->temp. */
 int an_replay_temporaries(an_replay *rp, const char *path, unsigned threshold, int progress);
+/* As an_replay_run of the whole trace, summing bytes allocated per stack (rp->totals). */
+int an_replay_totals(an_replay *rp, const char *path, int progress);
 void an_replay_free(an_replay *rp);
 
 /* ---- an_peak.c: what was live where the replay stopped, by location ---- */
@@ -203,6 +208,10 @@ const char *an_commas(uint64_t n, char *buf, size_t cap);
 /* A NUL-terminated, valid UTF-8 copy of n arbitrary bytes: invalid sequences and NUL
  * bytes become U+FFFD. Returns NULL when out of memory; free() the result. */
 char *an_utf8(const char *s, size_t n);
+
+/* Write n arbitrary bytes as XML/HTML text or attribute value: cleaned to UTF-8, with
+ * & < > " ' escaped and control characters (but tab and newline) replaced. */
+void an_xml(FILE *out, const char *s, size_t n);
 
 /* Progress bar on stderr: an_progress_tick is cheap to call often. */
 typedef struct an_progress {

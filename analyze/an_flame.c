@@ -14,28 +14,8 @@
 #define ROW 17
 #define MIN_PX 0.3 /* frames narrower than this are left out (their bytes stay in the parent) */
 
-/* Write s (n bytes, any content) as XML character data or attribute text. */
-static void xml(FILE *out, const char *s, size_t n)
-{
-    char *u = an_utf8(s, n);
-    for (const unsigned char *p = (const unsigned char *)(u ? u : "?"); *p; p++) {
-        switch (*p) {
-        case '&': fputs("&amp;", out); break;
-        case '<': fputs("&lt;", out); break;
-        case '>': fputs("&gt;", out); break;
-        case '"': fputs("&quot;", out); break;
-        case '\'': fputs("&#39;", out); break;
-        default:
-            if (*p < 0x20 && *p != '\t')
-                fputs("\xEF\xBF\xBD", out); /* not allowed in XML 1.0 */
-            else
-                fputc(*p, out);
-        }
-    }
-    free(u);
-}
-
-static void xmls(FILE *out, const char *s) { xml(out, s, strlen(s)); }
+static void xml(FILE *out, const char *s, size_t n) { an_xml(out, s, n); }
+static void xmls(FILE *out, const char *s) { an_xml(out, s, strlen(s)); }
 
 /* ---- source lines, for the hover text: each file read once, when it is readable ---- */
 typedef struct source {

@@ -101,6 +101,23 @@ static int temp_free(an_replay *rp, const ft_record *rec)
     return 0;
 }
 
+/* Bytes allocated under a stack over the run, for `lines`. */
+static int add_total(an_replay *rp, uint32_t stack, uint32_t thread, uint64_t bytes)
+{
+    uint32_t s = an_defs_charge(&rp->defs, stack, thread);
+    if (s >= rp->ntotals) {
+        size_t n = s + 1 > rp->ntotals * 2 ? s + 1 : rp->ntotals * 2;
+        uint64_t *t = realloc(rp->totals, n * sizeof *t);
+        if (!t)
+            return -1;
+        memset(t + rp->ntotals, 0, (n - rp->ntotals) * sizeof *t);
+        rp->totals = t;
+        rp->ntotals = n;
+    }
+    rp->totals[s] += bytes;
+    return 0;
+}
+
 /* Apply one record to the replay state. */
 static int apply(an_replay *rp, const ft_record *rec)
 {
@@ -113,7 +130,8 @@ static int apply(an_replay *rp, const ft_record *rec)
         rp->events++;
         rp->total_bytes += rec->size;
         int k = an_live_put(&rp->live, &b, &old);
-        if (k < 0 || (rp->temp_threshold && temp_alloc(rp, rec)))
+        if (k < 0 || (rp->temp_threshold && temp_alloc(rp, rec)) ||
+            (rp->track_totals && add_total(rp, rec->stack, rec->thread, rec->size)))
             return oom(rp);
         if (k == 1) { /* a free we never saw: the old block is gone */
             rp->cur -= old.size;
@@ -142,6 +160,8 @@ static int apply(an_replay *rp, const ft_record *rec)
         rp->events++;
         rp->total_bytes += r.end - r.start;
         rp->cur += (r.end - r.start) - gone;
+        if (rp->track_totals && add_total(rp, rec->stack, rec->thread, r.end - r.start))
+            return oom(rp);
         note_peak(rp);
         break;
     }
@@ -223,6 +243,13 @@ int an_replay_run(an_replay *rp, const char *path, uint64_t stop_at, int progres
     return replay(rp, path, stop_at, progress);
 }
 
+int an_replay_totals(an_replay *rp, const char *path, int progress)
+{
+    memset(rp, 0, sizeof *rp);
+    rp->track_totals = 1;
+    return replay(rp, path, 0, progress);
+}
+
 int an_replay_temporaries(an_replay *rp, const char *path, unsigned threshold, int progress)
 {
     memset(rp, 0, sizeof *rp);
@@ -276,6 +303,7 @@ void an_replay_free(an_replay *rp)
     free(rp->forks);
     an_defs_free(&rp->defs);
     free(rp->temp);
+    free(rp->totals);
     free(rp->ring);
     free(rp->ring_count);
     an_live_free(&rp->live);

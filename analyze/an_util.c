@@ -114,3 +114,23 @@ void an_progress_end(an_progress *p)
         fprintf(stderr, "\r\033[K");
     p->shown = 0;
 }
+
+void an_xml(FILE *out, const char *s, size_t n)
+{
+    char *u = an_utf8(s, n);
+    for (const unsigned char *p = (const unsigned char *)(u ? u : "?"); *p; p++) {
+        switch (*p) {
+        case '&': fputs("&amp;", out); break;
+        case '<': fputs("&lt;", out); break;
+        case '>': fputs("&gt;", out); break;
+        case '"': fputs("&quot;", out); break;
+        case '\'': fputs("&#39;", out); break;
+        default:
+            if (*p < 0x20 && *p != '\t' && *p != '\n')
+                fputs("\xEF\xBF\xBD", out); /* not allowed in XML 1.0 */
+            else
+                fputc(*p, out);
+        }
+    }
+    free(u);
+}

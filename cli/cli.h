@@ -10,6 +10,10 @@ int cmd_summary(int argc, char **argv);
 int cmd_flamegraph(int argc, char **argv);
 int cmd_leaks(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_lines(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+/* Write the report folder for trace (into dir, or the default); 0 or 1. */
+int cli_report(const char *trace, const char *dir);
 
 struct an_replay;
 /* Replay path (to event stop_at, or all of it when 0), saying what went wrong: a

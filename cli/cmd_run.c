@@ -31,6 +31,7 @@ static const char usage[] =
     "                        record every Python object allocation exactly (runs\n"
     "                        Python with PYTHONMALLOC=malloc; slower)\n"
     "      --interval MS     record time and resident memory every MS ms (default 10)\n"
+    "      --no-report       only record: no report folder after the run\n"
     "  -h, --help            show this help\n"
     "\n"
     "filrec run exits with the program's exit status; if the program dies of a\n"
@@ -201,7 +202,7 @@ static int ends_with(const char *s, const char *tail)
 int cmd_run(int argc, char **argv)
 {
     const char *out = NULL, *python = "python3", *pyflag = NULL;
-    int force = 0, i = 1;
+    int force = 0, report = 1, i = 1;
     unsigned flags = 0;
     long interval = 10;
     for (; i < argc && argv[i][0] == '-'; i++) {
@@ -214,6 +215,8 @@ int cmd_run(int argc, char **argv)
             break;
         } else if (!strcmp(a, "--python") && i + 1 < argc) {
             python = argv[++i];
+        } else if (!strcmp(a, "--no-report")) {
+            report = 0;
         } else if (!strcmp(a, "--python-allocators")) {
             flags |= 2;
         } else if (cli_is_help(a)) {
@@ -308,6 +311,8 @@ int cmd_run(int argc, char **argv)
             unlink(out); /* the program never started: no trace */
         } else {
             fprintf(stderr, "filrec: trace written to %s\n", out);
+            if (report)
+                cli_report(out, NULL);
             fprintf(stderr, "filrec: next: filrec summary %s\n", out);
         }
     }

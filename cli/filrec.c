@@ -13,7 +13,9 @@ static const struct verb {
 } verbs[] = {
     {"run", cmd_run, "record a program's allocations into a trace"},
     {"summary", cmd_summary, "the top allocating locations at the peak"},
+    {"report", cmd_report, "a folder with index.html, flamegraphs and tables"},
     {"flamegraph", cmd_flamegraph, "what was live at the peak, as an interactive SVG"},
+    {"lines", cmd_lines, "source files with memory beside each line"},
     {"leaks", cmd_leaks, "what was still live at exit, by location"},
     {"export", cmd_export, "the peak's tree as folded stacks, speedscope or JSON"},
     {"stats", cmd_stats, "counts, peak and live-at-exit bytes of a trace"},

@@ -1,0 +1,226 @@
+/* cmd_report.c: `filrec report`, and the folder `filrec run` leaves next to a trace:
+ * index.html (the peak, the command, the top locations, temporary allocations, links),
+ * the peak flamegraph and its reverse. Two replays: the first counts temporaries and
+ * finds the peak, the second stops at it and feeds every table and picture. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../analyze/an.h"
+#include "cli.h"
+
+static const char usage[] =
+    "usage: filrec report [-o DIR] TRACE\n"
+    "\n"
+    "Write a report folder: index.html with the peak, the command, the locations live at\n"
+    "the peak and the temporary allocations, plus the peak flamegraph (peak.svg) and\n"
+    "its reverse (peak-reversed.svg). `filrec run` writes one after each run.\n"
+    "\n"
+    "  -o DIR       the folder (default: TRACE's name with -report)\n"
+    "  -h, --help   show this help\n";
+
+#define TOP 25
+
+static void h(FILE *f, const char *s) { an_xml(f, s, strlen(s)); }
+
+static void location(FILE *f, const an_defs *d, const an_loc *l)
+{
+    size_t n;
+    if (!l->func) {
+        fputs("[no Python stack]", f);
+        return;
+    }
+    const char *s = an_defs_string(d, d->func[l->func].file, &n);
+    fputs("<code>", f);
+    an_xml(f, s, n);
+    fprintf(f, ":%u</code> ", l->line);
+    s = an_defs_string(d, d->func[l->func].name, &n);
+    an_xml(f, s, n);
+}
+
+static void table_peak(FILE *f, const an_replay *rp, const an_loc *loc, size_t n, uint64_t peak)
+{
+    char a[32], b[32];
+    fputs("<table><tr><th>bytes at peak</th><th>%</th><th>blocks</th><th>location</th></tr>\n", f);
+    for (size_t i = 0; i < n && i < TOP; i++) {
+        fprintf(f, "<tr><td data-bytes=\"%llu\">%s</td><td>%.1f%%</td><td>%s</td><td>",
+                (unsigned long long)loc[i].bytes, an_human(loc[i].bytes, a, sizeof a),
+                peak ? 100.0 * (double)loc[i].bytes / (double)peak : 0,
+                an_commas(loc[i].blocks, b, sizeof b));
+        location(f, &rp->defs, &loc[i]);
+        fputs("</td></tr>\n", f);
+    }
+    fputs("</table>\n", f);
+}
+
+static void table_temp(FILE *f, const an_defs *d, const an_loc *loc, size_t n)
+{
+    char a[32], b[32], c[32];
+    if (!n) {
+        fputs("<p>None.</p>\n", f);
+        return;
+    }
+    fputs("<table><tr><th>count</th><th>bytes</th><th>average</th><th>location</th></tr>\n", f);
+    for (size_t i = 0; i < n && i < TOP; i++) {
+        fprintf(f, "<tr><td data-count=\"%llu\">%s</td><td>%s</td><td>%s</td><td>",
+                (unsigned long long)loc[i].blocks, an_commas(loc[i].blocks, a, sizeof a),
+                an_human(loc[i].bytes, b, sizeof b),
+                an_human(loc[i].blocks ? loc[i].bytes / loc[i].blocks : 0, c, sizeof c));
+        location(f, d, &loc[i]);
+        fputs("</td></tr>\n", f);
+    }
+    fputs("</table>\n", f);
+}
+
+static int write_svg(const char *dir, const char *name, const an_replay *rp, int reversed,
+                     const char *title)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%.4096s/%.64s", dir, name);
+    an_tree t;
+    if (an_tree_build(&t, rp, reversed))
+        return -1;
+    an_flame_opts o = {title, reversed ? "Reversed: innermost frames at the top, their callers "
+                                         "below. Click a frame to zoom, type to search."
+                                       : "Each frame's width is the bytes live under it at the "
+                                         "peak. Click a frame to zoom, type to search.", reversed};
+    FILE *f = fopen(path, "w");
+    int rc = !f || an_flame_svg(f, &t, &rp->defs, &o);
+    if (f && fclose(f))
+        rc = 1;
+    an_tree_free(&t);
+    return rc ? -1 : 0;
+}
+
+static int write_index(const char *dir, const an_replay *rp, const an_loc *loc, size_t n,
+                       const an_loc *tmp, size_t ntmp, uint64_t peak, uint64_t peak_us,
+                       uint64_t end_us, uint64_t total, uint64_t allocs, int early)
+{
+    char path[4200], a[32], b[32];
+    snprintf(path, sizeof path, "%.4096s/index.html", dir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    const ft_header *hd = &rp->hdr;
+    char *cmd = malloc(hd->cmdline_len + 1);
+    if (cmd) {
+        memcpy(cmd, hd->cmdline, hd->cmdline_len);
+        for (size_t i = 0; i < hd->cmdline_len; i++)
+            if (!cmd[i])
+                cmd[i] = ' ';
+        cmd[hd->cmdline_len] = 0;
+    }
+    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>filrec: ", f);
+    h(f, cmd ? cmd : "?");
+    fputs("</title>\n<style>\nbody{font:14px sans-serif;margin:2em;max-width:1250px}\n"
+          "table{border-collapse:collapse;margin:1em 0}td,th{padding:3px 10px;text-align:right}"
+          "td:last-child,th:last-child{text-align:left}tr:nth-child(even){background:#f3f3f3}\n"
+          "code{font-size:13px}object{width:100%;height:620px;border:1px solid #ccc}\n"
+          "dl{display:grid;grid-template-columns:max-content auto;gap:4px 16px}dd{margin:0}\n"
+          "</style></head><body>\n<h1>Memory report</h1>\n<dl>\n<dt>command</dt><dd><code>", f);
+    h(f, cmd ? cmd : "?");
+    fprintf(f, "</code></dd>\n<dt>peak</dt><dd id=\"peak\" data-bytes=\"%llu\">%s (%s bytes) "
+            "at %.3f s</dd>\n", (unsigned long long)peak, an_human(peak, a, sizeof a),
+            an_commas(peak, b, sizeof b), (double)peak_us / 1e6);
+    fprintf(f, "<dt>duration</dt><dd>%.3f s%s</dd>\n", (double)end_us / 1e6,
+            early ? " (the trace ends early: the process was killed)" : "");
+    fprintf(f, "<dt>allocated</dt><dd>%s in %s allocations</dd>\n<dt>trace</dt><dd><code>",
+            an_human(total, a, sizeof a), an_commas(allocs, b, sizeof b));
+    h(f, rp->path);
+    fputs("</code></dd>\n</dl>\n<p><a href=\"peak.svg\">Peak flamegraph</a> &middot; "
+          "<a href=\"peak-reversed.svg\">reversed (who allocated through a function)</a></p>\n"
+          "<object data=\"peak.svg\" type=\"image/svg+xml\"></object>\n"
+          "<h2>Live at the peak, by line</h2>\n", f);
+    table_peak(f, rp, loc, n, peak);
+    fputs("<h2>Temporary allocations</h2>\n<p>Allocations freed before their thread's next "
+          "allocation: memory churn.</p>\n", f);
+    table_temp(f, &rp->defs, tmp, ntmp);
+    fputs("<p>Made by filrec. <code>filrec summary</code>, <code>filrec lines</code> and "
+          "<code>filrec stats</code> tell more.</p>\n</body></html>\n", f);
+    free(cmd);
+    return fclose(f) ? -1 : 0;
+}
+
+int cli_report(const char *trace, const char *dir)
+{
+    char dflt[4096];
+    if (!dir) {
+        size_t n = strlen(trace);
+        if (n > 4 && !strcmp(trace + n - 4, ".bin"))
+            n -= 4;
+        snprintf(dflt, sizeof dflt, "%.*s-report", (int)(n < 4000 ? n : 4000), trace);
+        dir = dflt;
+    }
+    if (mkdir(dir, 0755) && errno != EEXIST) {
+        cli_error("cannot make '%s': %s", dir, strerror(errno));
+        return 1;
+    }
+    an_replay rp;
+    if (cli_replayed(&rp, trace, an_replay_temporaries(&rp, trace, 1, 1), 0))
+        return 1;
+    uint64_t peak = rp.peak, peak_us = rp.peak_time_us, peak_event = rp.peak_event;
+    uint64_t end_us = rp.end_us, total = rp.total_bytes;
+    uint64_t allocs = rp.counts[FT_ALLOC] + rp.counts[FT_MMAP];
+    int early = rp.ended_early;
+    an_loc *tmp = NULL, *loc = NULL;
+    size_t ntmp = 0, n = 0;
+    uint64_t *blocks = calloc(rp.ntemp + 1, sizeof *blocks), *bytes = calloc(rp.ntemp + 1, sizeof *bytes);
+    for (size_t s = 0; blocks && bytes && s < rp.ntemp; s++)
+        blocks[s] = rp.temp[s].count, bytes[s] = rp.temp[s].bytes;
+    int rc = !blocks || !bytes || an_group(&rp.defs, bytes, blocks, rp.ntemp, AN_BY_LINE, &tmp, &ntmp);
+    free(blocks), free(bytes);
+    for (size_t i = 0; !rc && i < ntmp; i++) /* by count: the table is about churn */
+        for (size_t k = i; k > 0 && tmp[k].blocks > tmp[k - 1].blocks; k--) {
+            an_loc t = tmp[k];
+            tmp[k] = tmp[k - 1];
+            tmp[k - 1] = t;
+        }
+    an_replay_free(&rp);
+    if (rc || cli_replay(&rp, trace, peak_event, 0)) {
+        free(tmp);
+        return 1;
+    }
+    char title[512], a[32];
+    snprintf(title, sizeof title, "Peak memory: %s at %.3f s of %.3f s", an_human(peak, a, sizeof a),
+             (double)peak_us / 1e6, (double)end_us / 1e6);
+    rc = an_peak_locations(&rp, AN_BY_LINE, &loc, &n) ||
+         write_svg(dir, "peak.svg", &rp, 0, title) ||
+         write_svg(dir, "peak-reversed.svg", &rp, 1, title) ||
+         write_index(dir, &rp, loc, n, tmp, ntmp, peak, peak_us, end_us, total, allocs, early);
+    if (rc)
+        cli_error("cannot write the report in '%s': %s", dir, strerror(errno));
+    else
+        fprintf(stderr, "filrec: report written to %s/index.html\n", dir);
+    free(loc);
+    free(tmp);
+    an_replay_free(&rp);
+    return rc;
+}
+
+int cmd_report(int argc, char **argv)
+{
+    const char *path = NULL, *dir = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (cli_is_help(argv[i])) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "-o") && i + 1 < argc) {
+            dir = argv[++i];
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            cli_error("unknown option '%s' for report; see 'filrec report --help'", argv[i]);
+            return 1;
+        } else if (path) {
+            cli_error("report reads one trace; got '%s' and '%s'", path, argv[i]);
+            return 1;
+        } else {
+            path = argv[i];
+        }
+    }
+    if (!path) {
+        fputs(usage, stderr);
+        return 1;
+    }
+    return cli_report(path, dir);
+}
