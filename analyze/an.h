@@ -104,6 +104,11 @@ typedef struct an_replay {
     /* in: set before an_replay_run to count temporary allocations (0: off) */
     unsigned temp_threshold;
     int track_totals;           /* in: sum bytes allocated per stack into totals[] */
+    /* in: called at every SAMPLE with its time, the process RSS, and the tracked live
+     * bytes at that point of the event order (exact, not sampled). Returns 0, or
+     * nonzero to stop with FT_E_NOMEM. */
+    int (*on_sample)(void *ctx, uint64_t time_us, uint64_t rss, uint64_t heap);
+    void *sample_ctx;
     uint64_t *totals;           /* per stack id: bytes allocated over the run */
     size_t ntotals;
     ft_header hdr;              /* strings valid until an_replay_free */
@@ -137,6 +142,10 @@ typedef struct an_replay {
  * msg set otherwise. progress: a bar on stderr when it is a terminal and the replay
  * takes more than a second. */
 int an_replay_run(an_replay *rp, const char *path, uint64_t stop_at, int progress);
+/* As an_replay_run of the whole trace, calling on_sample(ctx, ...) at each SAMPLE. */
+int an_replay_samples(an_replay *rp, const char *path,
+                      int (*on_sample)(void *, uint64_t, uint64_t, uint64_t), void *ctx,
+                      int progress);
 /* As an_replay_run, counting temporary allocations freed within threshold (>= 1) later
  * allocations of the same thread into rp->temp. */
 int an_replay_temporaries(an_replay *rp, const char *path, unsigned threshold, int progress);

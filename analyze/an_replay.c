@@ -204,6 +204,8 @@ static int apply(an_replay *rp, const ft_record *rec)
     case FT_SAMPLE:
         if (rec->a > rp->now_us)
             rp->now_us = rec->a;
+        if (rp->on_sample && rp->on_sample(rp->sample_ctx, rec->a, rec->b, rp->cur))
+            return oom(rp);
         break;
     case FT_MARKER:
         if (rp->nmarkers >= MAX_MARKERS)
@@ -241,6 +243,16 @@ int an_replay_run(an_replay *rp, const char *path, uint64_t stop_at, int progres
 {
     memset(rp, 0, sizeof *rp);
     return replay(rp, path, stop_at, progress);
+}
+
+int an_replay_samples(an_replay *rp, const char *path,
+                      int (*on_sample)(void *, uint64_t, uint64_t, uint64_t), void *ctx,
+                      int progress)
+{
+    memset(rp, 0, sizeof *rp);
+    rp->on_sample = on_sample;
+    rp->sample_ctx = ctx;
+    return replay(rp, path, 0, progress);
 }
 
 int an_replay_totals(an_replay *rp, const char *path, int progress)
