@@ -28,7 +28,7 @@ static void h(FILE *f, const char *s) { an_xml(f, s, strlen(s)); }
 static void location(FILE *f, const an_defs *d, const an_loc *l)
 {
     size_t n;
-    if (!l->func) {
+    if (!l->func || l->func >= d->nfunc) {
         fputs("[no Python stack]", f);
         return;
     }
@@ -95,7 +95,7 @@ static int write_svg(const char *dir, const char *name, const an_replay *rp, int
 }
 
 static int write_index(const char *dir, const an_replay *rp, const an_loc *loc, size_t n,
-                       const an_loc *tmp, size_t ntmp, uint64_t peak, uint64_t peak_us,
+                       const char *temps, uint64_t peak, uint64_t peak_us,
                        uint64_t end_us, uint64_t total, uint64_t allocs, int early)
 {
     char path[4200], a[32], b[32];
@@ -136,7 +136,7 @@ static int write_index(const char *dir, const an_replay *rp, const an_loc *loc, 
     table_peak(f, rp, loc, n, peak);
     fputs("<h2>Temporary allocations</h2>\n<p>Allocations freed before their thread's next "
           "allocation: memory churn.</p>\n", f);
-    table_temp(f, &rp->defs, tmp, ntmp);
+    fputs(temps, f);
     fputs("<p>Made by filrec. <code>filrec summary</code>, <code>filrec lines</code> and "
           "<code>filrec stats</code> tell more.</p>\n</body></html>\n", f);
     free(cmd);
@@ -177,9 +177,21 @@ int cli_report(const char *trace, const char *dir)
             tmp[k] = tmp[k - 1];
             tmp[k - 1] = t;
         }
+    /* The table is written now: its names may be defined after the peak, where the
+     * second replay stops. */
+    char *temps = NULL;
+    size_t ntemps = 0;
+    FILE *mf = rc ? NULL : open_memstream(&temps, &ntemps);
+    if (mf) {
+        table_temp(mf, &rp.defs, tmp, ntmp);
+        rc = fclose(mf) != 0;
+    } else {
+        rc = 1;
+    }
+    free(tmp);
     an_replay_free(&rp);
     if (rc || cli_replay(&rp, trace, peak_event, 0)) {
-        free(tmp);
+        free(temps);
         return 1;
     }
     char title[512], a[32];
@@ -188,13 +200,13 @@ int cli_report(const char *trace, const char *dir)
     rc = an_peak_locations(&rp, AN_BY_LINE, &loc, &n) ||
          write_svg(dir, "peak.svg", &rp, 0, title) ||
          write_svg(dir, "peak-reversed.svg", &rp, 1, title) ||
-         write_index(dir, &rp, loc, n, tmp, ntmp, peak, peak_us, end_us, total, allocs, early);
+         write_index(dir, &rp, loc, n, temps, peak, peak_us, end_us, total, allocs, early);
     if (rc)
         cli_error("cannot write the report in '%s': %s", dir, strerror(errno));
     else
         fprintf(stderr, "filrec: report written to %s/index.html\n", dir);
     free(loc);
-    free(tmp);
+    free(temps);
     an_replay_free(&rp);
     return rc;
 }

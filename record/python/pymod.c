@@ -207,15 +207,21 @@ static unsigned intern_string(PyObject *o)
     return id ? *id : 0;
 }
 
+/* Code objects are not kept alive, so a later one can reuse a freed one's address, and
+ * its line table's. The function key adds what names the function (the name and file
+ * strings, the first line), so a reused address never inherits another function's
+ * name; a node's key adds its function's id. */
 static unsigned intern_function(PyCodeObject *c)
 {
-    uint32_t *id = table_slot(&functions, (uintptr_t)c, (uintptr_t)code_table(c), 0);
-    if (id && !*id) {
 #if PY_VERSION_HEX >= 0x030B0000
-        unsigned name = intern_string(c->co_qualname);
+    PyObject *qual = c->co_qualname;
 #else
-        unsigned name = intern_string(c->co_name);
+    PyObject *qual = c->co_name;
 #endif
+    uint64_t names = mix((uintptr_t)qual, (uintptr_t)c->co_filename, (uint64_t)c->co_firstlineno);
+    uint32_t *id = table_slot(&functions, (uintptr_t)c, (uintptr_t)code_table(c), names);
+    if (id && !*id) {
+        unsigned name = intern_string(qual);
         unsigned file = intern_string(c->co_filename);
         if (name && file && (*id = api.function(name, file, (unsigned)c->co_firstlineno)))
             functions.used++;
@@ -225,12 +231,14 @@ static unsigned intern_function(PyCodeObject *c)
 
 static unsigned intern_node(unsigned parent, PyCodeObject *c, int offset)
 {
+    unsigned fn = intern_function(c);
+    if (!fn)
+        return 0;
     uint32_t *id = table_slot(&nodes, (uint64_t)parent << 32 | (uint32_t)offset, (uintptr_t)c,
-                              (uintptr_t)code_table(c));
+                              (uintptr_t)code_table(c) ^ (uint64_t)fn << 40);
     if (id && !*id) {
-        unsigned fn = intern_function(c);
         int line = code_line(c, offset);
-        if (fn && (*id = api.node(parent, fn, line > 0 ? (unsigned)line : 0)))
+        if ((*id = api.node(parent, fn, line > 0 ? (unsigned)line : 0)))
             nodes.used++;
     }
     return id ? *id : 0;
