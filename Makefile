@@ -103,6 +103,10 @@ install: all
 	install -m 755 $(B)/filrec $(DESTDIR)$(PREFIX)/bin/filrec
 	install -m 755 $(B)/libfilrec.so $(DESTDIR)$(PREFIX)/lib/filrec/libfilrec.so
 	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	cp -R $(B)/python $(DESTDIR)$(PREFIX)/lib/filrec/python
+	install -d $(DESTDIR)$(PREFIX)/lib/filrec/pkg/filrec/_site
+	install -m 644 python/filrec/*.py $(DESTDIR)$(PREFIX)/lib/filrec/pkg/filrec/
+	install -m 644 python/filrec/_site/*.py $(DESTDIR)$(PREFIX)/lib/filrec/pkg/filrec/_site/
 
 clean:
 	rm -rf build build-asan
