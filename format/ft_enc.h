@@ -38,10 +38,13 @@ static inline unsigned ft_recycle_slot(uint64_t addr)
  * each plane, so no plane can fill before ops does; only ops room is ever checked. */
 #define FT_STREAM_CAP ((FT_FRAME_MAX - 64) / FT_STREAMS)
 
+/* The planes of one group advance together, FT_STREAM_CAP apart: one pointer per
+ * group (a0: address planes 0-2, s0: size planes 0-1, r0: the recycle plane) keeps
+ * the hot path at one load and one store of it per record. */
 typedef struct ft_frame {
     uint8_t *base;                 /* FT_FRAME_MAX bytes, owned by the caller */
     uint8_t *ops, *ops_end;
-    uint8_t *a0, *a1, *a2, *s0, *s1, *r0;
+    uint8_t *a0, *s0, *r0;
     ft_regs regs;
 } ft_frame;
 
@@ -51,10 +54,7 @@ static inline void ft_frame_init(ft_frame *f, uint8_t *buf)
     f->ops = buf;
     f->ops_end = buf + FT_STREAM_CAP;
     f->a0 = buf + 1 * FT_STREAM_CAP;
-    f->a1 = buf + 2 * FT_STREAM_CAP;
-    f->a2 = buf + 3 * FT_STREAM_CAP;
     f->s0 = buf + 4 * FT_STREAM_CAP;
-    f->s1 = buf + 5 * FT_STREAM_CAP;
     f->r0 = buf + 6 * FT_STREAM_CAP;
     ft_regs_reset(&f->regs);
 }
@@ -97,9 +97,19 @@ static inline uint64_t ft_plane_addr(uint64_t delta)
 
 static inline void ft_put_addr_planes(ft_frame *f, uint64_t z)
 {
-    *f->a0++ = (uint8_t)z;
-    *f->a1++ = (uint8_t)(z >> 8);
-    *f->a2++ = (uint8_t)(z >> 16);
+    uint8_t *a = f->a0;
+    a[0] = (uint8_t)z;
+    a[FT_STREAM_CAP] = (uint8_t)(z >> 8);
+    a[2 * FT_STREAM_CAP] = (uint8_t)(z >> 16);
+    f->a0 = a + 1;
+}
+
+static inline void ft_put_size_planes(ft_frame *f, uint64_t size)
+{
+    uint8_t *s = f->s0;
+    s[0] = (uint8_t)size;
+    s[FT_STREAM_CAP] = (uint8_t)(size >> 8);
+    f->s0 = s + 1;
 }
 
 /* ALLOC: ops [kind|S|K|W] ([allocator] unless K) ([stack] unless S);
@@ -117,12 +127,10 @@ static inline void ft_enc_alloc(ft_frame *f, uint64_t addr, uint64_t size, uint3
     if (addr && r->freed[slot] == addr && size < 65536) {
         kind = FT_RALLOC;
         *f->r0++ = (uint8_t)slot;
-        *f->s0++ = (uint8_t)size;
-        *f->s1++ = (uint8_t)(size >> 8);
+        ft_put_size_planes(f, size);
     } else if (z != UINT64_MAX && size < 65536) {
         ft_put_addr_planes(f, z);
-        *f->s0++ = (uint8_t)size;
-        *f->s1++ = (uint8_t)(size >> 8);
+        ft_put_size_planes(f, size);
     } else {
         flags |= FT_F2;
         p = ft_put_varint(p, ft_zigzag(addr - r->addr));
@@ -146,16 +154,18 @@ static inline void ft_enc_alloc(ft_frame *f, uint64_t addr, uint64_t size, uint3
 /* FREE: ops [kind|W]; not W: address planes; W: ops <- svarint(delta) */
 static inline void ft_enc_free(ft_frame *f, uint64_t addr)
 {
+    uint64_t delta = addr - f->regs.addr, z = ft_plane_addr(delta);
+    uint8_t *o = f->ops; /* loaded before the byte stores, which may alias anything */
     f->regs.freed[ft_recycle_slot(addr)] = addr;
-    uint64_t z = ft_plane_addr(addr - f->regs.addr);
-    if (z != UINT64_MAX) {
-        *f->ops++ = FT_FREE;
-        ft_put_addr_planes(f, z);
-    } else {
-        *f->ops++ = FT_FREE | FT_F2;
-        f->ops = ft_put_varint(f->ops, ft_zigzag(addr - f->regs.addr));
-    }
     f->regs.addr = addr;
+    if (z != UINT64_MAX) {
+        ft_put_addr_planes(f, z);
+        *o++ = FT_FREE;
+    } else {
+        *o++ = FT_FREE | FT_F2;
+        o = ft_put_varint(o, ft_zigzag(delta));
+    }
+    f->ops = o;
 }
 
 /* MMAP: ops [kind|S] svarint(delta) varint(length) ([stack] unless S) */

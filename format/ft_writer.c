@@ -117,7 +117,9 @@ int ft_writer_frame(ft_writer *w, const ft_frame *f)
         return 0;
     /* Frame content: the stream lengths, then the streams (FORMAT.md). */
     const uint8_t *start[FT_STREAMS];
-    const uint8_t *end[FT_STREAMS] = {f->ops, f->a0, f->a1, f->a2, f->s0, f->s1, f->r0};
+    const uint8_t *end[FT_STREAMS] = {f->ops, f->a0, f->a0 + FT_STREAM_CAP,
+                                      f->a0 + 2 * FT_STREAM_CAP, f->s0, f->s0 + FT_STREAM_CAP,
+                                      f->r0};
     for (int i = 0; i < FT_STREAMS; i++)
         start[i] = f->base + (size_t)i * FT_STREAM_CAP;
     uint8_t prefix[FT_STREAMS * 10], *p = prefix;

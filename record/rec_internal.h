@@ -208,7 +208,8 @@ static inline uint32_t rec_stack_now(void)
 
 /* The hot entry points, inline into the hooks: busy is raised around the stack source
  * (which may allocate) and the record. */
-static inline void rec_alloc_inline(void *p, size_t size, unsigned allocator)
+static inline __attribute__((always_inline)) void rec_alloc_inline(void *p, size_t size,
+                                                                  unsigned allocator)
 {
     int locked;
     if (!p)
@@ -222,7 +223,7 @@ static inline void rec_alloc_inline(void *p, size_t size, unsigned allocator)
     rec_tl.busy--;
 }
 
-static inline void rec_free_inline(void *p)
+static inline __attribute__((always_inline)) void rec_free_inline(void *p)
 {
     int locked;
     rec_tl.busy++;

@@ -35,7 +35,7 @@ static void write_frame(const uint8_t *p, size_t n)
         ft_put_addr_planes(&f, p[at] | (uint32_t)p[at + 1] << 8 | (uint32_t)p[at + 2] << 16);
     ns = min_size(ns, (n - at) / 2);
     for (size_t i = 0; i < ns; i++, at += 2)
-        *f.s0++ = p[at], *f.s1++ = p[at + 1];
+        ft_put_size_planes(&f, (uint64_t)p[at] | (uint64_t)p[at + 1] << 8);
     nr = min_size(nr, n - at);
     for (size_t i = 0; i < nr; i++)
         *f.r0++ = p[at++];

@@ -220,7 +220,7 @@ static ft_frame *raw_frame(const uint8_t *ops, size_t n)
 }
 
 static void plane_addr(ft_frame *f, uint32_t z) { ft_put_addr_planes(f, z); }
-static void plane_size(ft_frame *f, uint16_t s) { *f->s0++ = (uint8_t)s, *f->s1++ = (uint8_t)(s >> 8); }
+static void plane_size(ft_frame *f, uint16_t s) { ft_put_size_planes(f, s); }
 
 /* A trace of the default header and up to two frames with raw ops, read back. */
 static readout *read_frames(const uint8_t *f1, size_t n1, const uint8_t *f2, size_t n2)
@@ -531,7 +531,7 @@ static void planes_narrow_wide_edges(void)
         b_free(&b, 0x5555000 + (uint64_t)i * 48);
     b_flush(&b);
     unsigned fl = b_alloc(&b, (uint64_t)-(1ll << 23) * 16, 65535, FT_A_MALLOC, 0);
-    CHECK(fl == (FT_F0 | FT_F1) && b.f.a2[-1] == 0xff && b.f.s1[-1] == 0xff, "all-ones planes");
+    CHECK(fl == (FT_F0 | FT_F1) && b.f.a0[2 * FT_STREAM_CAP - 1] == 0xff && b.f.s0[FT_STREAM_CAP - 1] == 0xff, "all-ones planes");
     b_trailer(&b, 0, 0);
     b_verify(&b, 0);
 }
@@ -747,7 +747,7 @@ static void writer_reader_roundtrip(void)
     b_flush(&b);
     /* Frame 2: registers reset (T 0, A 0, S 0, K malloc); definitions carry over. */
     b_free(&b, 0x2000);                                 /* thread 0 again, delta from 0 */
-    CHECK(b.f.a0[-1] == 0x00 && b.f.a1[-1] == 0x04, "free delta not from a reset register");
+    CHECK(b.f.a0[-1] == 0x00 && b.f.a0[FT_STREAM_CAP - 1] == 0x04, "free delta not from a reset register");
     fl = b_alloc(&b, 0x3000, 1, FT_A_MALLOC, 0);        /* K and S from reset registers */
     CHECK(fl == (FT_F0 | FT_F1), "alloc flags after reset %#x", fl);
     b_thread(&b, 2);
