@@ -15,15 +15,16 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -fvisibility=hidden $(WERROR)
 CPPFLAGS += -D_GNU_SOURCE -MMD -MP
 CJSON_LIBS = -lcjson
-# The interpreters to build the Python support module for (one per version).
-PYTHONS ?= python3 /usr/bin/python3
+# The interpreters to build the Python support module for (one per version); PYTHON=path
+# adds one (`make PYTHON=/opt/python3.12/bin/python3`).
+PYTHONS ?= python3 /usr/bin/python3 $(PYTHON)
 # pytest comes from Debian's python3-pytest, for Debian's interpreter.
 PYTEST  ?= /usr/bin/python3 -m pytest
 
 FORMAT_SRC = format/ft_writer.c format/ft_reader.c
 RECORD_SRC = record/rec_core.c record/rec_gate.c record/rec_hooks.c record/rec_stack.c record/rec_writer.c
-ANALYZE_SRC = analyze/an_defs.c analyze/an_flame.c analyze/an_live.c analyze/an_maps.c analyze/an_peak.c analyze/an_replay.c analyze/an_tree.c analyze/an_util.c
-CLI_SRC = cli/filrec.c cli/cmd_run.c cli/cmd_stats.c cli/cmd_summary.c cli/cmd_flamegraph.c cli/cmd_export.c cli/cmd_lines.c cli/cmd_report.c
+ANALYZE_SRC = analyze/an_defs.c analyze/an_flame.c analyze/an_live.c analyze/an_maps.c analyze/an_peak.c analyze/an_plot.c analyze/an_replay.c analyze/an_tree.c analyze/an_util.c
+CLI_SRC = cli/filrec.c cli/cmd_run.c cli/cmd_stats.c cli/cmd_summary.c cli/cmd_flamegraph.c cli/cmd_export.c cli/cmd_lines.c cli/cmd_report.c cli/cmd_plot.c
 PROGS = $(patsubst tests/progs/%.c,$(B)/progs/%,$(wildcard tests/progs/*.c))
 UNIT = $(patsubst tests/unit/%.c,$(B)/unit/%,$(wildcard tests/unit/*.c))
 

@@ -36,7 +36,7 @@ def _filrec_start():
     elif modules:
         sys.stderr.write(
             "filrec: no Python support built for %s; recording without Python stacks "
-            "(build it: make pyext PYTHONS=%s)\n" % (version, sys.executable)
+            "(build it: make PYTHON=%s)\n" % (version, sys.executable)
         )
     if package and package not in sys.path:
         sys.path.append(package)  # `import filrec` for marks and regions
