@@ -209,6 +209,51 @@ typedef struct an_flame_opts {
 /* Write the SVG to out. 0, or -1 on an output error or out of memory. */
 int an_flame_svg(FILE *out, const an_tree *t, const an_defs *d, const an_flame_opts *o);
 
+/* ---- an_plot.c: memory over time, downsampled, as a gnuplot data file ---- */
+#define AN_PLOT_BUCKETS 2000
+
+typedef struct an_point {
+    uint64_t t_us, v;
+} an_point;
+
+typedef struct an_bucket {
+    an_point lo, hi;                /* the lowest and highest point of the bucket */
+    uint64_t n;                     /* points added; 0: empty */
+} an_bucket;
+
+/* A series of (time, bytes) points in at most AN_PLOT_BUCKETS buckets of width_us;
+ * when time outgrows them, neighbours merge and the width doubles. */
+typedef struct an_series {
+    an_bucket b[AN_PLOT_BUCKETS];
+    uint64_t width_us, max, end_us;
+} an_series;
+
+typedef struct an_plot {
+    an_series heap, rss;
+    uint64_t nsamples;
+} an_plot;
+
+typedef struct an_plot_peak {
+    uint64_t time_us, bytes, end_us;
+    const char *label;              /* any bytes, NUL-terminated */
+} an_plot_peak;
+
+void an_series_init(an_series *s);
+void an_series_add(an_series *s, uint64_t t_us, uint64_t v);
+/* The on_sample callback of an_replay_samples: ctx is an an_plot. */
+int an_plot_sample(void *ctx, uint64_t time_us, uint64_t rss, uint64_t heap);
+/* Write the data file: tab-separated blocks two blank lines apart (gnuplot's `index`):
+ * 0 heap (time_s, bytes), 1 rss, 2 point markers (time_s, live bytes, label), 3 regions
+ * (begin_s, end_s, label; one still open ends at peak->end_us), 4 the peak (time_s,
+ * bytes, label). 0, or -1 on an output error. */
+int an_plot_data(FILE *out, const an_plot *p, const an_marker *m, size_t n,
+                 const an_plot_peak *peak);
+/* A label as one data field: valid UTF-8, control characters (tab, newline) as
+ * spaces, '"' (which gnuplot's data files cannot escape) as U+201D, never empty. */
+void an_plot_label(FILE *out, const char *s, size_t n);
+/* How many markers are of this type (enum ft_marker). */
+size_t an_plot_count(const an_marker *m, size_t n, unsigned type);
+
 /* ---- an_util.c ---- */
 /* "1.2 MB" style, decimal units, into buf (at least 16 bytes). */
 const char *an_human(uint64_t bytes, char *buf, size_t cap);

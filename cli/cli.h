@@ -12,8 +12,13 @@ int cmd_leaks(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_lines(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
 /* Write the report folder for trace (into dir, or the default); 0 or 1. */
 int cli_report(const char *trace, const char *dir);
+/* Draw memory over time for trace into out (.png, .svg or .pdf) with gnuplot. quiet:
+ * no "wrote" line and no error for a missing gnuplot. 0, 1 on an error (said), or 2
+ * when gnuplot is not installed. */
+int cli_plot(const char *trace, const char *out, int quiet);
 
 struct an_replay;
 /* Replay path (to event stop_at, or all of it when 0), saying what went wrong: a

@@ -1,7 +1,8 @@
 /* cmd_report.c: `filrec report`, and the folder `filrec run` leaves next to a trace:
  * index.html (the peak, the command, the top locations, temporary allocations, links),
- * the peak flamegraph and its reverse. Two replays: the first counts temporaries and
- * finds the peak, the second stops at it and feeds every table and picture. */
+ * the peak flamegraph and its reverse, memory over time (memory.svg, when gnuplot is
+ * installed). Two replays: the first counts temporaries and finds the peak, the second
+ * stops at it and feeds every table and picture; `filrec plot` makes its own. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,8 @@ static const char usage[] =
     "\n"
     "Write a report folder: index.html with the peak, the command, the locations live at\n"
     "the peak and the temporary allocations, plus the peak flamegraph (peak.svg) and\n"
-    "its reverse (peak-reversed.svg). `filrec run` writes one after each run.\n"
+    "its reverse (peak-reversed.svg), and memory over time (memory.svg, drawn by gnuplot\n"
+    "when it is installed). `filrec run` writes one after each run.\n"
     "\n"
     "  -o DIR       the folder (default: TRACE's name with -report)\n"
     "  -h, --help   show this help\n";
@@ -96,7 +98,8 @@ static int write_svg(const char *dir, const char *name, const an_replay *rp, int
 
 static int write_index(const char *dir, const an_replay *rp, const an_loc *loc, size_t n,
                        const char *temps, uint64_t peak, uint64_t peak_us,
-                       uint64_t end_us, uint64_t total, uint64_t allocs, int early)
+                       uint64_t end_us, uint64_t total, uint64_t allocs, int early,
+                       int plotted)
 {
     char path[4200], a[32], b[32];
     snprintf(path, sizeof path, "%.4096s/index.html", dir);
@@ -132,7 +135,14 @@ static int write_index(const char *dir, const an_replay *rp, const an_loc *loc, 
     fputs("</code></dd>\n</dl>\n<p><a href=\"peak.svg\">Peak flamegraph</a> &middot; "
           "<a href=\"peak-reversed.svg\">reversed (who allocated through a function)</a></p>\n"
           "<object data=\"peak.svg\" type=\"image/svg+xml\"></object>\n"
-          "<h2>Live at the peak, by line</h2>\n", f);
+          "<h2>Memory over time</h2>\n", f);
+    if (plotted == 0)
+        fputs("<p><img src=\"memory.svg\" alt=\"tracked heap and RSS over time\" "
+              "style=\"max-width:100%\"></p>\n", f);
+    else
+        fprintf(f, "<p>No plot: %s.</p>\n", plotted == 2 ? "it needs gnuplot (Debian package "
+                "gnuplot-nox); <code>filrec plot</code> draws one" : "gnuplot failed");
+    fputs("<h2>Live at the peak, by line</h2>\n", f);
     table_peak(f, rp, loc, n, peak);
     fputs("<h2>Temporary allocations</h2>\n<p>Allocations freed before their thread's next "
           "allocation: memory churn.</p>\n", f);
@@ -190,6 +200,9 @@ int cli_report(const char *trace, const char *dir)
     }
     free(tmp);
     an_replay_free(&rp);
+    char svg[4200];
+    snprintf(svg, sizeof svg, "%.4096s/memory.svg", dir);
+    int plotted = rc ? 1 : cli_plot(trace, svg, 1); /* gnuplot missing or failing: a note */
     if (rc || cli_replay(&rp, trace, peak_event, 0)) {
         free(temps);
         return 1;
@@ -200,7 +213,8 @@ int cli_report(const char *trace, const char *dir)
     rc = an_peak_locations(&rp, AN_BY_LINE, &loc, &n) ||
          write_svg(dir, "peak.svg", &rp, 0, title) ||
          write_svg(dir, "peak-reversed.svg", &rp, 1, title) ||
-         write_index(dir, &rp, loc, n, temps, peak, peak_us, end_us, total, allocs, early);
+         write_index(dir, &rp, loc, n, temps, peak, peak_us, end_us, total, allocs, early,
+                     plotted);
     if (rc)
         cli_error("cannot write the report in '%s': %s", dir, strerror(errno));
     else

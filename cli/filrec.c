@@ -15,6 +15,7 @@ static const struct verb {
     {"summary", cmd_summary, "the top allocating locations at the peak"},
     {"report", cmd_report, "a folder with index.html, flamegraphs and tables"},
     {"flamegraph", cmd_flamegraph, "what was live at the peak, as an interactive SVG"},
+    {"plot", cmd_plot, "memory over time, the peak and markers, drawn by gnuplot"},
     {"lines", cmd_lines, "source files with memory beside each line"},
     {"leaks", cmd_leaks, "what was still live at exit, by location"},
     {"export", cmd_export, "the peak's tree as folded stacks, speedscope or JSON"},
