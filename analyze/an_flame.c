@@ -112,6 +112,15 @@ static void frame(FILE *out, const an_tree *t, const an_defs *d, sources *ss, ui
     xml(out, fn, fn_len);
     if (nd->func)
         fprintf(out, ":%u", nd->line);
+    /* data-n: what search matches, the hover's first line (not its sizes or source
+     * line: a caller's source names the functions it calls) */
+    fputs("\" data-n=\"", out);
+    xml(out, fn, fn_len);
+    if (file_len) {
+        fputs(" (", out);
+        xml(out, file, file_len);
+        fprintf(out, ":%u)", nd->line);
+    }
     fputs("\"><title>", out);
     xml(out, fn, fn_len);
     if (file_len) {
@@ -148,7 +157,7 @@ static void frame(FILE *out, const an_tree *t, const an_defs *d, sources *ss, ui
     fputs("</text></g>\n", out);
 }
 
-/* The script: zoom, search, reset, URL state. It reads only data-* attributes. */
+/* The script: zoom, search (of data-n), reset, URL state. It reads only data-* attributes. */
 static const char script[] =
     "var W=1200,P=10,fs=[].slice.call(document.querySelectorAll('g.f')),zoomed=null;\n"
     "function num(g,k){return parseFloat(g.getAttribute('data-'+k));}\n"
@@ -166,7 +175,7 @@ static const char script[] =
     " if(s)q.push('s='+encodeURIComponent(s));try{history.replaceState(null,'',q.length?'?'+q.join('&'):location.pathname);}catch(e){}}\n"
     "function zoom(g){zoomed=g&&num(g,'d')>0?g:null;place();state();}\n"
     "function search(term){var total=num(fs[0],'b'),hit=0,top=[];term=(term||'').toLowerCase();\n"
-    " fs.forEach(function(g){var m=term&&g.querySelector('title').textContent.toLowerCase().indexOf(term)>=0;\n"
+    " fs.forEach(function(g){var m=term&&g.getAttribute('data-n').toLowerCase().indexOf(term)>=0;\n"
     "  g.querySelector('rect').style.fill=m?'rgb(230,0,230)':'';g.classList.toggle('hit',!!m);\n"
     "  if(m&&!top.some(function(a){var ax=num(a,'x'),aw=num(a,'w'),gx=num(g,'x');return num(a,'d')<num(g,'d')&&gx>=ax&&gx<ax+aw;}))top.push(g);});\n"
     " top.forEach(function(g){hit+=num(g,'b');});var el=document.getElementById('matched');\n"

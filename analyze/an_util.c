@@ -125,8 +125,10 @@ void an_xml(FILE *out, const char *s, size_t n)
         case '>': fputs("&gt;", out); break;
         case '"': fputs("&quot;", out); break;
         case '\'': fputs("&#39;", out); break;
+        case '\n': fputs("&#10;", out); break; /* raw, an attribute would read a space */
+        case '\t': fputs("&#9;", out); break;
         default:
-            if (*p < 0x20 && *p != '\t' && *p != '\n')
+            if (*p < 0x20)
                 fputs("\xEF\xBF\xBD", out); /* not allowed in XML 1.0 */
             else
                 fputc(*p, out);

@@ -119,13 +119,14 @@ static int peak_label(struct input *in, const char *path, uint64_t peak_event)
     return 0;
 }
 
-/* First replay: samples, markers and the peak; then the peak's location. */
-static int collect(struct input *in, const char *path)
+/* First replay: samples, markers and the peak; then the peak's location. warn: say
+ * when the trace ends early (the report has said it already). */
+static int collect(struct input *in, const char *path, int warn)
 {
     an_replay rp;
     an_series_init(&in->plot->heap);
     an_series_init(&in->plot->rss);
-    if (cli_replayed(&rp, path, an_replay_samples(&rp, path, an_plot_sample, in->plot, 1), 1))
+    if (cli_replayed(&rp, path, an_replay_samples(&rp, path, an_plot_sample, in->plot, 1), warn))
         return 1;
     /* The peak can fall between samples: its exact point is part of the series. */
     an_series_add(&in->plot->heap, rp.peak_time_us, rp.peak);
@@ -431,7 +432,7 @@ static int plot(const struct opts *o)
         cli_error("out of memory");
         return 1;
     }
-    int rc = collect(&in, o->path);
+    int rc = collect(&in, o->path, !o->quiet);
     if (!rc)
         rc = render(o, &in, (enum term)t);
     if (!rc && !o->quiet)

@@ -29,7 +29,14 @@ static const char usage[] =
 static const char leaks_usage[] =
     "usage: filrec leaks [--by line|function|file|stack] [--top N] [--bytes] [--json] TRACE\n"
     "\n"
-    "What was still live when the trace ended, by location, largest first.\n";
+    "What was still live when the trace ended, by location, largest first.\n"
+    "\n"
+    "  --by KEY        group by the innermost frame's line (default), function or file,\n"
+    "                  or by the whole stack\n"
+    "  --top N         show N locations (default 10; 0 for all)\n"
+    "  --bytes         exact byte counts instead of human units\n"
+    "  --json          print one JSON object instead of text\n"
+    "  -h, --help      show this help\n";
 
 #define NO_STACK "[no Python stack]"
 
@@ -122,6 +129,17 @@ static const char *size_text(uint64_t n, int exact, char *buf, size_t cap)
     return exact ? an_commas(n, buf, cap) : an_human(n, buf, cap);
 }
 
+/* A name on the terminal: control characters (a newline would split the row, an escape
+ * would reach the terminal) become U+FFFD. */
+static void put_name(const char *s)
+{
+    for (const unsigned char *c = (const unsigned char *)(s ? s : "?"); *c; c++)
+        if (*c < 0x20 || *c == 0x7F)
+            fputs("\xEF\xBF\xBD", stdout);
+        else
+            putchar(*c);
+}
+
 /* The text label of a location: file:line function, function (file), file, or stack. */
 static void print_label(const an_defs *d, const an_loc *l, enum an_by by)
 {
@@ -131,15 +149,27 @@ static void print_label(const an_defs *d, const an_loc *l, enum an_by by)
     }
     place p = place_of(d, l->func, l->line);
     switch (by) {
-    case AN_BY_LINE: printf("%s:%u %s", p.file, p.line, p.func); break;
-    case AN_BY_FUNCTION: printf("%s (%s)", p.func, p.file); break;
-    case AN_BY_FILE: fputs(p.file, stdout); break;
+    case AN_BY_LINE:
+        put_name(p.file);
+        printf(":%u ", p.line);
+        put_name(p.func);
+        break;
+    case AN_BY_FUNCTION:
+        put_name(p.func);
+        fputs(" (", stdout);
+        put_name(p.file);
+        putchar(')');
+        break;
+    case AN_BY_FILE: put_name(p.file); break;
     case AN_BY_STACK: {
         static uint32_t ids[AN_MAX_DEPTH];
         size_t n = frames_of(d, l->stack, ids, AN_MAX_DEPTH);
         for (size_t i = 0; i < n; i++) {
             place q = place_of(d, d->node[ids[i]].func, d->node[ids[i]].line);
-            printf("%s%s:%u %s", i ? " > " : "", q.file, q.line, q.func);
+            fputs(i ? " > " : "", stdout);
+            put_name(q.file);
+            printf(":%u ", q.line);
+            put_name(q.func);
             place_free(&q);
         }
         break;
