@@ -154,7 +154,9 @@ static uint32_t *table_slot(table *t, uint64_t k1, uint64_t k2, uint64_t k3)
 }
 
 /* A str's UTF-8 bytes without the Python API: compact ASCII strings are used in place,
- * others are encoded into buf. */
+ * others are encoded into buf. A byte that was not UTF-8 in a file name (decoded by
+ * Python as U+DC80-U+DCFF, "surrogateescape") becomes that byte again, so the trace
+ * holds the path the file system knows. */
 static size_t utf8_of(PyObject *o, char *buf, size_t cap, const char **out)
 {
     *out = "?";
@@ -175,6 +177,8 @@ static size_t utf8_of(PyObject *o, char *buf, size_t cap, const char **out)
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
         if (c < 0x80) {
             buf[o_len++] = (char)c;
+        } else if (c >= 0xDC80 && c <= 0xDCFF) {
+            buf[o_len++] = (char)(c - 0xDC00); /* surrogateescape: the name's own byte */
         } else if (c < 0x800) {
             buf[o_len++] = (char)(0xC0 | c >> 6);
             buf[o_len++] = (char)(0x80 | (c & 0x3F));

@@ -240,3 +240,12 @@ def test_summary_text_one_location_per_line(odd, filrec):
         assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", out), "a control character reached the terminal"
         rows = [l for l in out.splitlines() if ODD in l and "30,000,001" in l]
         assert len(rows) == 1, out
+
+
+def test_lines_reads_file_with_non_utf8_name(odd, filrec):
+    """The trace holds the program's path as the file system knows it (a non-UTF-8
+    byte included), so `filrec lines` finds and lists its source."""
+    trace, report, prog, py = odd
+    out = run(filrec, "lines", trace)
+    assert "source not readable" not in out.split("# @odd")[0], out[:2000]
+    assert "kept = types.FunctionType" in out, out[:2000]
