@@ -83,6 +83,8 @@ static int print_json(const an_replay *rp)
     cJSON_AddNumberToObject(o, "start_time_s", (double)rp->hdr.start_ns / 1e9);
     cJSON_AddNumberToObject(o, "duration_s", (double)rp->end_us / 1e6);
     cJSON_AddBoolToObject(o, "ended_cleanly", !rp->ended_early);
+    cJSON_AddBoolToObject(o, "ended_by_own_signal", !rp->ended_early &&
+                                                    (rp->trailer_flags & FT_T_SIGNAL));
     cJSON *c = cJSON_AddObjectToObject(o, "counts");
     for (unsigned k = 1; k < FT_KIND_COUNT; k++)
         if (kind_names[k])
@@ -132,7 +134,9 @@ static void print_text(const an_replay *rp)
            (unsigned long long)h->ppid);
     printf("duration:         %.3f s\n", (double)rp->end_us / 1e6);
     printf("ended:            %s\n", rp->ended_early ? "early (no trailer: killed or cut short)"
-                                                      : "cleanly, at exit");
+                                      : rp->trailer_flags & FT_T_SIGNAL
+                                          ? "by a signal the process sent itself (complete)"
+                                          : "cleanly, at exit");
     printf("events:           %s (alloc %s, free %s, mmap %llu, munmap %llu, mremap %llu)\n",
            an_commas(rp->events, a, sizeof a), an_commas(rp->counts[FT_ALLOC], b, sizeof b),
            an_commas(rp->counts[FT_FREE], c, sizeof c), (unsigned long long)rp->counts[FT_MMAP],

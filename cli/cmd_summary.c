@@ -305,6 +305,12 @@ static int parse(int argc, char **argv, struct opts *o, const char *use)
         fputs(use, stderr);
         return 1;
     }
+    if (o->threshold && o->mode != TEMPORARY) {
+        cli_error("--threshold goes with --temporary; see 'filrec %s --help'", argv[0]);
+        return 1;
+    }
+    if (!o->threshold)
+        o->threshold = 1;
     return -1; /* go on */
 }
 
@@ -373,14 +379,14 @@ static int report(struct opts *o)
 
 int cmd_summary(int argc, char **argv)
 {
-    struct opts o = {PEAK, AN_BY_LINE, 10, 1, 0, 0, NULL};
+    struct opts o = {PEAK, AN_BY_LINE, 10, 0, 0, 0, NULL};
     int rc = parse(argc, argv, &o, usage);
     return rc >= 0 ? rc : report(&o);
 }
 
 int cmd_leaks(int argc, char **argv)
 {
-    struct opts o = {LEAKS, AN_BY_LINE, 10, 1, 0, 0, NULL};
+    struct opts o = {LEAKS, AN_BY_LINE, 10, 0, 0, 0, NULL};
     int rc = parse(argc, argv, &o, leaks_usage);
     return rc >= 0 ? rc : report(&o);
 }

@@ -38,7 +38,7 @@ enum ft_allocator {
 enum ft_marker { FT_MARK_POINT = 0, FT_MARK_BEGIN = 1, FT_MARK_END = 2 };
 
 enum ft_header_flag { FT_H_PYTHON = 1, FT_H_PYALLOC = 2, FT_H_NATIVE = 4 };
-enum ft_trailer_flag { FT_T_EXIT = 1, FT_T_FAILED = 2 };
+enum ft_trailer_flag { FT_T_EXIT = 1, FT_T_FAILED = 2, FT_T_SIGNAL = 4 };
 
 /* Errors: 0 or a negative value; ft_strerror() names it. */
 enum ft_error {

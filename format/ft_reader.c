@@ -325,7 +325,7 @@ static int parse_trailer(ft_reader *r, const uint8_t **pp, const uint8_t *at, ft
 {
     const uint8_t *p = *pp, *e = r->end;
     uint64_t n;
-    NEED(get_varint(&p, e, &rec->a) || rec->a > 3, "trailer flags");
+    NEED(get_varint(&p, e, &rec->a) || rec->a > 7, "trailer flags");
     NEED(get_varint(&p, e, &rec->b) || get_varint(&p, e, &n) || n > 31, "trailer header");
     for (uint64_t k = 1; k <= n; k++)
         NEED(get_varint(&p, e, &r->counts[k]), "trailer count cut short");

@@ -344,6 +344,6 @@ __attribute__((destructor)) static void rec_exit(void)
         return; /* exit() from inside the recorder (a signal handler): no trailer */
     rec_tl.busy++;
     if (atomic_load(&rec_on))
-        rec_writer_finish();
+        rec_writer_finish(0);
     rec_tl.busy--;
 }

@@ -4,9 +4,11 @@
  * Before the real functions are known (dlsym itself may calloc), a static pool serves. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "rec_internal.h"
 
@@ -251,6 +253,38 @@ REC_EXPORT pid_t fork(void)
     if (pid > 0 && want())
         rec_fork(pid);
     return pid;
+}
+
+/* ---- a process killing itself: finish the trace first ----
+ * CPython ends a run stopped by Ctrl-C with kill(getpid(), SIGINT) after finalizing;
+ * the exit handlers that write the trailer never run, and the last quarter second of
+ * events would be lost. When such a signal will end the process (default action), the
+ * trace is finished first, flagged FT_T_SIGNAL. Crash signals (SIGSEGV, SIGABRT, ...)
+ * re-raised by a crash handler are left alone: finishing means locks and a join, and a
+ * damaged process must die, not hang. */
+static void before_self_signal(int sig)
+{
+    struct sigaction sa;
+    int ends = sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT ||
+               sig == SIGPIPE || sig == SIGALRM || sig == SIGUSR1 || sig == SIGUSR2;
+    if (!ends || !want() || sigaction(sig, NULL, &sa) || sa.sa_handler != SIG_DFL)
+        return;
+    rec_tl.busy++;
+    rec_writer_finish(FT_T_SIGNAL);
+    rec_tl.busy--;
+}
+
+REC_EXPORT int kill(pid_t pid, int sig)
+{
+    if (pid == getpid())
+        before_self_signal(sig);
+    return REAL(kill, pid, sig);
+}
+
+REC_EXPORT int raise(int sig)
+{
+    before_self_signal(sig);
+    return REAL(raise, sig);
 }
 
 /* ---- threads: each new thread learns its parent and the parent's stack ---- */

@@ -36,6 +36,8 @@
     X(munmap, int, (void *, size_t))                                            \
     X(mremap, void *, (void *, size_t, size_t, int, ...))                       \
     X(fork, pid_t, (void))                                                      \
+    X(kill, int, (pid_t, int))                                                  \
+    X(raise, int, (int))                                                        \
     X(pthread_create, int, (pthread_t *, const pthread_attr_t *,                \
                             void *(*)(void *), void *))
 
@@ -123,8 +125,9 @@ void rec_fork(pid_t child);
 
 /* Start the writer thread, sampling every sample_us (0: never); 0 on success. */
 int rec_writer_start(uint64_t sample_us);
-/* Write the trailer, drain every buffer and join the writer (at exit). */
-void rec_writer_finish(void);
+/* Write the trailer (with flags, enum ft_trailer_flag, beside FT_T_EXIT), drain every
+ * buffer and join the writer: at exit, or just before the process kills itself. */
+void rec_writer_finish(unsigned flags);
 
 /* ---- rec_gate.c: a biased lock in front of rec.lock ----
  * One thread, the owner, may write records without taking rec.lock: it announces

@@ -99,7 +99,7 @@ int rec_writer_start(uint64_t sample_us)
     return rec_real.pthread_create(&writer, NULL, writer_main, NULL);
 }
 
-void rec_writer_finish(void)
+void rec_writer_finish(unsigned flags)
 {
     pthread_mutex_lock(&rec.lock);
     rec_gate_revoke(0);
@@ -110,7 +110,7 @@ void rec_writer_finish(void)
     rec_seal(); /* the trailer goes alone into the last frame */
     if (!rec.failed) {
         uint64_t t = (rec_now_ns() - rec.start_ns) / 1000;
-        ft_enc_ints(&rec.fr, FT_TRAILER, 3, FT_T_EXIT, t, FT_KIND_COUNT - 1, 0);
+        ft_enc_ints(&rec.fr, FT_TRAILER, 3, FT_T_EXIT | flags, t, FT_KIND_COUNT - 1, 0);
         for (unsigned k = 1; k < FT_KIND_COUNT; k++)
             ft_enc_more(&rec.fr, rec.counts[k]);
         rec_seal();

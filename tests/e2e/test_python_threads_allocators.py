@@ -56,3 +56,21 @@ def test_run_default_mode_sees_arenas_not_objects(python, pyrecord, progs):
     # 3.2 MB of objects in pymalloc arenas (256 KiB or 1 MiB each) and the list array.
     assert found[0]["blocks"] < 100, found[0]
     assert found[0]["bytes"] >= OBJECTS * OBJECT_SIZE, found[0]
+
+
+def test_run_ctrl_c_trace_is_complete(python, filrec, summary, tmp_path):
+    """CPython ends a run stopped by KeyboardInterrupt by killing itself with SIGINT
+    after finalizing, so exit handlers never run; the trace is finished just before,
+    and holds the last allocation made (one that a lost last frame would drop)."""
+    import subprocess
+    trace = tmp_path / "int.bin"
+    code = "x = bytearray(31_000_000)\nraise KeyboardInterrupt"
+    r = subprocess.run([filrec, "run", "--no-report", "-o", str(trace), "--python",
+                        python.exe, "-c", code], capture_output=True, text=True,
+                       timeout=120, cwd=tmp_path)
+    assert r.returncode == -2, r.stderr
+    assert r.stderr.rstrip().endswith("filrec: program killed by signal 2 (Interrupt)")
+    s = summary(trace)
+    assert s["ended_cleanly"] is True, s
+    top = s["locations"][0]
+    assert (top["file"], top["line"], top["bytes"]) == ("<string>", 1, 31_000_001), top

@@ -1,4 +1,5 @@
 """filrec run as a command: exit status, signals, an unwritable trace, overwriting."""
+import json
 import re
 import signal
 import subprocess
@@ -40,6 +41,16 @@ def test_run_dies_by_program_signal(filrec, prog, tmp_path, sig):
     assert len(said) == 1, r.stderr
     assert re.fullmatch(rf"filrec: program killed by signal {int(sig)} \(.+\)", said[0])
     assert not list(tmp_path.glob("core*"))
+    # raise(SIGTERM) ends the process the way exit does: the trace is finished first,
+    # with its one malloc/free pair. A crash signal is left alone (a damaged process
+    # must die, not wait on the writer): that trace ends early.
+    st = json.loads(subprocess.run([filrec, "stats", "--json", str(trace)],
+                                   capture_output=True, text=True, timeout=60).stdout)
+    if sig == signal.SIGTERM:
+        assert (st["ended_cleanly"], st["ended_by_own_signal"]) == (True, True), st
+        assert (st["counts"]["alloc"], st["counts"]["free"]) == (1, 1), st
+    else:
+        assert (st["ended_cleanly"], st["ended_by_own_signal"]) == (False, False), st
 
 
 def test_run_refuses_to_overwrite_trace(filrec, prog, tmp_path):
