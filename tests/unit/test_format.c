@@ -844,9 +844,9 @@ static void trailer_count_mismatch_rejected(void)
               o->early, o->msg);
     }
     /* Bad trailer flags; 32 counts; counts cut short. */
-    uint8_t f2[64] = {FT_TRAILER, 4, 5, 0};
+    uint8_t f2[64] = {FT_TRAILER, 8, 5, 0};
     readout *o = read_frames(f1, sizeof f1, f2, 4);
-    CHECK(o->rc == FT_E_RECORD, "trailer flags 4 accepted");
+    CHECK(o->rc == FT_E_RECORD, "trailer flags 8 accepted");
     f2[1] = 1, f2[3] = 32;
     o = read_frames(f1, sizeof f1, f2, 4 + 32);
     CHECK(o->rc == FT_E_RECORD, "32 counts accepted");
