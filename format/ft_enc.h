@@ -117,8 +117,8 @@ static inline void ft_put_size_planes(ft_frame *f, uint64_t size)
  *   W:     ops <- svarint(delta), varint(size), before allocator and stack
  * RALLOC, when addr is the last address freed in its recycle slot and size < 65536:
  *   ops [kind|S|K], recycle plane <- slot, size planes <- size */
-static inline void ft_enc_alloc(ft_frame *f, uint64_t addr, uint64_t size, uint32_t allocator,
-                                uint32_t stack)
+static inline __attribute__((always_inline)) void
+ft_enc_alloc(ft_frame *f, uint64_t addr, uint64_t size, uint32_t allocator, uint32_t stack)
 {
     ft_regs *r = &f->regs;
     uint8_t *k = f->ops, *p = k + 1;
@@ -152,7 +152,8 @@ static inline void ft_enc_alloc(ft_frame *f, uint64_t addr, uint64_t size, uint3
 }
 
 /* FREE: ops [kind|W]; not W: address planes; W: ops <- svarint(delta) */
-static inline void ft_enc_free(ft_frame *f, uint64_t addr)
+static inline __attribute__((always_inline)) void
+ft_enc_free(ft_frame *f, uint64_t addr)
 {
     uint64_t delta = addr - f->regs.addr, z = ft_plane_addr(delta);
     uint8_t *o = f->ops; /* loaded before the byte stores, which may alias anything */
