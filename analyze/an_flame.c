@@ -187,15 +187,31 @@ static const char script[] =
     " if(s){box.value=s;search(s);}if(x&&document.getElementById(x))zoom(document.getElementById(x));else place();\n"
     " if(document.documentElement.getAttribute('data-reversed')!=='1')window.scrollTo(0,1e9);})();\n";
 
+/* Whether a node is wide enough to draw. A child holds no more bytes than its parent, so
+ * a node that passes has every ancestor drawn too. */
+static int drawn(const an_tree *t, uint32_t id, double scale)
+{
+    return id == 0 || (double)t->node[id].bytes * scale >= MIN_PX;
+}
+
+/* The depth of the deepest frame drawn: the picture is that many rows (plus the root)
+ * high, with no blank rows for frames left out. */
+static uint32_t drawn_rows(const an_tree *t, double scale)
+{
+    uint32_t rows = 0;
+    for (uint32_t i = 0; i < t->n; i++)
+        if (t->node[i].depth > rows && drawn(t, i, scale))
+            rows = t->node[i].depth;
+    return rows;
+}
+
 int an_flame_svg(FILE *out, const an_tree *t, const an_defs *d, const an_flame_opts *o)
 {
     uint32_t *kids, *first;
     if (an_tree_children(t, &kids, &first))
         return -1;
-    uint32_t rows = 0;
-    for (size_t i = 0; i < t->n; i++)
-        if (t->node[i].depth > rows)
-            rows = t->node[i].depth;
+    double scale = t->node[0].bytes ? (WIDTH - 2 * PAD) / (double)t->node[0].bytes : 0;
+    uint32_t rows = drawn_rows(t, scale);
     int height = 60 + ((int)rows + 1) * ROW + 30;
     fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
             "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%d\" height=\"%d\" "
@@ -219,7 +235,6 @@ int an_flame_svg(FILE *out, const an_tree *t, const an_defs *d, const an_flame_o
             (int)PAD, (int)(WIDTH - PAD), height - 10, (int)(WIDTH - 230));
     /* Lay out depth first: each child gets its share of its parent's width, largest on the
      * left. A stack of (node, x) pairs stands in for recursion (trees can be 8192 deep). */
-    double scale = t->node[0].bytes ? (WIDTH - 2 * PAD) / (double)t->node[0].bytes : 0;
     uint32_t *stack = malloc((t->n + 1) * sizeof *stack);
     double *xs = malloc((t->n + 1) * sizeof *xs);
     sources ss = {NULL, 0, 0};
@@ -232,9 +247,9 @@ int an_flame_svg(FILE *out, const an_tree *t, const an_defs *d, const an_flame_o
     while (sp) {
         sp--;
         uint32_t id = stack[sp];
-        double x = xs[sp], w = (double)t->node[id].bytes * scale;
-        if (w < MIN_PX && id)
+        if (!drawn(t, id, scale))
             continue;
+        double x = xs[sp], w = (double)t->node[id].bytes * scale;
         frame(out, t, d, &ss, id, x, w, (int)rows, o);
         double cx = x + w;
         for (uint32_t k = first[id + 1]; k > first[id]; k--) { /* push right to left */

@@ -31,5 +31,8 @@ int cli_replayed(struct an_replay *rp, const char *path, int err, int warn);
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Whether arg is -h or --help. */
 int cli_is_help(const char *arg);
+/* A name from a trace on stdout, for a terminal: control characters (a newline would
+ * split a row, an escape would reach the terminal) become U+FFFD. NULL prints "?". */
+void cli_put_text(const char *s);
 
 #endif

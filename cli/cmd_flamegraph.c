@@ -15,11 +15,11 @@ static const char usage[] =
     "SVG to open in a browser. Widths are bytes; hover for function, file:line, bytes\n"
     "and the source line; click to zoom; type in the box to search.\n"
     "\n"
-    "  -o FILE        the SVG (default: TRACE's name with -peak.svg or -end.svg)\n"
-    "  --reverse      innermost frames at the top: who allocated through a function\n"
-    "  --at peak|end  what was live at the peak (default) or when the trace ended\n"
-    "  --title T      the title (default: the peak, its time and the command)\n"
-    "  -h, --help     show this help\n";
+    "  -o, --output FILE  the SVG (default: TRACE's name with -peak.svg or -end.svg)\n"
+    "  --reverse          innermost frames on top: who allocated through a function\n"
+    "  --at peak|end      what was live at the peak (default) or when the trace ended\n"
+    "  --title T          the title (default: the peak, its time and the command)\n"
+    "  -h, --help         show this help\n";
 
 /* The command line from the header, arguments joined by spaces (raw bytes). */
 static void command(const ft_header *h, char *out, size_t cap)

@@ -142,6 +142,28 @@ static char *read_file(const char *path, size_t n, size_t *len)
     return buf;
 }
 
+/* Text for the terminal: s cleaned to UTF-8, with each control character (a newline
+ * would split the line, an escape would reach the terminal) as U+FFFD. A source line
+ * keeps its tabs and loses a CRLF file's '\r'. malloc'd, or NULL. */
+static char *term_text(const char *s, size_t n, int source)
+{
+    if (source && n && s[n - 1] == '\r')
+        n--;
+    char *raw = malloc(n * 3 + 1), *o = raw;
+    for (size_t i = 0; raw && i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c < 0x20 && !(source && c == '\t')) || c == 0x7F) {
+            memcpy(o, "\xEF\xBF\xBD", 3);
+            o += 3;
+        } else {
+            *o++ = (char)c;
+        }
+    }
+    char *u = raw ? an_utf8(raw, (size_t)(o - raw)) : NULL;
+    free(raw);
+    return u;
+}
+
 struct ctx {
     int json, exact;
     cJSON *files;
@@ -158,7 +180,7 @@ static void print_file(struct ctx *c, const an_defs *d, uint32_t file, line_stat
 {
     size_t n, len = 0;
     const char *path = an_defs_string(d, file, &n);
-    char *u = an_utf8(path, n), *text = read_file(path, n, &len);
+    char *u = c->json ? an_utf8(path, n) : term_text(path, n, 0), *text = read_file(path, n, &len);
     cJSON *jf = NULL, *jl = NULL;
     if (c->json) {
         jf = cJSON_CreateObject();
@@ -181,7 +203,7 @@ static void print_file(struct ctx *c, const an_defs *d, uint32_t file, line_stat
         const line_stat *e = r < nrows && rows[r]->line == l ? rows[r++] : NULL;
         if (e || whole) {
             char a[32], b[32], cc[32];
-            char *src = p ? an_utf8(p, sl) : NULL;
+            char *src = !p ? NULL : c->json ? an_utf8(p, sl) : term_text(p, sl, 1);
             if (c->json) {
                 cJSON *o = cJSON_CreateObject();
                 cJSON_AddNumberToObject(o, "line", l);

@@ -54,6 +54,13 @@ static void each_arg(const ft_header *h, void (*fn)(const char *arg, void *ctx),
     }
 }
 
+/* Spaces after s to fill width columns, as printf's %-24s would (counting bytes). */
+static int pad(const char *s, int width)
+{
+    size_t n = s ? strlen(s) : 1;
+    return n < (size_t)width ? width - (int)n : 0;
+}
+
 static void add_arg(const char *arg, void *array)
 {
     cJSON_AddItemToArray(array, cJSON_CreateString(arg));
@@ -62,7 +69,8 @@ static void add_arg(const char *arg, void *array)
 static void print_arg(const char *arg, void *unused)
 {
     (void)unused;
-    printf(" %s", arg);
+    putchar(' ');
+    cli_put_text(arg);
 }
 
 static cJSON *command_array(const ft_header *h)
@@ -126,8 +134,11 @@ static void print_text(const an_replay *rp)
 {
     char a[32], b[32], c[32];
     const ft_header *h = &rp->hdr;
-    printf("trace:            %s (%s, format %u)\n", rp->path, an_human(rp->trace_bytes, a, sizeof a),
-           FT_VERSION);
+    char *path = an_utf8(rp->path, strlen(rp->path));
+    fputs("trace:            ", stdout);
+    cli_put_text(path ? path : "?");
+    printf(" (%s, format %u)\n", an_human(rp->trace_bytes, a, sizeof a), FT_VERSION);
+    free(path);
     printf("command:         ");
     each_arg(h, print_arg, NULL);
     printf("\npid:              %llu (parent %llu)\n", (unsigned long long)h->pid,
@@ -157,8 +168,9 @@ static void print_text(const an_replay *rp)
     for (size_t i = 0; i < rp->nmarkers; i++) {
         const an_marker *m = &rp->markers[i];
         char *u = an_utf8(m->label, m->len);
-        printf("  %9.3f s  %-5s  %-24s %s live\n", (double)m->time_us / 1e6,
-               marker_types[m->type], u ? u : "?", an_human(m->live, a, sizeof a));
+        printf("  %9.3f s  %-5s  ", (double)m->time_us / 1e6, marker_types[m->type]);
+        cli_put_text(u ? u : "?");
+        printf("%*s %s live\n", pad(u, 24), "", an_human(m->live, a, sizeof a));
         free(u);
     }
 }

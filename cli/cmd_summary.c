@@ -129,17 +129,6 @@ static const char *size_text(uint64_t n, int exact, char *buf, size_t cap)
     return exact ? an_commas(n, buf, cap) : an_human(n, buf, cap);
 }
 
-/* A name on the terminal: control characters (a newline would split the row, an escape
- * would reach the terminal) become U+FFFD. */
-static void put_name(const char *s)
-{
-    for (const unsigned char *c = (const unsigned char *)(s ? s : "?"); *c; c++)
-        if (*c < 0x20 || *c == 0x7F)
-            fputs("\xEF\xBF\xBD", stdout);
-        else
-            putchar(*c);
-}
-
 /* The text label of a location: file:line function, function (file), file, or stack. */
 static void print_label(const an_defs *d, const an_loc *l, enum an_by by)
 {
@@ -150,26 +139,26 @@ static void print_label(const an_defs *d, const an_loc *l, enum an_by by)
     place p = place_of(d, l->func, l->line);
     switch (by) {
     case AN_BY_LINE:
-        put_name(p.file);
+        cli_put_text(p.file);
         printf(":%u ", p.line);
-        put_name(p.func);
+        cli_put_text(p.func);
         break;
     case AN_BY_FUNCTION:
-        put_name(p.func);
+        cli_put_text(p.func);
         fputs(" (", stdout);
-        put_name(p.file);
+        cli_put_text(p.file);
         putchar(')');
         break;
-    case AN_BY_FILE: put_name(p.file); break;
+    case AN_BY_FILE: cli_put_text(p.file); break;
     case AN_BY_STACK: {
         static uint32_t ids[AN_MAX_DEPTH];
         size_t n = frames_of(d, l->stack, ids, AN_MAX_DEPTH);
         for (size_t i = 0; i < n; i++) {
             place q = place_of(d, d->node[ids[i]].func, d->node[ids[i]].line);
             fputs(i ? " > " : "", stdout);
-            put_name(q.file);
+            cli_put_text(q.file);
             printf(":%u ", q.line);
-            put_name(q.func);
+            cli_put_text(q.func);
             place_free(&q);
         }
         break;

@@ -61,6 +61,15 @@ int cli_replay(an_replay *rp, const char *path, uint64_t stop_at, int warn)
     return cli_replayed(rp, path, an_replay_run(rp, path, stop_at, 1), warn);
 }
 
+void cli_put_text(const char *s)
+{
+    for (const unsigned char *c = (const unsigned char *)(s ? s : "?"); *c; c++)
+        if (*c < 0x20 || *c == 0x7F)
+            fputs("\xEF\xBF\xBD", stdout);
+        else
+            putchar(*c);
+}
+
 int cli_is_help(const char *arg)
 {
     return !strcmp(arg, "-h") || !strcmp(arg, "--help");
