@@ -98,6 +98,9 @@ test: check-layering
 
 bench: all
 	bench/run.sh
+	bench/analyze.sh
+	bench/python.sh
+	@if [ -f bench/plot.sh ]; then bench/plot.sh; fi
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/filrec $(DESTDIR)$(PREFIX)/share/man/man1
