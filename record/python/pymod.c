@@ -215,17 +215,28 @@ static unsigned intern_string(PyObject *o)
  * its line table's. The function key adds what names the function (the name and file
  * strings, the first line), so a reused address never inherits another function's
  * name; a node's key adds its function's id. */
-static unsigned intern_function(PyCodeObject *c)
+static PyObject *code_qualname(PyCodeObject *c)
 {
 #if PY_VERSION_HEX >= 0x030B0000
-    PyObject *qual = c->co_qualname;
+    return c->co_qualname;
 #else
-    PyObject *qual = c->co_name;
+    return c->co_name;
 #endif
-    uint64_t names = mix((uintptr_t)qual, (uintptr_t)c->co_filename, (uint64_t)c->co_firstlineno);
-    uint32_t *id = table_slot(&functions, (uintptr_t)c, (uintptr_t)code_table(c), names);
+}
+
+/* What names a code object's function, as a key: the name and file strings (their
+ * addresses: the code object holds them), the first line. */
+static uint64_t code_names(PyCodeObject *c)
+{
+    return mix((uintptr_t)code_qualname(c), (uintptr_t)c->co_filename,
+               (uint64_t)c->co_firstlineno);
+}
+
+static unsigned intern_function(PyCodeObject *c)
+{
+    uint32_t *id = table_slot(&functions, (uintptr_t)c, (uintptr_t)code_table(c), code_names(c));
     if (id && !*id) {
-        unsigned name = intern_string(qual);
+        unsigned name = intern_string(code_qualname(c));
         unsigned file = intern_string(c->co_filename);
         if (name && file && (*id = api.function(name, file, (unsigned)c->co_firstlineno)))
             functions.used++;
@@ -249,6 +260,16 @@ static unsigned intern_node(unsigned parent, PyCodeObject *c, int offset)
 }
 
 /* ---- per-thread capture ---- */
+/* A thread's recent allocation sites, (parent node, code, offset) -> node, direct
+ * mapped: a known site is found without table_lock. Consecutive allocations often come
+ * from different lines of one function, so the last stack alone rarely matches. */
+#define SITES 512
+typedef struct site {
+    uint64_t code, table, names;
+    uint32_t parent, node;
+    int off;
+} site;
+
 typedef struct chain {
     int depth;                     /* frames in the last stack, outermost first */
     PyCodeObject *code[MAX_DEPTH];
@@ -257,7 +278,28 @@ typedef struct chain {
     unsigned node[MAX_DEPTH];
     PyCodeObject *now_code[MAX_DEPTH]; /* the capture in progress, innermost first */
     int now_off[MAX_DEPTH];
+    site sites[SITES];
 } chain;
+
+/* The node of frame (c, off) under parent, from the thread's sites or the tables;
+ * *locked tells whether table_lock is held (taken on the first miss). 0: not
+ * recording any more. */
+static unsigned site_node(chain *ch, unsigned parent, PyCodeObject *c, int off, int *locked)
+{
+    uint64_t table = (uintptr_t)code_table(c), names = code_names(c);
+    site *st = &ch->sites[mix((uintptr_t)c ^ (uint64_t)parent << 32, (uint64_t)off, table) &
+                          (SITES - 1)];
+    if (st->node && st->code == (uintptr_t)c && st->parent == parent && st->off == off &&
+        st->table == table && st->names == names)
+        return st->node;
+    if (!*locked) {
+        pthread_mutex_lock(&table_lock);
+        *locked = 1;
+    }
+    unsigned node = intern_node(parent, c, off);
+    *st = (site){(uintptr_t)c, table, names, parent, node, off};
+    return node;
+}
 
 static unsigned capture(void **slot)
 {
@@ -281,21 +323,20 @@ static unsigned capture(void **slot)
         k++;
     if (k == n && n == ch->depth)
         return n ? ch->node[n - 1] : 0;
-    if (k < n) {
-        pthread_mutex_lock(&table_lock);
-        for (int i = k; i < n; i++) {
-            PyCodeObject *c = ch->now_code[n - 1 - i];
-            ch->code[i] = c;
-            ch->table[i] = code_table(c);
-            ch->off[i] = ch->now_off[n - 1 - i];
-            ch->node[i] = intern_node(i ? ch->node[i - 1] : 0, c, ch->off[i]);
-            if (!ch->node[i]) { /* not recording any more */
-                n = i;
-                break;
-            }
+    int locked = 0;
+    for (int i = k; i < n; i++) {
+        PyCodeObject *c = ch->now_code[n - 1 - i];
+        ch->code[i] = c;
+        ch->table[i] = code_table(c);
+        ch->off[i] = ch->now_off[n - 1 - i];
+        ch->node[i] = site_node(ch, i ? ch->node[i - 1] : 0, c, ch->off[i], &locked);
+        if (!ch->node[i]) { /* not recording any more */
+            n = i;
+            break;
         }
-        pthread_mutex_unlock(&table_lock);
     }
+    if (locked)
+        pthread_mutex_unlock(&table_lock);
     ch->depth = n;
     return n ? ch->node[n - 1] : 0;
 }
