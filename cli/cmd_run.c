@@ -166,8 +166,36 @@ static int mirror(int status)
 /* The interpreter's real binary (sys.executable). Launchers such as pyenv's shims are
  * scripts that exec the interpreter: the preloaded recorder would attach to the shell
  * and let the real interpreter go unrecorded. Returns a malloc'd path or NULL. */
+/* path if it is an ELF executable (not a script, such as a pyenv shim, which would
+ * run a shell under the recorder first), else NULL. A bare name is looked up in PATH. */
+static char *elf_python(const char *python)
+{
+    char path[PATH_MAX], magic[4];
+    const char *dirs = strchr(python, '/') ? "" : getenv("PATH");
+    for (const char *d = dirs ? dirs : ""; ; d = strchr(d, ':') + 1) {
+        size_t n = strcspn(d, ":");
+        if (strchr(python, '/'))
+            snprintf(path, sizeof path, "%s", python);
+        else
+            snprintf(path, sizeof path, "%.*s/%s", (int)n, n ? d : ".", python);
+        int fd = access(path, X_OK) ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            ssize_t k = read(fd, magic, sizeof magic);
+            close(fd);
+            return k == 4 && !memcmp(magic, "\x7f" "ELF", 4) ? strdup(path) : NULL;
+        }
+        if (!strchr(d, ':'))
+            return NULL;
+    }
+}
+
+/* The interpreter's own executable (sys.executable): the ELF file itself, or what a
+ * launcher script runs, asked of the interpreter. NULL if it does not run. */
 static char *real_python(const char *python)
 {
+    char *elf = elf_python(python);
+    if (elf)
+        return elf;
     int fd[2];
     if (pipe(fd))
         return NULL;
