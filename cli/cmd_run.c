@@ -28,8 +28,8 @@ static const char usage[] =
     "  -f, --force           overwrite FILE if it exists\n"
     "      --python PATH     the interpreter for SCRIPT.py, -m and -c (default: python3)\n"
     "      --python-allocators\n"
-    "                        record every Python object allocation exactly (runs\n"
-    "                        Python with PYTHONMALLOC=malloc; slower)\n"
+    "                        record every Python object allocation exactly, at\n"
+    "                        Python's own allocator (slower)\n"
     "      --interval MS     record time and resident memory every MS ms (default 10)\n"
     "      --no-report       only record: no report folder after the run\n"
     "  -h, --help            show this help\n"
@@ -131,7 +131,7 @@ static void exec_program(char **argv, const struct paths *p, int fd, long interv
     setenv("FILREC_PYDIR", p->modules, 1);
     setenv("FILREC_PYPKG", p->package, 1);
     if (flags & 2)
-        setenv("PYTHONMALLOC", "malloc", 1);
+        setenv("FILREC_PYOBJECTS", "1", 1); /* for the bootstrap, which takes it out */
     snprintf(buf, sizeof buf, "%u", flags);
     setenv("FILREC_FLAGS", buf, 1);
     snprintf(buf, sizeof buf, "%d", fd);

@@ -32,6 +32,7 @@ enum ft_kind {
 enum ft_allocator {
     FT_A_MALLOC = 1, FT_A_CALLOC, FT_A_REALLOC, FT_A_POSIX_MEMALIGN, FT_A_ALIGNED_ALLOC,
     FT_A_MEMALIGN, FT_A_VALLOC, FT_A_PVALLOC, FT_A_REALLOCARRAY,
+    FT_A_PYMEM, FT_A_PYOBJECT, /* CPython's PyMem_ and PyObject_ domains */
     FT_A_COUNT
 };
 

@@ -34,6 +34,16 @@ int filrec_set_stack_source(filrec_stack_fn fn);
 unsigned filrec_define_string(const char *s, size_t n);
 unsigned filrec_define_function(unsigned name, unsigned file, unsigned first_line);
 unsigned filrec_define_node(unsigned parent, unsigned function, unsigned line);
+/* A module that wraps a language's allocator records its blocks itself: an allocation
+ * of size bytes at p with an allocator kind of FORMAT.md (10 and 11: CPython's
+ * domains), and a free (call it before the real free). The stack comes from the
+ * stack source. Both return 1 if recorded. */
+int filrec_record_alloc(void *p, size_t size, unsigned allocator);
+int filrec_record_free(void *p);
+/* The calling thread's inside-the-recorder counter: while it is above 0, the hooks
+ * record nothing. A wrapper raises it around the wrapped allocator's call, so what
+ * that allocator gets from malloc or mmap is not recorded as well. */
+int *filrec_busy(void);
 
 #ifdef __cplusplus
 }

@@ -58,3 +58,25 @@ REC_EXPORT unsigned filrec_define_node(unsigned parent, unsigned function, unsig
 {
     return define(FT_STACK_NODE, &rec.nnodes, 3, parent, function, line, NULL, 0);
 }
+
+REC_EXPORT int filrec_record_alloc(void *p, size_t size, unsigned allocator)
+{
+    if (!p || !atomic_load_explicit(&rec_on, memory_order_relaxed) || rec_tl.busy ||
+        allocator == 0 || allocator >= FT_A_COUNT)
+        return 0;
+    rec_alloc_inline(p, size, allocator);
+    return 1;
+}
+
+REC_EXPORT int filrec_record_free(void *p)
+{
+    if (!p || !atomic_load_explicit(&rec_on, memory_order_relaxed) || rec_tl.busy)
+        return 0;
+    rec_free_inline(p);
+    return 1;
+}
+
+REC_EXPORT int *filrec_busy(void)
+{
+    return &rec_tl.busy;
+}

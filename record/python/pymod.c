@@ -103,6 +103,9 @@ static struct {
     int (*region_begin)(const char *);
     int (*region_end)(const char *);
     int (*active)(void);
+    int (*record_alloc)(void *, size_t, unsigned);
+    int (*record_free)(void *);
+    int *(*busy)(void);
 } api;
 
 /* ---- intern tables: (k1, k2, k3) -> id, open addressing; under table_lock ---- */
@@ -355,14 +358,109 @@ static int resolve(void)
     FIND(region_end, "filrec_region_end");
     FIND(active, "filrec_active");
     FIND(set_source, "filrec_set_stack_source");
+    FIND(record_alloc, "filrec_record_alloc");
+    FIND(record_free, "filrec_record_free");
+    FIND(busy, "filrec_busy");
 #undef FIND
     return api.set_source && api.string && api.function && api.node && api.mark && api.active;
 }
 
+/* ---- --python-allocators: every PyMem_/PyObject_ block, recorded at the wrapper ----
+ * The interpreter keeps its own allocator (pymalloc): the program's memory behaves as
+ * it would without filrec. The wrapped call runs with the recorder's busy counter
+ * raised, so the malloc and arena mmap behind it are not recorded a second time.
+ * These domains are only called with the GIL held. */
+#define PY_DOMAINS 2
+static PyMemAllocatorEx orig[PY_DOMAINS];
+static PyObjectArenaAllocator orig_arena;
+static const unsigned kind_of[PY_DOMAINS] = {10 /* PyMem_ */, 11 /* PyObject_ */};
+static const PyMemAllocatorDomain domain_of[PY_DOMAINS] = {PYMEM_DOMAIN_MEM, PYMEM_DOMAIN_OBJ};
+
+static int *busy(void)
+{
+    static __thread int *b;
+    return b ? b : (b = api.busy());
+}
+
+#define QUIET(call) ({ int *q_ = busy(); ++*q_; __typeof__(call) r_ = (call); --*q_; r_; })
+
+static void *w_malloc(void *ctx, size_t n)
+{
+    PyMemAllocatorEx *o = ctx;
+    void *p = QUIET(o->malloc(o->ctx, n));
+    api.record_alloc(p, n, kind_of[o - orig]);
+    return p;
+}
+
+static void *w_calloc(void *ctx, size_t k, size_t n)
+{
+    PyMemAllocatorEx *o = ctx;
+    void *p = QUIET(o->calloc(o->ctx, k, n));
+    api.record_alloc(p, k * n, kind_of[o - orig]); /* k * n: checked by the allocator */
+    return p;
+}
+
+static void *w_realloc(void *ctx, void *old, size_t n)
+{
+    PyMemAllocatorEx *o = ctx;
+    api.record_free(old); /* first: see FORMAT.md, realloc */
+    void *p = QUIET(o->realloc(o->ctx, old, n));
+    api.record_alloc(p, n, kind_of[o - orig]);
+    return p;
+}
+
+static void w_free(void *ctx, void *p)
+{
+    PyMemAllocatorEx *o = ctx;
+    api.record_free(p);
+    ++*busy();
+    o->free(o->ctx, p);
+    --*busy();
+}
+
+static void *w_arena_alloc(void *ctx, size_t n)
+{
+    (void)ctx;
+    return QUIET(orig_arena.alloc(orig_arena.ctx, n));
+}
+
+static void w_arena_free(void *ctx, void *p, size_t n)
+{
+    (void)ctx;
+    ++*busy();
+    orig_arena.free(orig_arena.ctx, p, n);
+    --*busy();
+}
+
+static int wrap_allocators(void)
+{
+    if (!api.record_alloc || !api.record_free || !api.busy || !busy())
+        return 0;
+    for (int d = 0; d < PY_DOMAINS; d++) {
+        PyMem_GetAllocator(domain_of[d], &orig[d]);
+        PyMemAllocatorEx w = {&orig[d], w_malloc, w_calloc, w_realloc, w_free};
+        PyMem_SetAllocator(domain_of[d], &w);
+    }
+    PyObject_GetArenaAllocator(&orig_arena);
+    PyObjectArenaAllocator a = {NULL, w_arena_alloc, w_arena_free};
+    PyObject_SetArenaAllocator(&a);
+    return 1;
+}
+
+/* start(objects=False): give the recorder Python stacks; with objects, also record
+ * every PyMem_/PyObject_ block. True if recording. */
 static PyObject *py_start(PyObject *self, PyObject *args)
 {
-    (void)self, (void)args;
-    return PyBool_FromLong(resolve() && api.set_source(capture));
+    int objects = 0;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "|p", &objects))
+        return NULL;
+    if (!resolve() || !api.set_source(capture))
+        Py_RETURN_FALSE;
+    if (objects && !wrap_allocators())
+        PySys_WriteStderr("filrec: this libfilrec.so cannot record Python objects; "
+                          "recording what reaches malloc only\n");
+    Py_RETURN_TRUE;
 }
 
 static PyObject *py_stop(PyObject *self, PyObject *args)
@@ -392,7 +490,9 @@ static PyObject *py_begin(PyObject *s, PyObject *a) { (void)s; resolve(); return
 static PyObject *py_end(PyObject *s, PyObject *a) { (void)s; resolve(); return call_marker(api.region_end, a); }
 
 static PyMethodDef methods[] = {
-    {"start", py_start, METH_NOARGS, "Give the recorder Python stacks. True if recording."},
+    {"start", py_start, METH_VARARGS,
+     "start(objects=False): give the recorder Python stacks; objects: record every "
+     "PyMem_/PyObject_ block too. True if recording."},
     {"stop", py_stop, METH_NOARGS, "Stop giving Python stacks (at interpreter exit)."},
     {"active", py_active, METH_NOARGS, "True while this process is being recorded."},
     {"mark", py_mark, METH_VARARGS, "mark(label): a point marker. True if recorded."},

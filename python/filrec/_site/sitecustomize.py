@@ -11,6 +11,7 @@ def _filrec_start():
     here = os.path.dirname(os.path.abspath(__file__))
     modules = os.environ.pop("FILREC_PYDIR", "")
     package = os.environ.pop("FILREC_PYPKG", "")
+    objects = os.environ.pop("FILREC_PYOBJECTS", "") == "1"  # --python-allocators
     ours = os.environ.pop("FILREC_PYTHONPATH", None)
     if ours is not None:  # PYTHONPATH as it was before filrec prepended this folder
         if ours:
@@ -25,7 +26,7 @@ def _filrec_start():
         try:
             import _filrec
 
-            if _filrec.start():
+            if _filrec.start(objects):
                 import atexit
 
                 atexit.register(_filrec.stop)  # before finalization tears threads down

@@ -1,5 +1,5 @@
 """200,000 small objects made at one line: with Python's allocator (pymalloc) they
-live in a few arenas; with --python-allocators (PYTHONMALLOC=malloc) each is its own
+live in a few arenas; with --python-allocators (at the PyObject_ allocator) each is its own
 16-byte block, charged exactly."""
 
 
