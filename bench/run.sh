@@ -4,7 +4,8 @@
 # Builds bench/churn.c with -O2, then in one batch runs, interleaved so that all three
 # share the machine's noise:
 #   bare        build/bench/churn
-#   filrec      build/filrec run -f -o TMP/t.bin -- build/bench/churn
+#   filrec      build/filrec run -f --no-report -o TMP/t.bin -- build/bench/churn
+#               (recording only: the report folder is analysis, timed by analyze.sh)
 #   heaptrack   heaptrack -o TMP/h build/bench/churn   (recording only: its usual
 #               on-the-fly interpreter and compressor are included, `heaptrack
 #               --analyze` is not)
@@ -49,7 +50,8 @@ trace, hprefix = f"{tmp}/t.bin", f"{tmp}/h"
 
 variants = [
     ("bare", [churn, str(PAIRS)]),
-    ("filrec run", [f"{B}/filrec", "run", "-f", "-o", trace, "--", churn, str(PAIRS)]),
+    ("filrec run", [f"{B}/filrec", "run", "-f", "--no-report", "-o", trace, "--", churn,
+                    str(PAIRS)]),
 ]
 heaptrack = shutil.which("heaptrack")
 if heaptrack:
