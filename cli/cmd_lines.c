@@ -279,7 +279,7 @@ int cmd_lines(int argc, char **argv)
     int rc = !live || tally(&t, &rp.defs, live, alloc, nalloc < n ? nalloc : n, n);
     line_stat **rows = rc ? NULL : malloc((t.n ? t.n : 1) * sizeof *rows);
     size_t nrows = 0;
-    for (size_t i = 0; rows && i <= t.mask; i++)
+    for (size_t i = 0; rows && t.e && i <= t.mask; i++) /* t.e: NULL when nothing was live */
         if (t.e[i].file)
             rows[nrows++] = &t.e[i];
     if (!rows) {
