@@ -48,16 +48,4 @@ echo "Budget (issue): at least 20 M events/s and under 1 GB RSS; DESIGN.md aims 
 echo "<!-- analyze:end -->"
 } > "$tmp/section"
 cat "$tmp/section"
-python3 - "$tmp/section" <<'PY'
-import re, sys
-sec = open(sys.argv[1]).read().strip() + "\n"
-try:
-    doc = open("BENCHMARKS.md").read()
-except FileNotFoundError:
-    doc = "# Benchmarks\n\n"
-if "<!-- analyze:begin -->" in doc:
-    doc = re.sub(r"<!-- analyze:begin -->.*?<!-- analyze:end -->\n?", lambda m: sec, doc, flags=re.S)
-else:
-    doc = doc.rstrip() + "\n\n" + sec
-open("BENCHMARKS.md", "w").write(doc)
-PY
+bench/md_section.py analyze "${BENCHMARKS:-BENCHMARKS.md}" < "$tmp/section"

@@ -99,15 +99,4 @@ Best of ${REPS} wall times; the data file holds ${points} points (each series at
 EOF
 )
 echo "$report"
-if [ "$BENCHMARKS" != "-" ]; then
-    if grep -q '<!-- plot:begin -->' "$BENCHMARKS"; then
-        printf '%s\n' "$report" > "$tmp/section"
-        awk -v f="$tmp/section" '
-            /<!-- plot:begin -->/ { while ((getline l < f) > 0) print l; skip = 1; next }
-            /<!-- plot:end -->/ { skip = 0; next }
-            !skip' "$BENCHMARKS" > "$tmp/b.md"
-        cat "$tmp/b.md" > "$BENCHMARKS"
-    else
-        printf '\n%s\n' "$report" >> "$BENCHMARKS"
-    fi
-fi
+printf '%s\n' "$report" | bench/md_section.py plot "$BENCHMARKS"

@@ -206,19 +206,6 @@ lines = [
 section = "\n".join(lines) + "\n"
 print(section, end="")
 
-if out_md != "-":
-    try:
-        with open(out_md) as f:
-            doc = f.read()
-    except FileNotFoundError:
-        doc = "# filrec benchmarks\n\n"
-    m = re.search(r"<!-- churn:begin -->.*?<!-- churn:end -->\n?", doc, re.S)
-    if m:
-        doc = doc[:m.start()] + section + doc[m.end():]
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + section
-    with open(out_md + ".tmp", "w") as f:
-        f.write(doc)
-    os.replace(out_md + ".tmp", out_md)
-    print(f"bench: {out_md} updated", file=sys.stderr)
+subprocess.run([sys.executable, "bench/md_section.py", "churn", out_md], input=section,
+               text=True, check=True)
 EOF
