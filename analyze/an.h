@@ -119,6 +119,7 @@ typedef struct an_replay {
     uint64_t trace_bytes;
     uint32_t threads;
     int ended_early, trailer_flags;
+    uint64_t cut_offset;        /* ended early inside the frame at this offset, or 0 */
     an_marker *markers;
     size_t nmarkers, cap_markers;
     uint64_t *forks;

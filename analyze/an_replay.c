@@ -301,6 +301,7 @@ static int replay(an_replay *rp, const char *path, uint64_t stop_at, int progres
         return err;
     }
     rp->ended_early = ft_reader_ended_early(rp->r);
+    rp->cut_offset = ft_reader_cut_offset(rp->r);
     if (rp->now_us > rp->end_us)
         rp->end_us = rp->now_us;
     rp->trace_bytes = ft_reader_size(rp->r);

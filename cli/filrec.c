@@ -50,7 +50,11 @@ int cli_replayed(an_replay *rp, const char *path, int err, int warn)
         an_replay_free(rp);
         return 1;
     }
-    if (warn && rp->ended_early)
+    if (warn && rp->cut_offset)
+        cli_error("warning: '%s' ends early, inside the frame at offset %llu (the process "
+                  "was killed while writing it, or the file is damaged); analyzing the "
+                  "part before", path, (unsigned long long)rp->cut_offset);
+    else if (warn && rp->ended_early)
         cli_error("warning: '%s' ends early (the process was killed or the trace is cut); "
                   "analyzing the part before", path);
     return 0;

@@ -98,6 +98,9 @@ const ft_header *ft_reader_header(const ft_reader *r);
  * At the end, ft_reader_ended_early() tells whether the trailer was missing. */
 int ft_reader_next(ft_reader *r, ft_record *rec);
 int ft_reader_ended_early(const ft_reader *r);
+/* When the trace ended early inside a frame (dropped, FORMAT.md Body rule 4): that
+ * frame's offset; else 0. */
+uint64_t ft_reader_cut_offset(const ft_reader *r);
 /* Defined counts so far (strings, functions, stack nodes, threads). */
 uint32_t ft_reader_nstrings(const ft_reader *r);
 /* The error message of the last failure, naming the byte offset. */

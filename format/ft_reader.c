@@ -36,6 +36,7 @@ struct ft_reader {
     uint64_t seen[FT_KIND_COUNT];
     uint64_t counts[32];
     int trailer, early;
+    uint64_t cut; /* the offset of a frame the file ends inside (dropped), or 0 */
     char msg[256];
 };
 
@@ -259,8 +260,30 @@ static int split_frame(ft_reader *r, size_t n)
     return 1;
 }
 
-/* Decode the next whole frame into r->frame. 1: a frame; 0: clean end of the body
- * (no bytes left); negative: error, including a body that ends inside a frame. */
+/* Whether a zstd frame magic follows off in the file: a frame that runs into another
+ * one is damaged, not cut short. Unreadable (not a regular file): assume so. */
+static int magic_after(const ft_reader *r, uint64_t off)
+{
+    uint8_t buf[65536];
+    size_t carry = 0;
+    for (;;) {
+        ssize_t k = pread(r->fd, buf + carry, sizeof buf - carry, (off_t)off);
+        if (k < 0)
+            return 1;
+        if (k == 0)
+            return 0;
+        size_t n = carry + (size_t)k;
+        for (size_t i = 0; i + 4 <= n; i++)
+            if (get_u32(buf + i) == 0xFD2FB528u)
+                return 1;
+        carry = n < 3 ? n : 3;
+        memmove(buf, buf + n - carry, carry);
+        off += (uint64_t)k;
+    }
+}
+
+/* Decode the next whole frame into r->frame. 1: a frame; 0: end of the body (no bytes
+ * left, or only the start of a frame the file ends inside); negative: error. */
 static int next_frame(ft_reader *r)
 {
     ZSTD_outBuffer out = {r->frame, FT_FRAME_MAX + 1, 0};
@@ -302,10 +325,18 @@ static int next_frame(ft_reader *r)
             if (k < 0)
                 return fail(r, FT_E_IO, "offset %llu: %s", (unsigned long long)r->in_base,
                             strerror(errno));
-            if (k == 0 || (r->eof && r->zin.pos == r->zin.size))
-                return fail(r, FT_E_ZSTD, "offset %llu: the trace is cut inside a frame "
-                            "(a recorder writes whole frames, even when killed)",
-                            (unsigned long long)r->frame_off);
+            if (k == 0 || (r->eof && r->zin.pos == r->zin.size)) {
+                /* The file ends inside its last frame: a process killed in the middle
+                 * of writing one (Linux stops a write at a page when SIGKILL comes).
+                 * That frame is dropped; the trace ends early before it. A frame whose
+                 * damaged header made it swallow the frames after it is an error. */
+                ZSTD_DCtx_reset(r->dctx, ZSTD_reset_session_only);
+                if (magic_after(r, r->frame_off + 4))
+                    return fail(r, FT_E_ZSTD, "offset %llu: damaged frame: it runs into "
+                                "the next one", (unsigned long long)r->frame_off);
+                r->cut = r->frame_off;
+                return 0;
+            }
         }
     }
     return split_frame(r, out.pos);
@@ -429,6 +460,9 @@ int ft_reader_next(ft_reader *r, ft_record *rec)
         if (k == 1 && r->trailer && r->end > r->frame)
             return fail(r, FT_E_AFTER_END, "offset %llu: data after the trailer",
                         (unsigned long long)r->frame_off);
+        if (k == 0 && r->cut && r->trailer)
+            return fail(r, FT_E_AFTER_END, "offset %llu: data after the trailer",
+                        (unsigned long long)r->frame_off);
         if (k == 0) {
             r->early = !r->trailer;
             return 0;
@@ -524,6 +558,7 @@ int ft_reader_next(ft_reader *r, ft_record *rec)
 
 const ft_header *ft_reader_header(const ft_reader *r) { return &r->hdr; }
 int ft_reader_ended_early(const ft_reader *r) { return r->early; }
+uint64_t ft_reader_cut_offset(const ft_reader *r) { return r->early ? r->cut : 0; }
 uint32_t ft_reader_nstrings(const ft_reader *r) { return r->nstrings; }
 const char *ft_reader_message(const ft_reader *r) { return r ? r->msg : "out of memory"; }
 uint64_t ft_reader_pos(const ft_reader *r) { return r->in_base + r->zin.pos; }

@@ -67,9 +67,12 @@ def check_zoom(page):
     z = zoomed[c["id"]]
     assert (z["x"], z["width"], z["shown"]) == (pytest.approx(PAD), pytest.approx(WIDTH), True)
     for i, f in before.items():
-        inside = f["depth"] > c["depth"] and c["x"] - 1e-6 <= f["x"] < c["x"] + c["width"] - 1e-6
-        above = f["depth"] < c["depth"] and f["x"] <= c["x"] + 1e-6 and \
-            f["x"] + f["width"] >= c["x"] + c["width"] - 1e-6
+        # From the frames' exact extents (data-x, data-w: fractions of the root), not
+        # from the rectangles, whose pixel positions are rounded in the SVG.
+        inside = f["depth"] > c["depth"] and c["fx"] - 1e-12 <= f["fx"] and \
+            f["fx"] + f["fw"] <= c["fx"] + c["fw"] + 1e-12
+        above = f["depth"] < c["depth"] and f["fx"] <= c["fx"] + 1e-12 and \
+            f["fx"] + f["fw"] >= c["fx"] + c["fw"] - 1e-12
         assert zoomed[i]["shown"] == (inside or above or i == c["id"]), f["label"]
         if above:
             assert zoomed[i]["width"] == pytest.approx(WIDTH)

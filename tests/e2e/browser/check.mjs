@@ -36,6 +36,7 @@ const frames = page => page.evaluate(() => [...document.querySelectorAll('g.f')]
         id: g.id, label: g.getAttribute('data-l'), depth: +g.getAttribute('data-d'),
         bytes: +g.getAttribute('data-b'), shown: getComputedStyle(g).display !== 'none',
         x: +r.getAttribute('x'), width: +r.getAttribute('width'),
+        fx: +g.getAttribute('data-x'), fw: +g.getAttribute('data-w'),
         fill: r.style.fill, hit: g.classList.contains('hit'),
     };
 }));
