@@ -150,6 +150,10 @@ int an_replay_samples(an_replay *rp, const char *path,
 /* As an_replay_run, counting temporary allocations freed within threshold (>= 1) later
  * allocations of the same thread into rp->temp. */
 int an_replay_temporaries(an_replay *rp, const char *path, unsigned threshold, int progress);
+/* Both in one pass (the report folder): temporaries, and on_sample per SAMPLE. */
+int an_replay_temporaries_samples(an_replay *rp, const char *path, unsigned threshold,
+                                  int (*on_sample)(void *, uint64_t, uint64_t, uint64_t),
+                                  void *ctx, int progress);
 /* As an_replay_run of the whole trace, summing bytes allocated per stack (rp->totals). */
 int an_replay_totals(an_replay *rp, const char *path, int progress);
 void an_replay_free(an_replay *rp);

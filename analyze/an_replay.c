@@ -269,6 +269,17 @@ int an_replay_temporaries(an_replay *rp, const char *path, unsigned threshold, i
     return replay(rp, path, 0, progress);
 }
 
+int an_replay_temporaries_samples(an_replay *rp, const char *path, unsigned threshold,
+                                  int (*on_sample)(void *, uint64_t, uint64_t, uint64_t),
+                                  void *ctx, int progress)
+{
+    memset(rp, 0, sizeof *rp);
+    rp->temp_threshold = threshold ? threshold : 1;
+    rp->on_sample = on_sample;
+    rp->sample_ctx = ctx;
+    return replay(rp, path, 0, progress);
+}
+
 static int replay(an_replay *rp, const char *path, uint64_t stop_at, int progress)
 {
     rp->path = path;

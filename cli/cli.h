@@ -2,6 +2,7 @@
 #ifndef CLI_H
 #define CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 int cmd_run(int argc, char **argv);
@@ -15,12 +16,23 @@ int cmd_report(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 /* Write the report folder for trace (into dir, or the default); 0 or 1. */
 int cli_report(const char *trace, const char *dir);
-/* Draw memory over time for trace into out (.png, .svg or .pdf) with gnuplot. quiet:
- * no "wrote" line and no error for a missing gnuplot. 0, 1 on an error (said), or 2
- * when gnuplot is not installed. */
-int cli_plot(const char *trace, const char *out, int quiet);
 
 struct an_replay;
+struct an_defs;
+struct an_loc;
+/* The plot for the report folder, fed by the replays the report makes anyway: start;
+ * cli_plot_on_sample (ctx: the input) as the whole replay's on_sample; after it,
+ * cli_plot_whole; cli_plot_peak with the locations live at the peak; cli_plot_finish
+ * draws out (.svg, .png or .pdf) quietly and frees the input: 0, 1 on an error, or 2
+ * when gnuplot is not installed. */
+typedef struct cli_plot_input cli_plot_input;
+cli_plot_input *cli_plot_start(void);
+int cli_plot_on_sample(void *in, uint64_t time_us, uint64_t rss, uint64_t heap);
+void cli_plot_whole(cli_plot_input *in, struct an_replay *rp);
+void cli_plot_peak(cli_plot_input *in, const struct an_defs *d, const struct an_loc *loc,
+                   size_t n);
+int cli_plot_finish(cli_plot_input *in, const char *trace, const char *out);
+
 /* Replay path (to event stop_at, or all of it when 0), saying what went wrong: a
  * one-line error (returns 1, rp freed) or the ends-early warning (once: warn). */
 int cli_replay(struct an_replay *rp, const char *path, uint64_t stop_at, int warn);

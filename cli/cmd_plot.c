@@ -45,7 +45,7 @@ struct opts {
 };
 
 /* What the replays found, for the data file and the script. */
-struct input {
+struct cli_plot_input {
     an_plot *plot;
     an_marker *markers;     /* taken over from the replay */
     size_t nmarkers;
@@ -86,25 +86,13 @@ static void gp_quote(FILE *f, const char *s, size_t n)
     free(u);
 }
 
-/* The label of the peak: its bytes, time and the top location (second replay). */
-static int peak_label(struct input *in, const char *path, uint64_t peak_event)
+/* The label of the peak: its bytes, time and the top location, from the locations
+ * live at the peak (loc, n) and the definitions they refer to. */
+static void set_label(struct cli_plot_input *in, const an_defs *d, const an_loc *loc, size_t n)
 {
-    an_replay rp;
-    an_loc *loc = NULL;
-    size_t n = 0;
     char a[32];
     int k = snprintf(in->label, sizeof in->label, "peak %s at %.2f s",
                      an_human(in->peak.bytes, a, sizeof a), (double)in->peak.time_us / 1e6);
-    if (!peak_event)
-        return 0;
-    if (cli_replay(&rp, path, peak_event, 0))
-        return 1;
-    if (an_peak_locations(&rp, AN_BY_LINE, &loc, &n)) {
-        cli_error("out of memory");
-        an_replay_free(&rp);
-        return 1;
-    }
-    const an_defs *d = &rp.defs;
     if (n && loc[0].func && loc[0].func < d->nfunc) {
         size_t fl, nl;
         const char *file = an_defs_string(d, d->func[loc[0].func].file, &fl);
@@ -114,34 +102,60 @@ static int peak_label(struct input *in, const char *path, uint64_t peak_event)
     } else if (n) {
         snprintf(in->label + k, sizeof in->label - (size_t)k, ": [no Python stack]");
     }
+}
+
+/* The second replay, to the peak, for the label. */
+static int peak_label(struct cli_plot_input *in, const char *path, uint64_t peak_event)
+{
+    an_replay rp;
+    an_loc *loc = NULL;
+    size_t n = 0;
+    set_label(in, NULL, NULL, 0);
+    if (!peak_event)
+        return 0;
+    if (cli_replay(&rp, path, peak_event, 0))
+        return 1;
+    if (an_peak_locations(&rp, AN_BY_LINE, &loc, &n)) {
+        cli_error("out of memory");
+        an_replay_free(&rp);
+        return 1;
+    }
+    set_label(in, &rp.defs, loc, n);
     free(loc);
     an_replay_free(&rp);
     return 0;
 }
 
+/* What a whole replay that fed an_plot_sample leaves for the plot: the exact peak and
+ * end points, the command, the markers (taken over). */
+static void take_replay(struct cli_plot_input *in, an_replay *rp)
+{
+    /* The peak can fall between samples: its exact point is part of the series. */
+    an_series_add(&in->plot->heap, rp->peak_time_us, rp->peak);
+    an_series_add(&in->plot->heap, rp->end_us, rp->cur);
+    in->peak = (an_plot_peak){rp->peak_time_us, rp->peak, rp->end_us, in->label};
+    size_t n = rp->hdr.cmdline_len < sizeof in->cmd - 1 ? rp->hdr.cmdline_len : sizeof in->cmd - 1;
+    memcpy(in->cmd, rp->hdr.cmdline, n);
+    for (size_t i = 0; i < n; i++)
+        if (!in->cmd[i])
+            in->cmd[i] = ' ';
+    in->cmd[n] = 0;
+    in->markers = rp->markers;
+    in->nmarkers = rp->nmarkers;
+    rp->markers = NULL;
+    rp->nmarkers = 0;
+}
+
 /* First replay: samples, markers and the peak; then the peak's location. warn: say
- * when the trace ends early (the report has said it already). */
-static int collect(struct input *in, const char *path, int warn)
+ * when the trace ends early. */
+static int collect(struct cli_plot_input *in, const char *path, int warn)
 {
     an_replay rp;
     an_series_init(&in->plot->heap);
     an_series_init(&in->plot->rss);
     if (cli_replayed(&rp, path, an_replay_samples(&rp, path, an_plot_sample, in->plot, 1), warn))
         return 1;
-    /* The peak can fall between samples: its exact point is part of the series. */
-    an_series_add(&in->plot->heap, rp.peak_time_us, rp.peak);
-    an_series_add(&in->plot->heap, rp.end_us, rp.cur);
-    in->peak = (an_plot_peak){rp.peak_time_us, rp.peak, rp.end_us, in->label};
-    size_t n = rp.hdr.cmdline_len < sizeof in->cmd - 1 ? rp.hdr.cmdline_len : sizeof in->cmd - 1;
-    memcpy(in->cmd, rp.hdr.cmdline, n);
-    for (size_t i = 0; i < n; i++)
-        if (!in->cmd[i])
-            in->cmd[i] = ' ';
-    in->cmd[n] = 0;
-    in->markers = rp.markers;
-    in->nmarkers = rp.nmarkers;
-    rp.markers = NULL;
-    rp.nmarkers = 0;
+    take_replay(in, &rp);
     uint64_t peak_event = rp.peak_event;
     an_replay_free(&rp);
     return peak_label(in, path, peak_event);
@@ -163,7 +177,7 @@ static void script_terminal(FILE *f, enum term t, long w, long h)
 }
 
 /* Axis units: the largest decimal unit the data reaches, seconds to hours. */
-static void script_axes(FILE *f, const struct input *in, double *xs, double *ys, double *ytop)
+static void script_axes(FILE *f, const struct cli_plot_input *in, double *xs, double *ys, double *ytop)
 {
     static const char *bunit[] = {"B", "KB", "MB", "GB", "TB", "PB"};
     uint64_t top = in->plot->heap.max > in->plot->rss.max ? in->plot->heap.max : in->plot->rss.max;
@@ -182,7 +196,7 @@ static void script_axes(FILE *f, const struct input *in, double *xs, double *ys,
     fprintf(f, "set xrange [0:%.9g]\nset yrange [0:%.9g]\n", xmax > 0 ? xmax : 1, *ytop);
 }
 
-static void script_head(FILE *f, const struct opts *o, const struct input *in, enum term t)
+static void script_head(FILE *f, const struct opts *o, const struct cli_plot_input *in, enum term t)
 {
     char title[1200];
     script_terminal(f, t, o->width, o->height);
@@ -200,7 +214,7 @@ static void script_head(FILE *f, const struct opts *o, const struct input *in, e
 
 #define MAX_LABELS 40 /* more markers than this: lines only, labels would be a smear */
 
-static void script_plot(FILE *f, const struct input *in, const char *data, double xs,
+static void script_plot(FILE *f, const struct cli_plot_input *in, const char *data, double xs,
                         double ys, double ytop)
 {
     size_t points = an_plot_count(in->markers, in->nmarkers, FT_MARK_POINT);
@@ -232,7 +246,7 @@ static void script_plot(FILE *f, const struct input *in, const char *data, doubl
 }
 
 /* The whole script, into a malloc'd string. */
-static char *script(const struct opts *o, const struct input *in, enum term t,
+static char *script(const struct opts *o, const struct cli_plot_input *in, enum term t,
                     const char *data, size_t *len)
 {
     char *text = NULL;
@@ -393,7 +407,7 @@ static int draw(const struct opts *o, const char *text, size_t len)
 }
 
 /* Write the data, make the script, run gnuplot. */
-static int render(const struct opts *o, const struct input *in, enum term t)
+static int render(const struct opts *o, const struct cli_plot_input *in, enum term t)
 {
     char data[4200];
     int tmp, rc = 1;
@@ -418,6 +432,29 @@ out:
     return rc;
 }
 
+static struct cli_plot_input *input_new(void)
+{
+    struct cli_plot_input *in = calloc(1, sizeof *in);
+    if (in && !(in->plot = calloc(1, sizeof *in->plot))) {
+        free(in);
+        return NULL;
+    }
+    if (in) {
+        an_series_init(&in->plot->heap);
+        an_series_init(&in->plot->rss);
+    }
+    return in;
+}
+
+static void input_free(struct cli_plot_input *in)
+{
+    for (size_t i = 0; in && i < in->nmarkers; i++)
+        free(in->markers[i].label);
+    if (in)
+        free(in->markers), free(in->plot);
+    free(in);
+}
+
 static int plot(const struct opts *o)
 {
     int t = term_of(o->out);
@@ -426,28 +463,40 @@ static int plot(const struct opts *o)
                   o->out);
         return 1;
     }
-    struct input in = {0};
-    in.plot = calloc(1, sizeof *in.plot);
-    if (!in.plot) {
+    struct cli_plot_input *in = input_new();
+    if (!in) {
         cli_error("out of memory");
         return 1;
     }
-    int rc = collect(&in, o->path, !o->quiet);
+    int rc = collect(in, o->path, !o->quiet);
     if (!rc)
-        rc = render(o, &in, (enum term)t);
+        rc = render(o, in, (enum term)t);
     if (!rc && !o->quiet)
         fprintf(stderr, "filrec: wrote %s\n", o->out);
-    for (size_t i = 0; i < in.nmarkers; i++)
-        free(in.markers[i].label);
-    free(in.markers);
-    free(in.plot);
+    input_free(in);
     return rc;
 }
 
-int cli_plot(const char *trace, const char *out, int quiet)
+cli_plot_input *cli_plot_start(void) { return input_new(); }
+
+int cli_plot_on_sample(void *in, uint64_t time_us, uint64_t rss, uint64_t heap)
 {
-    struct opts o = {trace, out, NULL, NULL, 1200, 600, quiet};
-    return plot(&o);
+    return an_plot_sample(((struct cli_plot_input *)in)->plot, time_us, rss, heap);
+}
+
+void cli_plot_whole(cli_plot_input *in, an_replay *rp) { take_replay(in, rp); }
+
+void cli_plot_peak(cli_plot_input *in, const an_defs *d, const an_loc *loc, size_t n)
+{
+    set_label(in, d, loc, n);
+}
+
+int cli_plot_finish(cli_plot_input *in, const char *trace, const char *out)
+{
+    struct opts o = {trace, out, NULL, NULL, 1200, 600, 1};
+    int t = out ? term_of(out) : -1, rc = in && t >= 0 ? render(&o, in, (enum term)t) : 1;
+    input_free(in); /* out NULL: only this */
+    return rc;
 }
 
 static int size_arg(const char *name, const char *v, long *out)

@@ -1,8 +1,8 @@
 /* cmd_report.c: `filrec report`, and the folder `filrec run` leaves next to a trace:
  * index.html (the peak, the command, the top locations, temporary allocations, links),
  * the peak flamegraph and its reverse, memory over time (memory.svg, when gnuplot is
- * installed). Two replays: the first counts temporaries and finds the peak, the second
- * stops at it and feeds every table and picture; `filrec plot` makes its own. */
+ * installed). Two replays: the first counts temporaries, samples memory over time and
+ * finds the peak; the second stops at it and feeds every table and picture. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,8 +168,14 @@ int cli_report(const char *trace, const char *dir)
         return 1;
     }
     an_replay rp;
-    if (cli_replayed(&rp, trace, an_replay_temporaries(&rp, trace, 1, 1), 0))
+    cli_plot_input *pin = cli_plot_start(); /* NULL: out of memory, no plot */
+    if (cli_replayed(&rp, trace, an_replay_temporaries_samples(&rp, trace, 1, pin ?
+                     cli_plot_on_sample : NULL, pin, 1), 0)) {
+        cli_plot_finish(pin, trace, NULL);
         return 1;
+    }
+    if (pin)
+        cli_plot_whole(pin, &rp);
     uint64_t peak = rp.peak, peak_us = rp.peak_time_us, peak_event = rp.peak_event;
     uint64_t end_us = rp.end_us, total = rp.total_bytes;
     uint64_t allocs = rp.counts[FT_ALLOC] + rp.counts[FT_MMAP];
@@ -200,18 +206,25 @@ int cli_report(const char *trace, const char *dir)
     }
     free(tmp);
     an_replay_free(&rp);
-    char svg[4200];
-    snprintf(svg, sizeof svg, "%.4096s/memory.svg", dir);
-    int plotted = rc ? 1 : cli_plot(trace, svg, 1); /* gnuplot missing or failing: a note */
     if (rc || cli_replay(&rp, trace, peak_event, 0)) {
         free(temps);
+        cli_plot_finish(pin, trace, NULL);
         return 1;
     }
     char title[512], a[32];
     snprintf(title, sizeof title, "Peak memory: %s at %.3f s of %.3f s", an_human(peak, a, sizeof a),
              (double)peak_us / 1e6, (double)end_us / 1e6);
-    rc = an_peak_locations(&rp, AN_BY_LINE, &loc, &n) ||
-         write_svg(dir, "peak.svg", &rp, 0, title) ||
+    rc = an_peak_locations(&rp, AN_BY_LINE, &loc, &n);
+    char svg[4200];
+    snprintf(svg, sizeof svg, "%.4096s/memory.svg", dir);
+    int plotted = 1; /* gnuplot missing (2) or failing (1): a note in the page, not an error */
+    if (pin && !rc) {
+        cli_plot_peak(pin, &rp.defs, loc, n);
+        plotted = cli_plot_finish(pin, trace, svg);
+    } else {
+        cli_plot_finish(pin, trace, NULL);
+    }
+    rc = rc || write_svg(dir, "peak.svg", &rp, 0, title) ||
          write_svg(dir, "peak-reversed.svg", &rp, 1, title) ||
          write_index(dir, &rp, loc, n, temps, peak, peak_us, end_us, total, allocs, early,
                      plotted);

@@ -140,12 +140,18 @@ def test_plot_phases_svg_pdf_default_name(phases, tmp_path):
     assert not list(d.glob("phases.png.*")), "a temporary file was left"
 
 
-def test_plot_phases_in_report(phases):
-    d = phases[0]
+def test_plot_phases_in_report(phases, tmp_path):
+    """The report draws its plot from its own two replays: the same picture, byte for
+    byte, as `filrec plot` draws from its own."""
+    d, filrec, trace = phases[:3]
     report = d / "phases-report"
     doc = xml.dom.minidom.parse(str(report / "memory.svg")).documentElement
     assert doc.tagName == "svg"
     assert '<img src="memory.svg"' in (report / "index.html").read_text()
+    p = subprocess.run([filrec, "plot", "-o", str(tmp_path / "m.svg"), str(trace)],
+                       capture_output=True, text=True, timeout=TIMEOUT)
+    assert p.returncode == 0, p.stderr
+    assert (tmp_path / "m.svg").read_bytes() == (report / "memory.svg").read_bytes()
 
 
 def one_line_error(p, start):
