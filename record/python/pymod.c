@@ -275,12 +275,13 @@ typedef struct site {
 
 typedef struct chain {
     int depth;                     /* frames in the last stack, outermost first */
-    PyCodeObject *code[MAX_DEPTH];
-    const void *table[MAX_DEPTH];
-    int off[MAX_DEPTH];
-    unsigned node[MAX_DEPTH];
-    PyCodeObject *now_code[MAX_DEPTH]; /* the capture in progress, innermost first */
-    int now_off[MAX_DEPTH];
+    int cap;                       /* frames the arrays hold: grows to MAX_DEPTH */
+    PyCodeObject **code;
+    const void **table;
+    int *off;
+    unsigned *node;
+    PyCodeObject **now_code;       /* the capture in progress, innermost first */
+    int *now_off;
     site sites[SITES];
 } chain;
 
@@ -304,6 +305,37 @@ static unsigned site_node(chain *ch, unsigned parent, PyCodeObject *c, int off, 
     return node;
 }
 
+/* Double the chain's arrays (64 frames at first): a thread pays for the depth it
+ * reaches, not for MAX_DEPTH. 0, or -1 when out of memory (the chain is unchanged). */
+static int chain_grow(chain *ch)
+{
+    int cap = ch->cap ? ch->cap * 2 : 64;
+    if (cap > MAX_DEPTH)
+        cap = MAX_DEPTH;
+    size_t ptrs = 3 * sizeof(void *), ints = 3 * sizeof(int);
+    char *b = malloc((size_t)cap * (ptrs + ints));
+    if (!b)
+        return -1;
+    void **old[3] = {(void **)ch->code, (void **)ch->table, (void **)ch->now_code};
+    int *oldi[3] = {ch->off, (int *)ch->node, ch->now_off};
+    void **np[3];
+    int *ni[3];
+    for (int i = 0; i < 3; i++) {
+        np[i] = (void **)(b + (size_t)i * cap * sizeof(void *));
+        ni[i] = (int *)(b + (size_t)cap * ptrs + (size_t)i * cap * sizeof(int));
+        if (ch->cap) {
+            memcpy(np[i], old[i], (size_t)ch->cap * sizeof(void *));
+            memcpy(ni[i], oldi[i], (size_t)ch->cap * sizeof(int));
+        }
+    }
+    free(ch->code); /* the old block starts with code */
+    ch->code = (PyCodeObject **)np[0], ch->table = (const void **)np[1];
+    ch->now_code = (PyCodeObject **)np[2];
+    ch->off = ni[0], ch->node = (unsigned *)ni[1], ch->now_off = ni[2];
+    ch->cap = cap;
+    return 0;
+}
+
 static unsigned capture(void **slot)
 {
     PyThreadState *t = PyGILState_GetThisThreadState();
@@ -317,6 +349,8 @@ static unsigned capture(void **slot)
         PyCodeObject *c = frame_code(f);
         if (!c)
             continue;
+        if (n == ch->cap && chain_grow(ch))
+            break; /* out of memory: the innermost frames so far */
         ch->now_code[n] = c;
         ch->now_off[n++] = frame_offset(f);
     }
