@@ -267,8 +267,10 @@ static void before_self_signal(int sig)
     struct sigaction sa;
     int ends = sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT ||
                sig == SIGPIPE || sig == SIGALRM || sig == SIGUSR1 || sig == SIGUSR2;
-    if (!ends || !want() || sigaction(sig, NULL, &sa) || sa.sa_handler != SIG_DFL)
-        return;
+    sigset_t blocked;
+    if (!ends || !want() || sigaction(sig, NULL, &sa) || sa.sa_handler != SIG_DFL ||
+        pthread_sigmask(SIG_BLOCK, NULL, &blocked) || sigismember(&blocked, sig))
+        return; /* caught, ignored or blocked: the program goes on, and so do we */
     rec_tl.busy++;
     rec_writer_finish(FT_T_SIGNAL);
     rec_tl.busy--;

@@ -4,6 +4,7 @@
  * It never seals while other buffers wait for it, so it never waits for itself. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -96,7 +97,15 @@ int rec_writer_start(uint64_t sample_us)
      * thread's CPU is the program's on a machine whose cores are hyperthreads. */
     if (ft_writer_new(&out, rec.fd, -1))
         return -1;
-    return rec_real.pthread_create(&writer, NULL, writer_main, NULL);
+    /* The writer blocks every signal: a signal sent to the process must reach one of
+     * the program's threads, as it would without filrec (one the program blocks
+     * everywhere would otherwise kill it here, or run its handler on our thread). */
+    sigset_t all, was;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &was);
+    int rc = rec_real.pthread_create(&writer, NULL, writer_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &was, NULL);
+    return rc;
 }
 
 void rec_writer_finish(unsigned flags)

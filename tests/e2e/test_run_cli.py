@@ -76,3 +76,12 @@ def test_run_force_overwrites_trace(filrec, prog, stats, tmp_path):
     assert s["ended_cleanly"] is True
     # hello makes 1,001 mallocs and frees them all.
     assert s["counts"]["alloc"] == 1001 and s["live_at_exit_bytes"] == 0
+
+
+def test_run_blocked_signal_stays_pending(record):
+    """A program that blocks SIGTERM and sends it to itself goes on as it would without
+    filrec: the recorder's thread blocks every signal, so it cannot take this one."""
+    r = record("blocked_signal")
+    assert r.stats["ended_cleanly"] is True and r.stats["ended_by_own_signal"] is False
+    assert r.stats["live_at_exit_bytes"] >= r.answer["live_at_exit"]
+    assert r.stats["live_at_exit_bytes"] <= r.answer["live_at_exit"] + 65536
