@@ -74,3 +74,19 @@ def test_run_ctrl_c_trace_is_complete(python, filrec, summary, tmp_path):
     assert s["ended_cleanly"] is True, s
     top = s["locations"][0]
     assert (top["file"], top["line"], top["bytes"]) == ("<string>", 1, 31_000_001), top
+
+
+def test_run_python_allocators_keeps_pymalloc(python, filrec, tmp_path):
+    """--python-allocators wraps Python's allocator: pymalloc still serves the objects
+    (sys.getallocatedblocks() counts its blocks; it is 0 under PYTHONMALLOC=malloc), so
+    the program uses memory as it does without filrec."""
+    import subprocess
+    code = "import sys; print(sys.getallocatedblocks())"
+    r = subprocess.run([filrec, "run", "--no-report", "--python-allocators", "-o",
+                        str(tmp_path / "a.bin"), "--python", python.exe, "-c", code],
+                       capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    plain = subprocess.run([python.exe, "-c", code], capture_output=True, text=True,
+                           timeout=60)
+    assert int(plain.stdout) > 1000
+    assert int(r.stdout) > 1000, "pymalloc is not serving objects under --python-allocators"
