@@ -61,18 +61,12 @@ int rec_resolve(void)
 #define REAL_QUIET(out, name, ...) \
     do { rec_tl.busy++; out = REAL(name, __VA_ARGS__); rec_tl.busy--; } while (0)
 
-/* Whether a hook should record: recording is on and we are not inside the recorder. */
-static inline int want(void)
-{
-    return atomic_load_explicit(&rec_on, memory_order_relaxed) && !rec_tl.busy;
-}
-
 REC_EXPORT void *malloc(size_t n)
 {
     if (!rec_real.malloc && rec_resolve())
         return pool_alloc(n);
     void *p = rec_real.malloc(n);
-    if (want())
+    if (rec_want())
         rec_alloc_inline(p, n, FT_A_MALLOC);
     return p;
 }
@@ -84,7 +78,7 @@ REC_EXPORT void *calloc(size_t k, size_t n)
         return __builtin_mul_overflow(k, n, &b) ? NULL : pool_alloc(b); /* pool is zeroed */
     }
     void *p = rec_real.calloc(k, n);
-    if (want())
+    if (rec_want())
         rec_alloc_inline(p, k * n, FT_A_CALLOC);
     return p;
 }
@@ -93,7 +87,7 @@ REC_EXPORT void free(void *p)
 {
     if (!p || in_pool(p))
         return;
-    if (want())
+    if (rec_want())
         rec_free_inline(p);
     if (rec_real.free || !rec_resolve())
         rec_real.free(p);
@@ -113,7 +107,7 @@ REC_EXPORT void *realloc(void *old, size_t n)
 {
     if (old && in_pool(old))
         return pool_realloc(old, n);
-    int w = want();
+    int w = rec_want();
     if (w && old)
         rec_free_inline(old);
     void *p = REAL(realloc, old, n);
@@ -131,7 +125,7 @@ REC_EXPORT void *reallocarray(void *old, size_t k, size_t n)
     }
     if (old && in_pool(old))
         return pool_realloc(old, b);
-    int w = want();
+    int w = rec_want();
     if (w && old)
         rec_free_inline(old);
     void *p;
@@ -147,7 +141,7 @@ REC_EXPORT int posix_memalign(void **out, size_t align, size_t n)
     REAL_QUIET(rc, posix_memalign, out, align, n);
     if (!rec_real.posix_memalign)
         rc = ENOMEM;
-    if (rc == 0 && want())
+    if (rc == 0 && rec_want())
         rec_alloc_inline(*out, n, FT_A_POSIX_MEMALIGN);
     return rc;
 }
@@ -156,7 +150,7 @@ REC_EXPORT void *aligned_alloc(size_t a, size_t n)
 {
     void *p;
     REAL_QUIET(p, aligned_alloc, a, n);
-    if (want())
+    if (rec_want())
         rec_alloc_inline(p, n, FT_A_ALIGNED_ALLOC);
     return p;
 }
@@ -165,7 +159,7 @@ REC_EXPORT void *memalign(size_t a, size_t n)
 {
     void *p;
     REAL_QUIET(p, memalign, a, n);
-    if (want())
+    if (rec_want())
         rec_alloc_inline(p, n, FT_A_MEMALIGN);
     return p;
 }
@@ -174,7 +168,7 @@ REC_EXPORT void *valloc(size_t n)
 {
     void *p;
     REAL_QUIET(p, valloc, n);
-    if (want())
+    if (rec_want())
         rec_alloc_inline(p, n, FT_A_VALLOC);
     return p;
 }
@@ -183,7 +177,7 @@ REC_EXPORT void *pvalloc(size_t n)
 {
     void *p;
     REAL_QUIET(p, pvalloc, n);
-    if (want())
+    if (rec_want())
         rec_alloc_inline(p, n, FT_A_PVALLOC);
     return p;
 }
@@ -196,7 +190,7 @@ static void *mmap_hook(void *(*real)(void *, size_t, int, int, int, off_t), void
         return MAP_FAILED;
     }
     void *p = (real ? real : rec_real.mmap)(a, n, prot, flags, fd, off);
-    if (p != MAP_FAILED && (flags & MAP_ANONYMOUS) && want())
+    if (p != MAP_FAILED && (flags & MAP_ANONYMOUS) && rec_want())
         rec_mmap(p, n);
     return p;
 }
@@ -213,7 +207,7 @@ REC_EXPORT void *mmap64(void *a, size_t n, int prot, int flags, int fd, off_t of
 
 REC_EXPORT int munmap(void *p, size_t n)
 {
-    if (want())
+    if (rec_want())
         rec_munmap(p, n);
     return REAL(munmap, p, n);
 }
@@ -233,7 +227,7 @@ REC_EXPORT void *mremap(void *old, size_t oldlen, size_t newlen, int flags, ...)
         errno = ENOMEM;
         return MAP_FAILED;
     }
-    if (!want())
+    if (!rec_want())
         return rec_real.mremap(old, oldlen, newlen, flags, want_addr);
     rec_tl.busy++;
     rec_gate_lock();
@@ -250,7 +244,7 @@ REC_EXPORT void *mremap(void *old, size_t oldlen, size_t newlen, int flags, ...)
 REC_EXPORT pid_t fork(void)
 {
     pid_t pid = REAL(fork);
-    if (pid > 0 && want())
+    if (pid > 0 && rec_want())
         rec_fork(pid);
     return pid;
 }
@@ -268,7 +262,7 @@ static void before_self_signal(int sig)
     int ends = sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT ||
                sig == SIGPIPE || sig == SIGALRM || sig == SIGUSR1 || sig == SIGUSR2;
     sigset_t blocked;
-    if (!ends || !want() || sigaction(sig, NULL, &sa) || sa.sa_handler != SIG_DFL ||
+    if (!ends || !rec_want() || sigaction(sig, NULL, &sa) || sa.sa_handler != SIG_DFL ||
         pthread_sigmask(SIG_BLOCK, NULL, &blocked) || sigismember(&blocked, sig))
         return; /* caught, ignored or blocked: the program goes on, and so do we */
     rec_tl.busy++;
@@ -316,7 +310,7 @@ REC_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*
 {
     if (!rec_real.pthread_create && rec_resolve())
         return EAGAIN;
-    if (!want())
+    if (!rec_want())
         return rec_real.pthread_create(t, attr, fn, arg);
     uint32_t parent = rec_tid();
     rec_tl.busy++;

@@ -209,6 +209,12 @@ static inline uint32_t rec_stack_now(void)
     return atomic_load_explicit(&rec_stack_source, memory_order_relaxed) ? rec_stack_current() : 0;
 }
 
+/* Whether to record: recording is on and we are not inside the recorder. */
+static inline int rec_want(void)
+{
+    return atomic_load_explicit(&rec_on, memory_order_relaxed) && !rec_tl.busy;
+}
+
 /* The hot entry points, inline into the hooks: busy is raised around the stack source
  * (which may allocate) and the record. */
 static inline __attribute__((always_inline)) void rec_alloc_inline(void *p, size_t size,

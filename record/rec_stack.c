@@ -61,8 +61,7 @@ REC_EXPORT unsigned filrec_define_node(unsigned parent, unsigned function, unsig
 
 REC_EXPORT int filrec_record_alloc(void *p, size_t size, unsigned allocator)
 {
-    if (!p || !atomic_load_explicit(&rec_on, memory_order_relaxed) || rec_tl.busy ||
-        allocator == 0 || allocator >= FT_A_COUNT)
+    if (!p || !rec_want() || allocator == 0 || allocator >= FT_A_COUNT)
         return 0;
     rec_alloc_inline(p, size, allocator);
     return 1;
@@ -70,7 +69,7 @@ REC_EXPORT int filrec_record_alloc(void *p, size_t size, unsigned allocator)
 
 REC_EXPORT int filrec_record_free(void *p)
 {
-    if (!p || !atomic_load_explicit(&rec_on, memory_order_relaxed) || rec_tl.busy)
+    if (!p || !rec_want())
         return 0;
     rec_free_inline(p);
     return 1;
