@@ -457,10 +457,7 @@ int ft_reader_next(ft_reader *r, ft_record *rec)
         int k = next_frame(r);
         if (k < 0)
             return k;
-        if (k == 1 && r->trailer && r->end > r->frame)
-            return fail(r, FT_E_AFTER_END, "offset %llu: data after the trailer",
-                        (unsigned long long)r->frame_off);
-        if (k == 0 && r->cut && r->trailer)
+        if (r->trailer && ((k == 1 && r->end > r->frame) || (k == 0 && r->cut)))
             return fail(r, FT_E_AFTER_END, "offset %llu: data after the trailer",
                         (unsigned long long)r->frame_off);
         if (k == 0) {
