@@ -41,7 +41,7 @@ enum term { PNG, SVG, PDF };
 struct opts {
     const char *path, *out, *title, *data;
     long width, height;
-    int quiet;              /* for the report: no "wrote" line, no missing-gnuplot error */
+    int quiet;              /* for the report: no missing-gnuplot error */
 };
 
 /* What the replays found, for the data file and the script. */
@@ -146,14 +146,11 @@ static void take_replay(struct cli_plot_input *in, an_replay *rp)
     rp->nmarkers = 0;
 }
 
-/* First replay: samples, markers and the peak; then the peak's location. warn: say
- * when the trace ends early. */
-static int collect(struct cli_plot_input *in, const char *path, int warn)
+/* First replay: samples, markers and the peak; then the peak's location. */
+static int collect(struct cli_plot_input *in, const char *path)
 {
     an_replay rp;
-    an_series_init(&in->plot->heap);
-    an_series_init(&in->plot->rss);
-    if (cli_replayed(&rp, path, an_replay_samples(&rp, path, an_plot_sample, in->plot, 1), warn))
+    if (cli_replayed(&rp, path, an_replay_samples(&rp, path, an_plot_sample, in->plot, 1), 1))
         return 1;
     take_replay(in, &rp);
     uint64_t peak_event = rp.peak_event;
@@ -468,10 +465,10 @@ static int plot(const struct opts *o)
         cli_error("out of memory");
         return 1;
     }
-    int rc = collect(in, o->path, !o->quiet);
+    int rc = collect(in, o->path);
     if (!rc)
         rc = render(o, in, (enum term)t);
-    if (!rc && !o->quiet)
+    if (!rc)
         fprintf(stderr, "filrec: wrote %s\n", o->out);
     input_free(in);
     return rc;

@@ -163,11 +163,8 @@ static int mirror(int status)
     return 128 + sig;
 }
 
-/* The interpreter's real binary (sys.executable). Launchers such as pyenv's shims are
- * scripts that exec the interpreter: the preloaded recorder would attach to the shell
- * and let the real interpreter go unrecorded. Returns a malloc'd path or NULL. */
-/* path if it is an ELF executable (not a script, such as a pyenv shim, which would
- * run a shell under the recorder first), else NULL. A bare name is looked up in PATH. */
+/* python, as a malloc'd path, if it is an ELF executable, else NULL. A bare name is
+ * looked up in PATH. */
 static char *elf_python(const char *python)
 {
     char path[PATH_MAX], magic[4];
@@ -189,8 +186,10 @@ static char *elf_python(const char *python)
     }
 }
 
-/* The interpreter's own executable (sys.executable): the ELF file itself, or what a
- * launcher script runs, asked of the interpreter. NULL if it does not run. */
+/* The interpreter's real binary (sys.executable). Launchers such as pyenv's shims are
+ * scripts that exec the interpreter: the preloaded recorder would attach to the shell
+ * and let the real interpreter go unrecorded. An ELF file is the binary itself; a
+ * script is asked. Returns a malloc'd path, or NULL if it does not run. */
 static char *real_python(const char *python)
 {
     char *elf = elf_python(python);
