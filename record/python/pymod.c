@@ -273,15 +273,23 @@ typedef struct site {
     int off;
 } site;
 
+typedef struct level {              /* a frame of the last stack */
+    PyCodeObject *code;
+    const void *table;
+    int off;
+    unsigned node;
+} level;
+
+typedef struct seen {               /* a frame of the capture in progress */
+    PyCodeObject *code;
+    int off;
+} seen;
+
 typedef struct chain {
-    int depth;                     /* frames in the last stack, outermost first */
-    int cap;                       /* frames the arrays hold: grows to MAX_DEPTH */
-    PyCodeObject **code;
-    const void **table;
-    int *off;
-    unsigned *node;
-    PyCodeObject **now_code;       /* the capture in progress, innermost first */
-    int *now_off;
+    int depth;                      /* frames in the last stack */
+    int cap;                        /* frames the arrays hold: grows to MAX_DEPTH */
+    level *last;                    /* the last stack, outermost first */
+    seen *now;                      /* the capture in progress, innermost first */
     site sites[SITES];
 } chain;
 
@@ -306,32 +314,20 @@ static unsigned site_node(chain *ch, unsigned parent, PyCodeObject *c, int off, 
 }
 
 /* Double the chain's arrays (64 frames at first): a thread pays for the depth it
- * reaches, not for MAX_DEPTH. 0, or -1 when out of memory (the chain is unchanged). */
+ * reaches, not for MAX_DEPTH. 0, or -1 when out of memory (cap unchanged). */
 static int chain_grow(chain *ch)
 {
     int cap = ch->cap ? ch->cap * 2 : 64;
     if (cap > MAX_DEPTH)
         cap = MAX_DEPTH;
-    size_t ptrs = 3 * sizeof(void *), ints = 3 * sizeof(int);
-    char *b = malloc((size_t)cap * (ptrs + ints));
-    if (!b)
+    level *last = realloc(ch->last, (size_t)cap * sizeof *last);
+    if (!last)
         return -1;
-    void **old[3] = {(void **)ch->code, (void **)ch->table, (void **)ch->now_code};
-    int *oldi[3] = {ch->off, (int *)ch->node, ch->now_off};
-    void **np[3];
-    int *ni[3];
-    for (int i = 0; i < 3; i++) {
-        np[i] = (void **)(b + (size_t)i * cap * sizeof(void *));
-        ni[i] = (int *)(b + (size_t)cap * ptrs + (size_t)i * cap * sizeof(int));
-        if (ch->cap) {
-            memcpy(np[i], old[i], (size_t)ch->cap * sizeof(void *));
-            memcpy(ni[i], oldi[i], (size_t)ch->cap * sizeof(int));
-        }
-    }
-    free(ch->code); /* the old block starts with code */
-    ch->code = (PyCodeObject **)np[0], ch->table = (const void **)np[1];
-    ch->now_code = (PyCodeObject **)np[2];
-    ch->off = ni[0], ch->node = (unsigned *)ni[1], ch->now_off = ni[2];
+    ch->last = last;
+    seen *now = realloc(ch->now, (size_t)cap * sizeof *now);
+    if (!now)
+        return -1; /* last is only larger than it needs to be */
+    ch->now = now;
     ch->cap = cap;
     return 0;
 }
@@ -351,23 +347,22 @@ static unsigned capture(void **slot)
             continue;
         if (n == ch->cap && chain_grow(ch))
             break; /* out of memory: the innermost frames so far */
-        ch->now_code[n] = c;
-        ch->now_off[n++] = frame_offset(f);
+        ch->now[n++] = (seen){c, frame_offset(f)};
     }
     int k = 0; /* frames shared, from the outermost, with the last stack */
-    while (k < n && k < ch->depth && ch->code[k] == ch->now_code[n - 1 - k] &&
-           ch->off[k] == ch->now_off[n - 1 - k] && ch->table[k] == code_table(ch->code[k]))
+    while (k < n && k < ch->depth && ch->last[k].code == ch->now[n - 1 - k].code &&
+           ch->last[k].off == ch->now[n - 1 - k].off &&
+           ch->last[k].table == code_table(ch->last[k].code))
         k++;
     if (k == n && n == ch->depth)
-        return n ? ch->node[n - 1] : 0;
+        return n ? ch->last[n - 1].node : 0;
     int locked = 0;
     for (int i = k; i < n; i++) {
-        PyCodeObject *c = ch->now_code[n - 1 - i];
-        ch->code[i] = c;
-        ch->table[i] = code_table(c);
-        ch->off[i] = ch->now_off[n - 1 - i];
-        ch->node[i] = site_node(ch, i ? ch->node[i - 1] : 0, c, ch->off[i], &locked);
-        if (!ch->node[i]) { /* not recording any more */
+        level *l = &ch->last[i];
+        seen f = ch->now[n - 1 - i];
+        *l = (level){f.code, code_table(f.code), f.off, 0};
+        l->node = site_node(ch, i ? ch->last[i - 1].node : 0, l->code, l->off, &locked);
+        if (!l->node) { /* not recording any more */
             n = i;
             break;
         }
@@ -375,7 +370,7 @@ static unsigned capture(void **slot)
     if (locked)
         pthread_mutex_unlock(&table_lock);
     ch->depth = n;
-    return n ? ch->node[n - 1] : 0;
+    return n ? ch->last[n - 1].node : 0;
 }
 
 /* ---- the module ---- */
