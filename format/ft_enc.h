@@ -124,7 +124,27 @@ ft_enc_alloc(ft_frame *f, uint64_t addr, uint64_t size, uint32_t allocator, uint
     uint8_t *k = f->ops, *p = k + 1;
     unsigned flags = 0, kind = FT_ALLOC, slot = ft_recycle_slot(addr);
     uint64_t z = ft_plane_addr(addr - r->addr);
-    if (addr && r->freed[slot] == addr && size < 65536) {
+    unsigned recycled = (r->freed[slot] == addr) & (addr != 0);
+    if (allocator == r->allocator && stack == r->stack && size < 65536 &&
+        (recycled | (z != UINT64_MAX))) {
+        /* The common case, without a branch on which of the two it is: whether an
+         * allocator hands back the last block freed in a slot is a coin toss to the
+         * branch predictor. Both plane groups are stored; only one advances (each has
+         * room: a plane is never longer than ops). */
+        uint8_t *a = f->a0, *rs = f->r0;
+        *rs = (uint8_t)slot;
+        a[0] = (uint8_t)z;
+        a[FT_STREAM_CAP] = (uint8_t)(z >> 8);
+        a[2 * FT_STREAM_CAP] = (uint8_t)(z >> 16);
+        ft_put_size_planes(f, size);
+        f->r0 = rs + recycled;
+        f->a0 = a + (recycled ^ 1);
+        *k = (uint8_t)((FT_ALLOC ^ ((FT_ALLOC ^ FT_RALLOC) & -recycled)) | FT_F0 | FT_F1);
+        f->ops = p;
+        r->addr = addr;
+        return;
+    }
+    if (recycled && size < 65536) {
         kind = FT_RALLOC;
         *f->r0++ = (uint8_t)slot;
         ft_put_size_planes(f, size);

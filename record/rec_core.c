@@ -18,8 +18,9 @@
 #include "rec_internal.h"
 
 __thread struct rec_tls rec_tl __attribute__((tls_model("initial-exec")));
-atomic_int rec_on;
-struct rec_log rec = {.lock = PTHREAD_MUTEX_INITIALIZER};
+/* Read on every event by every thread: each on a cache line no one writes often. */
+_Alignas(64) atomic_int rec_on;
+struct rec_log rec = {.lock = PTHREAD_MUTEX_INITIALIZER, .gate = REC_GATE_NONE};
 
 uint64_t rec_now_ns(void)
 {
@@ -54,17 +55,18 @@ static void wait_space(void)
 {
     pthread_cond_wait(&rec.space, &rec.lock);
     uint64_t g = atomic_load(&rec.gate) & ~REC_REQ_BIT;
-    if (g && g != (uint64_t)rec_tl.tid + 1)
+    if (g != REC_GATE_NONE && g != rec_tl.key)
         rec_gate_revoke(1);
 }
 
-/* Seal the filling frame and start the next buffer, which must be free. */
+/* Seal the filling buffer and start the next, which must be free. */
 static void seal_now(void)
 {
-    rec.sealed[rec.f % REC_NBUF] = rec.fr;
+    rec.sealed_end[rec.f % REC_NBUF] = rec.at;
     rec.f++;
     pthread_cond_signal(&rec.work);
-    ft_frame_init(&rec.fr, rec.buf[rec.f % REC_NBUF]);
+    rec.at = rec.buf[rec.f % REC_NBUF];
+    rec.end = rec.at + REC_BUF_WORDS;
     rec.last_seal_ns = rec_now_ns();
 }
 
@@ -73,18 +75,18 @@ void rec_seal(void)
     /* Backpressure: when the writer is behind by every buffer, wait for one. */
     while (!rec.failed && rec.f + 1 - rec.w >= REC_NBUF)
         wait_space();
-    if (!rec.failed && !ft_frame_empty(&rec.fr))
+    if (!rec.failed && rec.at != rec.buf[rec.f % REC_NBUF])
         seal_now();
 }
 
-/* Room for a THREAD record and a record of need bytes. Every wait re-checks it all:
- * other threads may have filled or sealed the frame meanwhile. */
-static int room(size_t need)
+/* Room for a THREAD word and a record of words words. Every wait re-checks it all:
+ * other threads may have filled or sealed the buffer meanwhile. */
+static int room(size_t words)
 {
     for (;;) {
         if (!atomic_load_explicit(&rec_on, memory_order_relaxed) || rec.stopping || rec.failed)
             return 0;
-        if (ft_frame_room(&rec.fr) >= need + FT_REC_MAX)
+        if ((size_t)(rec.end - rec.at) >= words + 1)
             return 1;
         if (rec.f + 1 - rec.w >= REC_NBUF)
             wait_space();
@@ -95,92 +97,114 @@ static int room(size_t need)
 
 void rec_thread_assign(uint32_t parent, uint32_t stack)
 {
-    rec_tl.has_tid = 1;
-    rec_tl.tid = rec.nthreads;
-    if (!room(FT_REC_MAX))
+    uint32_t tid = rec.nthreads;
+    rec_tl.key = tid + 1;
+    if (!room(rec_ir_words(4, 0)))
         return;
     rec.nthreads++;
-    ft_enc_ints(&rec.fr, FT_THREAD_START, 4, rec_tl.tid, parent, (uint64_t)gettid(), stack);
-    rec.counts[FT_THREAD_START]++;
+    uint64_t v[4] = {tid, parent, (uint64_t)gettid(), stack};
+    rec.at = rec_ir_rec(rec.at, FT_THREAD_START, 4, v, NULL, 0);
 }
 
 uint32_t rec_tid(void)
 {
-    if (!rec_tl.has_tid) {
+    if (!rec_tl.key) {
         rec_tl.busy++;
         rec_gate_lock();
-        if (!rec_tl.has_tid)
+        if (!rec_tl.key)
             rec_thread_assign(0, 0);
         pthread_mutex_unlock(&rec.lock);
         rec_tl.busy--;
     }
-    return rec_tl.tid;
+    return rec_tl.key - 1;
 }
 
-int rec_reserve(size_t need)
+int rec_reserve(size_t words)
 {
-    if (!rec_tl.has_tid)
+    if (!rec_tl.key)
         rec_thread_assign(0, 0);
-    if (!room(need))
+    if (!room(words))
         return 0;
-    if (rec.fr.regs.thread != rec_tl.tid) {
-        ft_enc_thread(&rec.fr, rec_tl.tid);
-        rec.counts[FT_THREAD]++;
+    if (rec.thread != rec_tl.key - 1) {
+        rec.thread = rec_tl.key - 1;
+        *rec.at++ = rec_ir_thread(rec.thread);
     }
+    rec_gate_streak();
     return 1;
 }
 
-void rec_mmap(void *p, size_t len)
+int rec_put(unsigned kind, unsigned n, const uint64_t *v, const void *s, size_t len,
+            unsigned allocator, uint32_t stack)
 {
     int locked;
+    unsigned k = kind & FT_KIND_MASK;
+    uint64_t ctx = rec_ir_ctx(allocator, stack);
     rec_tl.busy++;
-    uint32_t stack = rec_stack_now();
-    if (rec_begin(FT_REC_MAX, &locked)) {
-        ft_enc_mmap(&rec.fr, (uintptr_t)p, len, stack);
-        rec_end(FT_MMAP, locked);
-    }
-    rec_tl.busy--;
-}
-
-void rec_munmap(void *p, size_t len)
-{
-    int locked;
-    rec_tl.busy++;
-    if (rec_begin(FT_REC_MAX, &locked)) {
-        ft_enc_munmap(&rec.fr, (uintptr_t)p, len);
-        rec_end(FT_MUNMAP, locked);
-    }
-    rec_tl.busy--;
-}
-
-/* A record of a kind byte and up to two varints, or of a kind byte and a string. */
-static int emit(unsigned kind, uint64_t a, const char *s, size_t n)
-{
-    if (!atomic_load(&rec_on) || rec_tl.busy)
-        return 0;
-    int locked;
-    rec_tl.busy++;
-    int ok = rec_begin(FT_REC_MAX + n, &locked);
+    int ok = rec_begin(rec_ir_words(n, len) + 1, &locked);
     if (ok) {
-        if (s)
-            ft_enc_string(&rec.fr, kind, s, n);
-        else
-            ft_enc_ints(&rec.fr, kind, 1, a, 0, 0, 0);
-        rec_end(kind & FT_KIND_MASK, locked);
+        if (k == FT_MMAP) /* keeps the allocator: only the stack is MMAP's */
+            ctx = (rec.ctx & ~(uint64_t)UINT32_MAX) | stack;
+        if ((k == FT_ALLOC || k == FT_MMAP) && rec.ctx != ctx)
+            *rec.at++ = rec.ctx = ctx;
+        rec.at = rec_ir_rec(rec.at, kind, n, v, s, len);
+        rec_end(locked);
     }
     rec_tl.busy--;
     return ok;
 }
 
+void rec_alloc_slow(uint64_t addr, uint64_t size, unsigned allocator, uint32_t stack)
+{
+    int locked;
+    uint64_t ctx = rec_ir_ctx(allocator, stack);
+    if (!rec_ir_short(addr, size)) {
+        uint64_t v[2] = {addr, size};
+        rec_put(FT_ALLOC, 2, v, NULL, 0, allocator, stack);
+    } else if (rec_begin(2, &locked)) {
+        if (rec.ctx != ctx)
+            *rec.at++ = rec.ctx = ctx;
+        *rec.at++ = rec_ir_alloc(addr, size);
+        rec_end(locked);
+    }
+}
+
+void rec_free_slow(uint64_t addr)
+{
+    int locked;
+    if (!rec_ir_short(addr, 0)) {
+        rec_put(FT_FREE, 1, &addr, NULL, 0, 0, 0);
+    } else if (rec_begin(1, &locked)) {
+        *rec.at++ = rec_ir_free(addr);
+        rec_end(locked);
+    }
+}
+
+void rec_mmap(void *p, size_t len)
+{
+    rec_tl.busy++;
+    uint32_t stack = rec_stack_now();
+    uint64_t v[2] = {(uintptr_t)p, len};
+    rec_put(FT_MMAP, 2, v, NULL, 0, 0, stack);
+    rec_tl.busy--;
+}
+
+void rec_munmap(void *p, size_t len)
+{
+    uint64_t v[2] = {(uintptr_t)p, len};
+    rec_put(FT_MUNMAP, 2, v, NULL, 0, 0, 0);
+}
+
 void rec_fork(pid_t child)
 {
-    emit(FT_FORK, (uint64_t)child, NULL, 0);
+    uint64_t v = (uint64_t)child;
+    if (rec_want())
+        rec_put(FT_FORK, 1, &v, NULL, 0, 0, 0);
 }
 
 static int mark(unsigned type, const char *label)
 {
     size_t n = label ? strnlen(label, FT_STRING_MAX) : 0;
-    return emit(FT_MARKER | type << 5, 0, label ? label : "", n);
+    return rec_want() && rec_put(FT_MARKER | type << 5, 0, NULL, label, n, 0, 0);
 }
 
 REC_EXPORT int filrec_mark(const char *label) { return mark(FT_MARK_POINT, label); }
@@ -302,16 +326,18 @@ static int start(void)
         return 1;
     }
     for (int i = 0; i < REC_NBUF; i++) {
-        rec.buf[i] = rec_real.mmap(NULL, FT_FRAME_MAX, PROT_READ | PROT_WRITE,
-                                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        rec.buf[i] = rec_real.mmap(NULL, REC_BUF_WORDS * sizeof(uint64_t),
+                                   PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (rec.buf[i] == MAP_FAILED) {
             rec_say("recording stopped: out of memory", NULL, NULL);
             return 1;
         }
     }
-    ft_frame_init(&rec.fr, rec.buf[0]);
+    rec.at = rec.buf[0];
+    rec.end = rec.at + REC_BUF_WORDS;
+    rec.ctx = rec_ir_ctx(FT_A_MALLOC, 0); /* the trace's registers at a frame start */
     rec.nthreads = 1;
-    rec_tl.has_tid = 1; /* the starting thread is thread 0, and the first owner */
+    rec_tl.key = 1; /* the starting thread is thread 0, and the first owner */
     rec_gate_init();
     rec.start_ns = rec.last_seal_ns = rec_now_ns();
     pthread_condattr_t ca;

@@ -18,15 +18,15 @@ int rec_gate_init(void)
     rec.bias_after = BIAS_FIRST;
     rec.can_bias = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
     if (rec.can_bias)
-        atomic_store(&rec.gate, (uint64_t)rec_tl.tid + 1);
+        atomic_store(&rec.gate, (uint64_t)rec_tl.key);
     return rec.can_bias ? 0 : -1;
 }
 
 void rec_gate_revoke(int contended)
 {
-    if (!atomic_load(&rec.gate))
+    if (atomic_load(&rec.gate) == REC_GATE_NONE)
         return;
-    atomic_store(&rec.gate, 0);
+    atomic_store(&rec.gate, REC_GATE_NONE);
     if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
         rec.can_bias = 0; /* cannot happen once registered; never bias again if it does */
     while (atomic_load_explicit(&rec.owner_busy, memory_order_acquire))
@@ -41,11 +41,10 @@ static void answer(void)
 {
     unsigned req = rec.req;
     rec.req = 0;
+    uint64_t v[2] = {rec.mail_time_us, rec.mail_rss};
     if ((req & REC_REQ_SAMPLE) && atomic_load(&rec_on) && !rec.stopping &&
-        ft_frame_room(&rec.fr) >= FT_REC_MAX) {
-        ft_enc_ints(&rec.fr, FT_SAMPLE, 2, rec.mail_time_us, rec.mail_rss, 0, 0);
-        rec.counts[FT_SAMPLE]++;
-    }
+        (size_t)(rec.end - rec.at) >= rec_ir_words(2, 0))
+        rec.at = rec_ir_rec(rec.at, FT_SAMPLE, 2, v, NULL, 0);
     if (req & REC_REQ_SEAL)
         rec_seal();
 }
@@ -53,9 +52,8 @@ static void answer(void)
 void rec_gate_lock(void)
 {
     pthread_mutex_lock(&rec.lock);
-    uint64_t g = atomic_load(&rec.gate), me = (uint64_t)rec_tl.tid + 1;
-    int owner = rec_tl.has_tid && (g & ~REC_REQ_BIT) == me;
-    if (owner) {
+    uint64_t g = atomic_load(&rec.gate), me = rec_tl.key;
+    if (me && (g & ~REC_REQ_BIT) == me) {
         if (g & REC_REQ_BIT) {
             answer();
             if (atomic_load(&rec_on))
@@ -63,17 +61,22 @@ void rec_gate_lock(void)
         }
         return;
     }
-    if (g)
+    if (g != REC_GATE_NONE)
         rec_gate_revoke(1);
-    if (!rec.can_bias || !rec_tl.has_tid || !atomic_load(&rec_on))
+}
+
+void rec_gate_streak(void)
+{
+    uint32_t me = rec_tl.key;
+    if (!rec.can_bias || !atomic_load(&rec_on))
         return;
-    if (rec.streak_tid != me) {
-        rec.streak_tid = (uint32_t)me;
+    if (rec.streak_key != me) {
+        rec.streak_key = me;
         rec.streak = 0;
     }
     if (++rec.streak >= rec.bias_after) {
         rec.streak = 0;
-        atomic_store(&rec.gate, me);
+        atomic_store(&rec.gate, (uint64_t)me);
     }
 }
 
@@ -84,7 +87,7 @@ void rec_gate_request(unsigned what, uint64_t time_us, uint64_t rss)
         rec.mail_rss = rss;
     }
     uint64_t g = atomic_load(&rec.gate);
-    if (g && !(g & REC_REQ_BIT) && !rec.req) {
+    if (g != REC_GATE_NONE && !(g & REC_REQ_BIT) && !rec.req) {
         rec.req = what;
         atomic_fetch_or(&rec.gate, REC_REQ_BIT);
         return; /* the owner answers on its next record */

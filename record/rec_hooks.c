@@ -66,8 +66,7 @@ REC_EXPORT void *malloc(size_t n)
     if (!rec_real.malloc && rec_resolve())
         return pool_alloc(n);
     void *p = rec_real.malloc(n);
-    if (rec_want())
-        rec_alloc_inline(p, n, FT_A_MALLOC);
+    rec_alloc_inline(p, n, FT_A_MALLOC);
     return p;
 }
 
@@ -78,8 +77,7 @@ REC_EXPORT void *calloc(size_t k, size_t n)
         return __builtin_mul_overflow(k, n, &b) ? NULL : pool_alloc(b); /* pool is zeroed */
     }
     void *p = rec_real.calloc(k, n);
-    if (rec_want())
-        rec_alloc_inline(p, k * n, FT_A_CALLOC);
+    rec_alloc_inline(p, k * n, FT_A_CALLOC);
     return p;
 }
 
@@ -87,8 +85,7 @@ REC_EXPORT void free(void *p)
 {
     if (!p || in_pool(p))
         return;
-    if (rec_want())
-        rec_free_inline(p);
+    rec_free_inline(p);
     if (rec_real.free || !rec_resolve())
         rec_real.free(p);
 }
@@ -107,12 +104,10 @@ REC_EXPORT void *realloc(void *old, size_t n)
 {
     if (old && in_pool(old))
         return pool_realloc(old, n);
-    int w = rec_want();
-    if (w && old)
+    if (old)
         rec_free_inline(old);
     void *p = REAL(realloc, old, n);
-    if (w)
-        rec_alloc_inline(p, n, FT_A_REALLOC);
+    rec_alloc_inline(p, n, FT_A_REALLOC);
     return p;
 }
 
@@ -125,13 +120,11 @@ REC_EXPORT void *reallocarray(void *old, size_t k, size_t n)
     }
     if (old && in_pool(old))
         return pool_realloc(old, b);
-    int w = rec_want();
-    if (w && old)
+    if (old)
         rec_free_inline(old);
     void *p;
     REAL_QUIET(p, reallocarray, old, k, n);
-    if (w && p)
-        rec_alloc_inline(p, b, FT_A_REALLOCARRAY);
+    rec_alloc_inline(p, b, FT_A_REALLOCARRAY);
     return p;
 }
 
@@ -141,7 +134,7 @@ REC_EXPORT int posix_memalign(void **out, size_t align, size_t n)
     REAL_QUIET(rc, posix_memalign, out, align, n);
     if (!rec_real.posix_memalign)
         rc = ENOMEM;
-    if (rc == 0 && rec_want())
+    if (rc == 0)
         rec_alloc_inline(*out, n, FT_A_POSIX_MEMALIGN);
     return rc;
 }
@@ -150,8 +143,7 @@ REC_EXPORT void *aligned_alloc(size_t a, size_t n)
 {
     void *p;
     REAL_QUIET(p, aligned_alloc, a, n);
-    if (rec_want())
-        rec_alloc_inline(p, n, FT_A_ALIGNED_ALLOC);
+    rec_alloc_inline(p, n, FT_A_ALIGNED_ALLOC);
     return p;
 }
 
@@ -159,8 +151,7 @@ REC_EXPORT void *memalign(size_t a, size_t n)
 {
     void *p;
     REAL_QUIET(p, memalign, a, n);
-    if (rec_want())
-        rec_alloc_inline(p, n, FT_A_MEMALIGN);
+    rec_alloc_inline(p, n, FT_A_MEMALIGN);
     return p;
 }
 
@@ -168,8 +159,7 @@ REC_EXPORT void *valloc(size_t n)
 {
     void *p;
     REAL_QUIET(p, valloc, n);
-    if (rec_want())
-        rec_alloc_inline(p, n, FT_A_VALLOC);
+    rec_alloc_inline(p, n, FT_A_VALLOC);
     return p;
 }
 
@@ -177,8 +167,7 @@ REC_EXPORT void *pvalloc(size_t n)
 {
     void *p;
     REAL_QUIET(p, pvalloc, n);
-    if (rec_want())
-        rec_alloc_inline(p, n, FT_A_PVALLOC);
+    rec_alloc_inline(p, n, FT_A_PVALLOC);
     return p;
 }
 
@@ -232,9 +221,9 @@ REC_EXPORT void *mremap(void *old, size_t oldlen, size_t newlen, int flags, ...)
     rec_tl.busy++;
     rec_gate_lock();
     void *p = rec_real.mremap(old, oldlen, newlen, flags, want_addr);
-    if (p != MAP_FAILED && rec_reserve(FT_REC_MAX)) {
-        ft_enc_mremap(&rec.fr, (uintptr_t)old, oldlen, (uintptr_t)p, newlen);
-        rec.counts[FT_MREMAP]++;
+    if (p != MAP_FAILED && rec_reserve(rec_ir_words(4, 0))) {
+        uint64_t v[4] = {(uintptr_t)old, oldlen, (uintptr_t)p, newlen};
+        rec.at = rec_ir_rec(rec.at, FT_MREMAP, 4, v, NULL, 0);
     }
     pthread_mutex_unlock(&rec.lock);
     rec_tl.busy--;
@@ -297,7 +286,7 @@ static void *thread_main(void *v)
     rec_real.free(v);
     if (atomic_load(&rec_on)) {
         rec_gate_lock();
-        if (!rec_tl.has_tid)
+        if (!rec_tl.key)
             rec_thread_assign(s.parent, s.stack);
         pthread_mutex_unlock(&rec.lock);
     }

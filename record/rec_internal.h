@@ -12,9 +12,10 @@
 #include <sys/types.h>
 
 #include "../format/ft_enc.h"
+#include "rec_ir.h"
 
 #define REC_EXPORT __attribute__((visibility("default")))
-#define REC_NBUF 4 /* record buffers of FT_FRAME_MAX bytes each */
+#define REC_NBUF 4 /* log buffers of REC_BUF_WORDS words each */
 
 /* ---- rec_hooks.c: the interposed libc functions ---- */
 
@@ -56,11 +57,11 @@ int rec_resolve(void);
 
 /* Per-thread state, initial-exec TLS so reading it never allocates. Owned by its
  * thread; no locking. busy > 0 means "inside the recorder": hooks pass straight
- * through, so the recorder's, zstd's and libc's own allocations are not recorded. */
+ * through, so the recorder's, zstd's and libc's own allocations are not recorded.
+ * key is the thread's index + 1 once it has one, else 0. */
 struct rec_tls {
     int busy;
-    int has_tid;
-    uint32_t tid;
+    uint32_t key;
     void *stack_slot;      /* the stack source's per-thread state */
 };
 extern __thread struct rec_tls rec_tl __attribute__((tls_model("initial-exec")));
@@ -69,40 +70,48 @@ extern __thread struct rec_tls rec_tl __attribute__((tls_model("initial-exec")))
  * filter (a stale 1 is caught under the lock by rec_reserve). */
 extern atomic_int rec_on;
 
-/* The shared log: a ring of REC_NBUF buffers. Buffer number f (mod REC_NBUF) is being
- * filled; numbers w..f-1 are sealed and wait for the writer. All fields are guarded
- * by lock; the writer thread compresses a sealed buffer without the lock, since no one
- * else touches a sealed buffer until w moves past it. */
+#define REC_BUF_WORDS (1u << 17) /* 1 MiB of log words per buffer */
+#define REC_REC_WORDS 8          /* room every record but a string's fits in */
+
+/* The shared log (rec_ir.h): a ring of REC_NBUF buffers. Buffer number f (mod REC_NBUF)
+ * is being filled; numbers w..f-1 are sealed and wait for the writer. Fields are
+ * guarded by lock, except that the bias owner (rec_gate.c) writes at, ctx and thread
+ * without it; the writer thread reads a sealed buffer without the lock, since no one
+ * else touches it until w moves past it. */
 struct rec_log {
-    pthread_mutex_t lock;
+    /* The hot path's fields, on a line of their own. */
+    _Alignas(64) uint64_t *at;       /* the next word of buffer f */
+    uint64_t *end;         /* and its end */
+    uint64_t ctx;          /* the log's current context word (rec_ir_ctx) */
+    uint32_t thread;       /* the log's current thread */
+    /* The gate (rec_gate.c): see there. gate and owner_busy are read without the lock;
+     * gate is written under it, owner_busy only by the owner thread. */
+    _Atomic uint64_t gate;
+    atomic_int owner_busy;
+
+    _Alignas(64) pthread_mutex_t lock;
     pthread_cond_t work;   /* signalled when a buffer is sealed or on stop */
     pthread_cond_t space;  /* signalled when the writer frees a buffer */
-    uint8_t *buf[REC_NBUF];
-    ft_frame sealed[REC_NBUF]; /* the frames of sealed buffers, for the writer */
+    uint64_t *buf[REC_NBUF];
+    uint64_t *sealed_end[REC_NBUF]; /* where each sealed buffer's words stop */
     uint64_t f, w;
-    ft_frame fr;           /* the frame being built in buffer f */
-    uint64_t counts[FT_KIND_COUNT];
     uint32_t nthreads;
     int stopping, failed;  /* the writer drains and exits; recording has failed */
     int fd;
     uint64_t start_ns;     /* monotonic clock at start */
     uint64_t last_seal_ns;
-    /* The gate (rec_gate.c): see there. gate and owner_busy are read without the lock;
-     * gate is written under it, owner_busy only by the owner thread. */
-    _Atomic uint64_t gate;
-    atomic_int owner_busy;
     unsigned req;          /* REC_REQ_* the writer asks the owner to do; under lock */
     uint64_t mail_time_us, mail_rss; /* the sample the writer posted; under lock */
-    uint32_t streak_tid, streak, bias_after;
+    uint32_t streak_key, streak, bias_after;
     int can_bias;
     uint32_t nstrings, nfuncs, nnodes; /* ids given so far; under lock */
 };
 extern struct rec_log rec;
 
-/* Make room in rec.fr for a record of up to need bytes for the calling thread, writing
- * a THREAD record first if the thread changed. Called with rec.lock held. 0 when not
- * recording. */
-int rec_reserve(size_t need);
+/* Make room for a record of up to words log words for the calling thread, writing a
+ * THREAD word first if the thread changed, and maybe make the caller the bias owner.
+ * Called with rec.lock held. 0 when not recording. */
+int rec_reserve(size_t words);
 /* Seal buffer f (if it holds anything) and move to the next; may wait for space.
  * Called with rec.lock held. */
 void rec_seal(void);
@@ -116,10 +125,25 @@ uint64_t rec_now_ns(void);
 /* Write a line to stderr without stdio or malloc. */
 void rec_say(const char *a, const char *b, const char *c);
 
-/* Event entry points from the hooks; each takes the lock itself. */
+/* Append one REC (rec_ir.h) for the calling thread, taking the lock or the bias itself;
+ * MMAP and ALLOC RECs set the context to (allocator, stack) first. 1 if written. */
+int rec_put(unsigned kind, unsigned n, const uint64_t *v, const void *s, size_t len,
+            unsigned allocator, uint32_t stack);
+/* The hooks' events when they do not fit the inline path. */
+void rec_alloc_slow(uint64_t addr, uint64_t size, unsigned allocator, uint32_t stack);
+void rec_free_slow(uint64_t addr);
 void rec_mmap(void *p, size_t len);
 void rec_munmap(void *p, size_t len);
 void rec_fork(pid_t child);
+
+/* ---- rec_transcode.c: log words to trace records, on the writer thread ---- */
+
+/* Encode the words [w, end) of one sealed buffer into trace frames and write them with
+ * out, the last one included: the trace holds everything sealed so far. A TRAILER
+ * word pair goes alone into the final frame, with the counts of every record written.
+ * 0 or an ft_error; the frame buffer comes from rec_transcode_init. */
+int rec_transcode(ft_writer *out, const uint64_t *w, const uint64_t *end);
+int rec_transcode_init(void);
 
 /* ---- rec_writer.c: the writer thread ---- */
 
@@ -130,26 +154,43 @@ int rec_writer_start(uint64_t sample_us);
 void rec_writer_finish(unsigned flags);
 
 /* ---- rec_gate.c: a biased lock in front of rec.lock ----
- * One thread, the owner, may write records without taking rec.lock: it announces
+ * One thread, the owner, may write to the log without taking rec.lock: it announces
  * itself in owner_busy and re-reads gate. Anyone else takes rec.lock and revokes the
  * bias: gate = 0, then membarrier() (a full fence on every thread of the process),
- * then waits for owner_busy to clear. Either the owner sees gate == 0 or the revoker
- * sees owner_busy == 1: the owner never needs an atomic read-modify-write. A thread that
- * makes many records in a row under the lock becomes the owner. */
-#define REC_REQ_BIT (1ull << 32) /* in gate: the owner must take the slow path */
+ * then waits for owner_busy to clear. Either the owner sees the gate closed or the
+ * revoker sees owner_busy == 1: the owner never needs an atomic read-modify-write. A
+ * thread that makes many records in a row under the lock becomes the owner; the log's
+ * thread is the owner's for as long as the bias lasts.
+ * gate holds the owner's key, or REC_GATE_NONE; REC_REQ_BIT on top of a key asks the
+ * owner to take the slow path. No key (busy in the high half: rec_tl_word) ever has
+ * bit 62 or 63, so gate == rec_tl_word() means "recording, not busy, the owner, and
+ * nothing asked", in one compare. */
+#define REC_GATE_NONE (1ull << 62)
+#define REC_REQ_BIT (1ull << 63)
 enum { REC_REQ_SAMPLE = 1, REC_REQ_SEAL = 2 };
 
-static inline int rec_fast_enter(void)
+/* The calling thread's key, with busy in bits 32-63. */
+static inline uint64_t rec_tl_word(void)
 {
-    uint64_t me = (uint64_t)rec_tl.tid + 1;
-    if (!rec_tl.has_tid || atomic_load_explicit(&rec.gate, memory_order_relaxed) != me)
-        return 0;
+    return rec_tl.key | (uint64_t)(uint32_t)rec_tl.busy << 32;
+}
+
+/* Announce the owner at work and check the gate is still ours: 1, or 0 (not inside). */
+static inline int rec_fast_announce(uint64_t key)
+{
     atomic_store_explicit(&rec.owner_busy, 1, memory_order_relaxed);
     atomic_signal_fence(memory_order_seq_cst); /* membarrier() supplies the CPU fence */
-    if (atomic_load_explicit(&rec.gate, memory_order_relaxed) == me)
+    if (atomic_load_explicit(&rec.gate, memory_order_relaxed) == key)
         return 1;
     atomic_store_explicit(&rec.owner_busy, 0, memory_order_release);
     return 0;
+}
+
+static inline int rec_fast_enter(void)
+{
+    uint64_t key = rec_tl.key;
+    return atomic_load_explicit(&rec.gate, memory_order_relaxed) == key &&
+           rec_fast_announce(key);
 }
 
 static inline void rec_fast_leave(void)
@@ -159,21 +200,24 @@ static inline void rec_fast_leave(void)
 
 /* Register with membarrier; 0 if biasing is possible. */
 int rec_gate_init(void);
-/* Slow path: take rec.lock, revoke another thread's bias, do what the writer asked if
- * we are the owner, and maybe make us the owner. */
+/* Slow path: take rec.lock, revoke another thread's bias, and do what the writer asked
+ * if we are the owner. */
 void rec_gate_lock(void);
 /* Revoke any bias (rec.lock held). contended: a program thread, not the writer. */
 void rec_gate_revoke(int contended);
+/* Count a record the caller is about to write under the lock, and make it the owner
+ * after a long enough run. Lock held, log thread already the caller's. */
+void rec_gate_streak(void);
 /* The writer's periodic work: post a sample and/or a seal request to the owner, or do
  * it itself if there is no owner or the owner has not answered. Lock held. */
 void rec_gate_request(unsigned what, uint64_t time_us, uint64_t rss);
 
-/* Start a record of up to need bytes in rec.fr: 1, or 0 when not recording (then no
+/* Start a record of up to words log words: 1, or 0 when not recording (then no
  * rec_end). *locked tells rec_end which path was taken. */
-static inline int rec_begin(size_t need, int *locked)
+static inline int rec_begin(size_t words, int *locked)
 {
     if (rec_fast_enter()) {
-        if (ft_frame_room(&rec.fr) >= need + FT_REC_MAX && rec.fr.regs.thread == rec_tl.tid) {
+        if ((size_t)(rec.end - rec.at) >= words) {
             *locked = 0;
             return 1;
         }
@@ -181,15 +225,14 @@ static inline int rec_begin(size_t need, int *locked)
     }
     rec_gate_lock();
     *locked = 1;
-    if (rec_reserve(need))
+    if (rec_reserve(words))
         return 1;
     pthread_mutex_unlock(&rec.lock);
     return 0;
 }
 
-static inline void rec_end(unsigned kind, int locked)
+static inline void rec_end(int locked)
 {
-    rec.counts[kind]++;
     if (locked)
         pthread_mutex_unlock(&rec.lock);
     else
@@ -215,32 +258,52 @@ static inline int rec_want(void)
     return atomic_load_explicit(&rec_on, memory_order_relaxed) && !rec_tl.busy;
 }
 
-/* The hot entry points, inline into the hooks: busy is raised around the stack source
- * (which may allocate) and the record. */
+/* The hot entry points, inline into the hooks: one word when the bias is ours, the
+ * context unchanged and the event fits a word; rec_alloc_slow / rec_free_slow else.
+ * busy is raised around the stack source (which may allocate) and the word, so that
+ * a signal handler's malloc on this thread cannot interleave with it. */
 static inline __attribute__((always_inline)) void rec_alloc_inline(void *p, size_t size,
                                                                   unsigned allocator)
 {
-    int locked;
-    if (!p)
+    uint64_t a = (uintptr_t)p, me = rec_tl_word();
+    int owner = atomic_load_explicit(&rec.gate, memory_order_relaxed) == me &&
+                rec_ir_short(a, size);
+    if (!p || (!owner && !rec_want()))
         return;
-    rec_tl.busy++;
+    rec_tl.busy = 1; /* it was 0 */
     uint32_t stack = rec_stack_now();
-    if (rec_begin(FT_REC_MAX, &locked)) {
-        ft_enc_alloc(&rec.fr, (uintptr_t)p, size, allocator, stack);
-        rec_end(FT_ALLOC, locked);
+    if (owner && rec_fast_announce(me)) {
+        if (rec.ctx == rec_ir_ctx(allocator, stack) && rec.at < rec.end) {
+            *rec.at++ = rec_ir_alloc(a, size);
+            rec_fast_leave();
+            rec_tl.busy = 0;
+            return;
+        }
+        rec_fast_leave();
     }
-    rec_tl.busy--;
+    rec_alloc_slow(a, size, allocator, stack);
+    rec_tl.busy = 0;
 }
 
 static inline __attribute__((always_inline)) void rec_free_inline(void *p)
 {
-    int locked;
-    rec_tl.busy++;
-    if (rec_begin(FT_REC_MAX, &locked)) {
-        ft_enc_free(&rec.fr, (uintptr_t)p);
-        rec_end(FT_FREE, locked);
+    uint64_t a = (uintptr_t)p, me = rec_tl_word();
+    int owner = atomic_load_explicit(&rec.gate, memory_order_relaxed) == me &&
+                rec_ir_short(a, 0);
+    if (!owner && !rec_want())
+        return;
+    rec_tl.busy = 1;
+    if (owner && rec_fast_announce(me)) {
+        if (rec.at < rec.end) {
+            *rec.at++ = rec_ir_free(a);
+            rec_fast_leave();
+            rec_tl.busy = 0;
+            return;
+        }
+        rec_fast_leave();
     }
-    rec_tl.busy--;
+    rec_free_slow(a);
+    rec_tl.busy = 0;
 }
 
 #endif

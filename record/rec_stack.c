@@ -7,7 +7,7 @@
 #include "filrec.h"
 #include "rec_internal.h"
 
-_Atomic(filrec_stack_fn) rec_stack_source;
+_Alignas(64) _Atomic(filrec_stack_fn) rec_stack_source; /* read on every event: own line */
 
 uint32_t rec_stack_current(void)
 {
@@ -29,14 +29,12 @@ static unsigned define(unsigned kind, uint32_t *counter, unsigned n, uint64_t a,
 {
     int locked;
     unsigned id = 0;
+    uint64_t v[3] = {a, b, c};
     rec_tl.busy++;
-    if (rec_begin(FT_REC_MAX + len, &locked)) {
-        if (s)
-            ft_enc_string(&rec.fr, kind, s, len);
-        else
-            ft_enc_ints(&rec.fr, kind, n, a, b, c, 0);
+    if (rec_begin(rec_ir_words(n, len), &locked)) {
+        rec.at = rec_ir_rec(rec.at, kind, n, v, s, len);
         id = ++*counter;
-        rec_end(kind, locked);
+        rec_end(locked);
     }
     rec_tl.busy--;
     return id;

@@ -35,7 +35,7 @@ static void drain(void)
     while (rec.w < rec.f && !rec.failed) {
         unsigned i = (unsigned)(rec.w % REC_NBUF);
         pthread_mutex_unlock(&rec.lock);
-        int err = ft_writer_frame(out, &rec.sealed[i]);
+        int err = rec_transcode(out, rec.buf[i], rec.sealed_end[i]);
         int e = errno;
         pthread_mutex_lock(&rec.lock);
         if (err)
@@ -95,7 +95,7 @@ int rec_writer_start(uint64_t sample_us)
     statm = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
     /* zstd's level -1: a third less CPU than level 1 for about 1% more bytes, and this
      * thread's CPU is the program's on a machine whose cores are hyperthreads. */
-    if (ft_writer_new(&out, rec.fd, -1))
+    if (ft_writer_new(&out, rec.fd, -1) || rec_transcode_init())
         return -1;
     /* The writer blocks every signal: a signal sent to the process must reach one of
      * the program's threads, as it would without filrec (one the program blocks
@@ -118,10 +118,8 @@ void rec_writer_finish(unsigned flags)
     }
     rec_seal(); /* the trailer goes alone into the last frame */
     if (!rec.failed) {
-        uint64_t t = (rec_now_ns() - rec.start_ns) / 1000;
-        ft_enc_ints(&rec.fr, FT_TRAILER, 3, FT_T_EXIT | flags, t, FT_KIND_COUNT - 1, 0);
-        for (unsigned k = 1; k < FT_KIND_COUNT; k++)
-            ft_enc_more(&rec.fr, rec.counts[k]);
+        uint64_t v[2] = {FT_T_EXIT | flags, (rec_now_ns() - rec.start_ns) / 1000};
+        rec.at = rec_ir_rec(rec.at, FT_TRAILER, 2, v, NULL, 0);
         rec_seal();
     }
     atomic_store(&rec_on, 0);
