@@ -10,13 +10,15 @@
 #include <string.h>
 #include "ft.h"
 
-/* Per-frame registers (FORMAT.md, "Registers"), reset at each frame start. freed[]
+/* Per-frame registers (FORMAT.md, "Registers"), reset at each frame start. freed
  * holds, per slot, the last address freed whose slot it is: allocators hand recently
- * freed blocks back, and such an ALLOC is written as its slot (RALLOC). */
+ * freed blocks back, and such an ALLOC is written as its slot (RALLOC). The table is
+ * the owner's (FT_RECYCLE words), outside the struct, so that copying the registers
+ * to a local (the writer's loop does) is cheap. */
 typedef struct ft_regs {
     uint64_t addr;
     uint32_t stack, allocator, thread;
-    uint64_t freed[FT_RECYCLE];
+    uint64_t *freed;
 } ft_regs;
 
 static inline void ft_regs_reset(ft_regs *r)
@@ -25,7 +27,7 @@ static inline void ft_regs_reset(ft_regs *r)
     r->stack = 0;
     r->allocator = FT_A_MALLOC;
     r->thread = 0;
-    memset(r->freed, 0, sizeof r->freed);
+    memset(r->freed, 0, FT_RECYCLE * sizeof *r->freed);
 }
 
 /* The recycle slot of an address: bits 4-11, above malloc's 16-byte alignment. */
@@ -35,14 +37,16 @@ static inline unsigned ft_recycle_slot(uint64_t addr)
 }
 
 /* Stream capacity: every hot record puts one kind byte in ops and at most one byte in
- * each plane, so no plane can fill before ops does; only ops room is ever checked. */
-#define FT_STREAM_CAP ((FT_FRAME_MAX - 64) / FT_STREAMS)
+ * each plane, so no plane can fill before ops does; only ops room is ever checked.
+ * The frame buffer's last FT_RECYCLE words hold the recycle table. */
+#define FT_RECYCLE_BYTES (FT_RECYCLE * sizeof(uint64_t))
+#define FT_STREAM_CAP ((FT_FRAME_MAX - 64 - FT_RECYCLE_BYTES) / FT_STREAMS)
 
 /* The planes of one group advance together, FT_STREAM_CAP apart: one pointer per
  * group (a0: address planes 0-2, s0: size planes 0-1, r0: the recycle plane) keeps
  * the hot path at one load and one store of it per record. */
 typedef struct ft_frame {
-    uint8_t *base;                 /* FT_FRAME_MAX bytes, owned by the caller */
+    uint8_t *base;                 /* FT_FRAME_MAX bytes, 8-aligned, owned by the caller */
     uint8_t *ops, *ops_end;
     uint8_t *a0, *s0, *r0;
     ft_regs regs;
@@ -56,6 +60,7 @@ static inline void ft_frame_init(ft_frame *f, uint8_t *buf)
     f->a0 = buf + 1 * FT_STREAM_CAP;
     f->s0 = buf + 4 * FT_STREAM_CAP;
     f->r0 = buf + 6 * FT_STREAM_CAP;
+    f->regs.freed = (uint64_t *)(void *)(buf + FT_FRAME_MAX - FT_RECYCLE_BYTES);
     ft_regs_reset(&f->regs);
 }
 

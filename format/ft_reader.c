@@ -32,6 +32,7 @@ struct ft_reader {
     size_t na, ns, nr, ai, si, ri; /* plane lengths and positions */
     uint64_t frame_off;         /* file offset of the current frame */
     ft_regs regs;
+    uint64_t freed[FT_RECYCLE]; /* regs.freed */
     uint32_t nstrings, nfuncs, nnodes, nthreads;
     uint64_t seen[FT_KIND_COUNT];
     uint64_t counts[32];
@@ -256,6 +257,7 @@ static int split_frame(ft_reader *r, size_t n)
     r->ns = len[4];
     r->nr = len[6];
     r->ai = r->si = r->ri = 0;
+    r->regs.freed = r->freed;
     ft_regs_reset(&r->regs);
     return 1;
 }

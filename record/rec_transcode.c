@@ -104,26 +104,52 @@ static size_t put_rec(ft_writer *out, uint64_t h, const uint64_t *w, const uint6
     return 1 + words;
 }
 
-int rec_transcode(ft_writer *out, const uint64_t *w, const uint64_t *end)
+/* ALLOC and FREE words from w on, while the frame has room and the thread is the
+ * frame's: the frame is a local here, so the compiler keeps its pointers in registers
+ * (byte stores may alias anything reachable, tc.fr included). Returns where it stopped. */
+static const uint64_t *run(const uint64_t *w, const uint64_t *end)
 {
     const uint64_t addr_mask = (1ull << 44) - 1;
+    ft_frame f = tc.fr;
+    unsigned allocator = ctx_allocator();
+    uint32_t stack = ctx_stack();
+    uint64_t nalloc = 0, nfree = 0;
+    if (f.regs.thread != tc.thread)
+        return w;
+    while (w < end && ft_frame_room(&f) >= 2 * FT_REC_MAX) {
+        uint64_t x = *w;
+        if (REC_IR_TAG(x) == REC_IR_ALLOC) {
+            ft_enc_alloc(&f, (x & addr_mask) << 4, (x >> 44) & 0xffff, allocator, stack);
+            nalloc++;
+        } else if (REC_IR_TAG(x) == REC_IR_FREE) {
+            ft_enc_free(&f, (x & addr_mask) << 4);
+            nfree++;
+        } else {
+            break;
+        }
+        w++;
+    }
+    tc.fr = f;
+    tc.counts[FT_ALLOC] += nalloc;
+    tc.counts[FT_FREE] += nfree;
+    return w;
+}
+
+int rec_transcode(ft_writer *out, const uint64_t *w, const uint64_t *end)
+{
     int err = 0;
     while (w < end && !err) {
+        const uint64_t *stop = run(w, end);
+        if (stop != w) {
+            w = stop;
+            continue;
+        }
         uint64_t x = *w++;
-        unsigned tag = REC_IR_TAG(x);
-        if ((tag == REC_IR_ALLOC || tag == REC_IR_FREE) &&
-            (ft_frame_room(&tc.fr) < 2 * FT_REC_MAX || tc.fr.regs.thread != tc.thread) &&
-            (err = room(out, 0)))
-            break;
-        switch (tag) {
+        switch (REC_IR_TAG(x)) {
         case REC_IR_ALLOC:
-            ft_enc_alloc(&tc.fr, (x & addr_mask) << 4, (x >> 44) & 0xffff, ctx_allocator(),
-                         ctx_stack());
-            tc.counts[FT_ALLOC]++;
-            break;
         case REC_IR_FREE:
-            ft_enc_free(&tc.fr, (x & addr_mask) << 4);
-            tc.counts[FT_FREE]++;
+            w--; /* no room, or a new thread: make room, then run() again */
+            err = room(out, 0);
             break;
         case REC_IR_CTX:
             tc.ctx = x;

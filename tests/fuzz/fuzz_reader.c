@@ -18,7 +18,7 @@
 static int fd = -1;
 static char path[32];
 static ft_writer *w;
-static uint8_t fbuf[FT_FRAME_MAX];
+static _Alignas(8) uint8_t fbuf[FT_FRAME_MAX];
 
 static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
 

@@ -11,7 +11,7 @@
 
 #define LEVEL 3
 
-static uint8_t buf[FT_FRAME_MAX];
+static _Alignas(8) uint8_t buf[FT_FRAME_MAX];
 static ft_frame f;
 static uint64_t counts[FT_KIND_COUNT];
 

@@ -206,7 +206,7 @@ static readout *read_tr(trace *t)
 
 /* ---- frames from raw stream bytes ---- */
 
-static uint8_t fbuf[FT_FRAME_MAX]; /* the frame under construction */
+static _Alignas(8) uint8_t fbuf[FT_FRAME_MAX]; /* the frame under construction */
 
 /* A frame whose ops stream is the n given bytes, its planes empty (plane_* add values). */
 static ft_frame *raw_frame(const uint8_t *ops, size_t n)
