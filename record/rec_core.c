@@ -153,30 +153,42 @@ int rec_put(unsigned kind, unsigned n, const uint64_t *v, const void *s, size_t 
     return ok;
 }
 
-void rec_alloc_slow(uint64_t addr, uint64_t size, unsigned allocator, uint32_t stack)
+void *rec_alloc_event(void *p, size_t size, unsigned allocator)
 {
     int locked;
+    uint64_t a = (uintptr_t)p;
+    if (!p || !rec_want())
+        return p;
+    rec_tl.busy++;
+    uint32_t stack = rec_stack_now();
     uint64_t ctx = rec_ir_ctx(allocator, stack);
-    if (!rec_ir_short(addr, size)) {
-        uint64_t v[2] = {addr, size};
+    if (!rec_ir_short(a, size)) {
+        uint64_t v[2] = {a, size};
         rec_put(FT_ALLOC, 2, v, NULL, 0, allocator, stack);
     } else if (rec_begin(2, &locked)) {
         if (rec.ctx != ctx)
             *rec.at++ = rec.ctx = ctx;
-        *rec.at++ = rec_ir_alloc(addr, size);
+        *rec.at++ = rec_ir_alloc(a, size);
         rec_end(locked);
     }
+    rec_tl.busy--;
+    return p;
 }
 
-void rec_free_slow(uint64_t addr)
+void rec_free_event(void *p)
 {
     int locked;
-    if (!rec_ir_short(addr, 0)) {
-        rec_put(FT_FREE, 1, &addr, NULL, 0, 0, 0);
+    uint64_t a = (uintptr_t)p;
+    if (!p || !rec_want())
+        return;
+    rec_tl.busy++;
+    if (!rec_ir_short(a, 0)) {
+        rec_put(FT_FREE, 1, &a, NULL, 0, 0, 0);
     } else if (rec_begin(1, &locked)) {
-        *rec.at++ = rec_ir_free(addr);
+        *rec.at++ = rec_ir_free(a);
         rec_end(locked);
     }
+    rec_tl.busy--;
 }
 
 void rec_mmap(void *p, size_t len)

@@ -61,13 +61,38 @@ int rec_resolve(void)
 #define REAL_QUIET(out, name, ...) \
     do { rec_tl.busy++; out = REAL(name, __VA_ARGS__); rec_tl.busy--; } while (0)
 
+/* The recording half of every hook, out of line so that a hook is a call and a jump
+ * with one register saved; the inline path touches no callee-saved register, and
+ * everything else is a tail call. */
+static __attribute__((noinline)) void *record_alloc(void *p, size_t n, unsigned allocator)
+{
+    if (rec_alloc_fast((uintptr_t)p, n, allocator))
+        return p;
+    return rec_alloc_event(p, n, allocator);
+}
+
+static __attribute__((noinline)) void record_free(void *p)
+{
+    if (!rec_free_fast((uintptr_t)p))
+        rec_free_event(p);
+}
+
+/* free() itself: record, then the real free, both as tail calls. */
+static __attribute__((noinline)) void record_free_then_free(void *p)
+{
+    if (!rec_free_fast((uintptr_t)p)) {
+        rec_free_event(p);
+        if (!rec_real.free && rec_resolve())
+            return;
+    }
+    rec_real.free(p);
+}
+
 REC_EXPORT void *malloc(size_t n)
 {
     if (!rec_real.malloc && rec_resolve())
         return pool_alloc(n);
-    void *p = rec_real.malloc(n);
-    rec_alloc_inline(p, n, FT_A_MALLOC);
-    return p;
+    return record_alloc(rec_real.malloc(n), n, FT_A_MALLOC);
 }
 
 REC_EXPORT void *calloc(size_t k, size_t n)
@@ -77,17 +102,13 @@ REC_EXPORT void *calloc(size_t k, size_t n)
         return __builtin_mul_overflow(k, n, &b) ? NULL : pool_alloc(b); /* pool is zeroed */
     }
     void *p = rec_real.calloc(k, n);
-    rec_alloc_inline(p, k * n, FT_A_CALLOC);
-    return p;
+    return record_alloc(p, k * n, FT_A_CALLOC);
 }
 
 REC_EXPORT void free(void *p)
 {
-    if (!p || in_pool(p))
-        return;
-    rec_free_inline(p);
-    if (rec_real.free || !rec_resolve())
-        rec_real.free(p);
+    if (p && !in_pool(p))
+        record_free_then_free(p);
 }
 
 static void *pool_realloc(void *old, size_t n)
@@ -105,10 +126,9 @@ REC_EXPORT void *realloc(void *old, size_t n)
     if (old && in_pool(old))
         return pool_realloc(old, n);
     if (old)
-        rec_free_inline(old);
+        record_free(old);
     void *p = REAL(realloc, old, n);
-    rec_alloc_inline(p, n, FT_A_REALLOC);
-    return p;
+    return record_alloc(p, n, FT_A_REALLOC);
 }
 
 REC_EXPORT void *reallocarray(void *old, size_t k, size_t n)
@@ -121,11 +141,10 @@ REC_EXPORT void *reallocarray(void *old, size_t k, size_t n)
     if (old && in_pool(old))
         return pool_realloc(old, b);
     if (old)
-        rec_free_inline(old);
+        record_free(old);
     void *p;
     REAL_QUIET(p, reallocarray, old, k, n);
-    rec_alloc_inline(p, b, FT_A_REALLOCARRAY);
-    return p;
+    return record_alloc(p, b, FT_A_REALLOCARRAY);
 }
 
 REC_EXPORT int posix_memalign(void **out, size_t align, size_t n)
@@ -135,7 +154,7 @@ REC_EXPORT int posix_memalign(void **out, size_t align, size_t n)
     if (!rec_real.posix_memalign)
         rc = ENOMEM;
     if (rc == 0)
-        rec_alloc_inline(*out, n, FT_A_POSIX_MEMALIGN);
+        record_alloc(*out, n, FT_A_POSIX_MEMALIGN);
     return rc;
 }
 
@@ -143,32 +162,28 @@ REC_EXPORT void *aligned_alloc(size_t a, size_t n)
 {
     void *p;
     REAL_QUIET(p, aligned_alloc, a, n);
-    rec_alloc_inline(p, n, FT_A_ALIGNED_ALLOC);
-    return p;
+    return record_alloc(p, n, FT_A_ALIGNED_ALLOC);
 }
 
 REC_EXPORT void *memalign(size_t a, size_t n)
 {
     void *p;
     REAL_QUIET(p, memalign, a, n);
-    rec_alloc_inline(p, n, FT_A_MEMALIGN);
-    return p;
+    return record_alloc(p, n, FT_A_MEMALIGN);
 }
 
 REC_EXPORT void *valloc(size_t n)
 {
     void *p;
     REAL_QUIET(p, valloc, n);
-    rec_alloc_inline(p, n, FT_A_VALLOC);
-    return p;
+    return record_alloc(p, n, FT_A_VALLOC);
 }
 
 REC_EXPORT void *pvalloc(size_t n)
 {
     void *p;
     REAL_QUIET(p, pvalloc, n);
-    rec_alloc_inline(p, n, FT_A_PVALLOC);
-    return p;
+    return record_alloc(p, n, FT_A_PVALLOC);
 }
 
 static void *mmap_hook(void *(*real)(void *, size_t, int, int, int, off_t), void *a,

@@ -60,8 +60,8 @@ int rec_resolve(void);
  * through, so the recorder's, zstd's and libc's own allocations are not recorded.
  * key is the thread's index + 1 once it has one, else 0. */
 struct rec_tls {
+    uint32_t key;          /* first, then busy: rec_tl_word() reads both at once */
     int busy;
-    uint32_t key;
     void *stack_slot;      /* the stack source's per-thread state */
 };
 extern __thread struct rec_tls rec_tl __attribute__((tls_model("initial-exec")));
@@ -129,9 +129,11 @@ void rec_say(const char *a, const char *b, const char *c);
  * MMAP and ALLOC RECs set the context to (allocator, stack) first. 1 if written. */
 int rec_put(unsigned kind, unsigned n, const uint64_t *v, const void *s, size_t len,
             unsigned allocator, uint32_t stack);
-/* The hooks' events when they do not fit the inline path. */
-void rec_alloc_slow(uint64_t addr, uint64_t size, unsigned allocator, uint32_t stack);
-void rec_free_slow(uint64_t addr);
+/* An allocation or free from a hook that the inline path (rec_alloc_fast) did not
+ * take: checks rec_want(), takes the stack, writes under the bias or the lock.
+ * rec_alloc_event returns p, so a hook can end with it. */
+void *rec_alloc_event(void *p, size_t size, unsigned allocator);
+void rec_free_event(void *p);
 void rec_mmap(void *p, size_t len);
 void rec_munmap(void *p, size_t len);
 void rec_fork(pid_t child);
@@ -169,10 +171,12 @@ void rec_writer_finish(unsigned flags);
 #define REC_REQ_BIT (1ull << 63)
 enum { REC_REQ_SAMPLE = 1, REC_REQ_SEAL = 2 };
 
-/* The calling thread's key, with busy in bits 32-63. */
+/* The calling thread's key, with busy in bits 32-63: one load. */
 static inline uint64_t rec_tl_word(void)
 {
-    return rec_tl.key | (uint64_t)(uint32_t)rec_tl.busy << 32;
+    uint64_t w;
+    memcpy(&w, &rec_tl, sizeof w);
+    return w;
 }
 
 /* Announce the owner at work and check the gate is still ours: 1, or 0 (not inside). */
@@ -258,52 +262,48 @@ static inline int rec_want(void)
     return atomic_load_explicit(&rec_on, memory_order_relaxed) && !rec_tl.busy;
 }
 
-/* The hot entry points, inline into the hooks: one word when the bias is ours, the
- * context unchanged and the event fits a word; rec_alloc_slow / rec_free_slow else.
- * busy is raised around the stack source (which may allocate) and the word, so that
- * a signal handler's malloc on this thread cannot interleave with it. */
-static inline __attribute__((always_inline)) void rec_alloc_inline(void *p, size_t size,
-                                                                  unsigned allocator)
+/* The hot path, inline into the hooks: one word when this thread owns the log, no
+ * stack source is installed, the context is unchanged and the event fits a word.
+ * 1 if written; else the hook calls rec_alloc_event / rec_free_event, which do it all.
+ * It has no calls, so the hooks need no registers saved to take it. busy is raised
+ * while the word is written, so that a signal handler's malloc on this thread cannot
+ * interleave with it. */
+static inline __attribute__((always_inline)) int rec_alloc_fast(uint64_t a, uint64_t size,
+                                                               unsigned allocator)
 {
-    uint64_t a = (uintptr_t)p, me = rec_tl_word();
-    int owner = atomic_load_explicit(&rec.gate, memory_order_relaxed) == me &&
-                rec_ir_short(a, size);
-    if (!p || (!owner && !rec_want()))
-        return;
-    rec_tl.busy = 1; /* it was 0 */
-    uint32_t stack = rec_stack_now();
-    if (owner && rec_fast_announce(me)) {
-        if (rec.ctx == rec_ir_ctx(allocator, stack) && rec.at < rec.end) {
+    uint64_t me = rec_tl_word();
+    int done = 0;
+    if (atomic_load_explicit(&rec.gate, memory_order_relaxed) != me || !rec_ir_short(a, size) ||
+        atomic_load_explicit(&rec_stack_source, memory_order_relaxed))
+        return 0;
+    rec_tl.busy = 1;
+    if (rec_fast_announce(me)) {
+        if (rec.ctx == rec_ir_ctx(allocator, 0) && rec.at < rec.end) {
             *rec.at++ = rec_ir_alloc(a, size);
-            rec_fast_leave();
-            rec_tl.busy = 0;
-            return;
+            done = 1;
         }
         rec_fast_leave();
     }
-    rec_alloc_slow(a, size, allocator, stack);
     rec_tl.busy = 0;
+    return done;
 }
 
-static inline __attribute__((always_inline)) void rec_free_inline(void *p)
+static inline __attribute__((always_inline)) int rec_free_fast(uint64_t a)
 {
-    uint64_t a = (uintptr_t)p, me = rec_tl_word();
-    int owner = atomic_load_explicit(&rec.gate, memory_order_relaxed) == me &&
-                rec_ir_short(a, 0);
-    if (!owner && !rec_want())
-        return;
+    uint64_t me = rec_tl_word();
+    int done = 0;
+    if (atomic_load_explicit(&rec.gate, memory_order_relaxed) != me || !rec_ir_short(a, 0))
+        return 0;
     rec_tl.busy = 1;
-    if (owner && rec_fast_announce(me)) {
+    if (rec_fast_announce(me)) {
         if (rec.at < rec.end) {
             *rec.at++ = rec_ir_free(a);
-            rec_fast_leave();
-            rec_tl.busy = 0;
-            return;
+            done = 1;
         }
         rec_fast_leave();
     }
-    rec_free_slow(a);
     rec_tl.busy = 0;
+    return done;
 }
 
 #endif

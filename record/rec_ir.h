@@ -8,8 +8,8 @@
  * A log is a sequence of words; the tag is bits 60-63 of a record's first word.
  *
  *   ALLOC   [1 | size:16 | addr>>4:44]      an ALLOC of the context's allocator and
- *                                           stack; addr 16-aligned and below 2^48,
- *                                           size below 65536
+ *                                           stack; addr 16-aligned, not 0 and at most
+ *                                           2^47, size below 65536
  *   FREE    [2 | 0:16 | addr>>4:44]         same conditions on addr
  *   CTX     [3 | 0:20 | allocator:8 | stack:32]  the context of later ALLOC and MMAP
  *   THREAD  [4 | 0:28 | thread:32]          the thread of the records after it
@@ -35,10 +35,11 @@ enum rec_ir_tag { REC_IR_ALLOC = 1, REC_IR_FREE, REC_IR_CTX, REC_IR_THREAD, REC_
 /* Words a REC of n values and a len-byte string takes. */
 static inline size_t rec_ir_words(unsigned n, size_t len) { return 1 + n + (len + 7) / 8; }
 
-/* Whether an ALLOC or FREE of addr (and size) fits one word. */
+/* Whether an ALLOC or FREE of addr (and size) fits one word: addr 16-aligned in
+ * [16, 2^47] (so not NULL: addr - 1 wraps), size below 65536. */
 static inline int rec_ir_short(uint64_t addr, uint64_t size)
 {
-    return ((addr & 15) | (addr >> 48) | (size >> 16)) == 0;
+    return ((addr & 15) | ((addr - 1) >> 47) | (size >> 16)) == 0;
 }
 
 static inline uint64_t rec_ir_alloc(uint64_t addr, uint64_t size)

@@ -61,7 +61,7 @@ REC_EXPORT int filrec_record_alloc(void *p, size_t size, unsigned allocator)
 {
     if (!p || !rec_want() || allocator == 0 || allocator >= FT_A_COUNT)
         return 0;
-    rec_alloc_inline(p, size, allocator);
+    rec_alloc_event(p, size, allocator);
     return 1;
 }
 
@@ -69,7 +69,7 @@ REC_EXPORT int filrec_record_free(void *p)
 {
     if (!p || !rec_want())
         return 0;
-    rec_free_inline(p);
+    rec_free_event(p);
     return 1;
 }
 
