@@ -145,7 +145,7 @@ int rec_put(unsigned kind, unsigned n, const uint64_t *v, const void *s, size_t 
         if (k == FT_MMAP) /* keeps the allocator: only the stack is MMAP's */
             ctx = (rec.ctx & ~(uint64_t)UINT32_MAX) | stack;
         if ((k == FT_ALLOC || k == FT_MMAP) && rec.ctx != ctx)
-            *rec.at++ = rec.ctx = ctx;
+            *rec.at++ = rec_ir_ctx_word(rec.ctx = ctx);
         rec.at = rec_ir_rec(rec.at, kind, n, v, s, len);
         rec_end(locked);
     }
@@ -167,7 +167,7 @@ void *rec_alloc_event(void *p, size_t size, unsigned allocator)
         rec_put(FT_ALLOC, 2, v, NULL, 0, allocator, stack);
     } else if (rec_begin(2, &locked)) {
         if (rec.ctx != ctx)
-            *rec.at++ = rec.ctx = ctx;
+            *rec.at++ = rec_ir_ctx_word(rec.ctx = ctx);
         *rec.at++ = rec_ir_alloc(a, size);
         rec_end(locked);
     }

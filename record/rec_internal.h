@@ -82,7 +82,7 @@ struct rec_log {
     /* The hot path's fields, on a line of their own. */
     _Alignas(64) uint64_t *at;       /* the next word of buffer f */
     uint64_t *end;         /* and its end */
-    uint64_t ctx;          /* the log's current context word (rec_ir_ctx) */
+    uint64_t ctx;          /* the log's current context (rec_ir_ctx) */
     uint32_t thread;       /* the log's current thread */
     /* The gate (rec_gate.c): see there. gate and owner_busy are read without the lock;
      * gate is written under it, owner_busy only by the owner thread. */

@@ -24,7 +24,7 @@ int rec_transcode_init(void)
     if (tc.buf == MAP_FAILED)
         return FT_E_NOMEM;
     ft_frame_init(&tc.fr, tc.buf);
-    tc.ctx = rec_ir_ctx(FT_A_MALLOC, 0);
+    tc.ctx = rec_ir_ctx(FT_A_MALLOC, 0); /* as the hooks start: rec_core.c */
     return 0;
 }
 
@@ -49,7 +49,7 @@ static int room(ft_writer *out, size_t need)
 }
 
 static uint32_t ctx_stack(void) { return (uint32_t)tc.ctx; }
-static unsigned ctx_allocator(void) { return (unsigned)(tc.ctx >> 32) & 0xff; }
+static unsigned ctx_allocator(void) { return (unsigned)(tc.ctx >> 32); }
 
 static int trailer(ft_writer *out, uint64_t flags, uint64_t time)
 {
@@ -66,8 +66,8 @@ static int trailer(ft_writer *out, uint64_t flags, uint64_t time)
  * when the log is malformed (a recorder bug: recording stops). */
 static size_t put_rec(ft_writer *out, uint64_t h, const uint64_t *w, const uint64_t *end, int *err)
 {
-    unsigned kind = h & 0xff, k = kind & FT_KIND_MASK, n = (h >> 13) & 7;
-    size_t len = (h >> 16) & 0x1ffff, words = rec_ir_words(n, len) - 1;
+    unsigned kind = (h >> 16) & 0xff, k = kind & FT_KIND_MASK, n = (h >> 24) & 7;
+    size_t len = (h >> 32) & 0x1ffff, words = rec_ir_words(n, len) - 1;
     if (n > REC_IR_VALUES_MAX || len > REC_IR_STRING_MAX || (size_t)(end - w) < words ||
         k == 0 || k >= FT_KIND_COUNT || k == FT_RALLOC || k == FT_THREAD)
         return 0;
@@ -109,7 +109,6 @@ static size_t put_rec(ft_writer *out, uint64_t h, const uint64_t *w, const uint6
  * (byte stores may alias anything reachable, tc.fr included). Returns where it stopped. */
 static const uint64_t *run(const uint64_t *w, const uint64_t *end)
 {
-    const uint64_t addr_mask = (1ull << 44) - 1;
     ft_frame f = tc.fr;
     unsigned allocator = ctx_allocator();
     uint32_t stack = ctx_stack();
@@ -118,11 +117,13 @@ static const uint64_t *run(const uint64_t *w, const uint64_t *end)
         return w;
     while (w < end && ft_frame_room(&f) >= 2 * FT_REC_MAX) {
         uint64_t x = *w;
-        if (REC_IR_TAG(x) == REC_IR_ALLOC) {
-            ft_enc_alloc(&f, (x & addr_mask) << 4, (x >> 44) & 0xffff, allocator, stack);
-            nalloc++;
-        } else if (REC_IR_TAG(x) == REC_IR_FREE) {
-            ft_enc_free(&f, (x & addr_mask) << 4);
+        if (x & REC_IR_ALLOC_BIT) {
+            if (rec_ir_addr(x)) { /* 0: a failed malloc, let through by the hook */
+                ft_enc_alloc(&f, rec_ir_addr(x), rec_ir_size(x), allocator, stack);
+                nalloc++;
+            }
+        } else if ((x & 0xffff) == 0xffff) {
+            ft_enc_free(&f, rec_ir_addr(x));
             nfree++;
         } else {
             break;
@@ -145,17 +146,17 @@ int rec_transcode(ft_writer *out, const uint64_t *w, const uint64_t *end)
             continue;
         }
         uint64_t x = *w++;
-        switch (REC_IR_TAG(x)) {
+        switch (rec_ir_tag(x)) {
         case REC_IR_ALLOC:
         case REC_IR_FREE:
             w--; /* no room, or a new thread: make room, then run() again */
             err = room(out, 0);
             break;
         case REC_IR_CTX:
-            tc.ctx = x;
+            tc.ctx = x >> 16;
             break;
         case REC_IR_THREAD:
-            tc.thread = (uint32_t)x;
+            tc.thread = (uint32_t)(x >> 16);
             break;
         case REC_IR_REC: {
             size_t took = put_rec(out, x, w, end, &err);
