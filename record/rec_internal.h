@@ -15,7 +15,7 @@
 #include "rec_ir.h"
 
 #define REC_EXPORT __attribute__((visibility("default")))
-#define REC_NBUF 4 /* log buffers of REC_BUF_WORDS words each */
+#define REC_NBUF 8 /* log buffers of REC_BUF_WORDS words each */
 
 /* ---- rec_hooks.c: the interposed libc functions ---- */
 
@@ -70,7 +70,7 @@ extern __thread struct rec_tls rec_tl __attribute__((tls_model("initial-exec")))
  * filter (a stale 1 is caught under the lock by rec_reserve). */
 extern atomic_int rec_on;
 
-#define REC_BUF_WORDS (1u << 17) /* 1 MiB of log words per buffer */
+#define REC_BUF_WORDS (1u << 15) /* 256 KiB of log words per buffer */
 #define REC_REC_WORDS 8          /* room every record but a string's fits in */
 
 /* The shared log (rec_ir.h): a ring of REC_NBUF buffers. Buffer number f (mod REC_NBUF)
@@ -140,12 +140,15 @@ void rec_fork(pid_t child);
 
 /* ---- rec_transcode.c: log words to trace records, on the writer thread ---- */
 
-/* Encode the words [w, end) of one sealed buffer into trace frames and write them with
- * out, the last one included: the trace holds everything sealed so far. A TRAILER
- * word pair goes alone into the final frame, with the counts of every record written.
- * 0 or an ft_error; the frame buffer comes from rec_transcode_init. */
+/* Encode the words [w, end) of one sealed buffer into the trace frame, writing the
+ * frame with out whenever it fills. A TRAILER goes alone into the final frame, with the
+ * counts of every record written, and is written at once. 0 or an ft_error; the frame
+ * buffer comes from rec_transcode_init. */
 int rec_transcode(ft_writer *out, const uint64_t *w, const uint64_t *end);
 int rec_transcode_init(void);
+/* Write the frame being filled, if it holds anything; whether it does. */
+int rec_transcode_flush(ft_writer *out);
+int rec_transcode_pending(void);
 
 /* ---- rec_writer.c: the writer thread ---- */
 

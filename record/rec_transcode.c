@@ -1,8 +1,9 @@
 /* rec_transcode.c: the writer thread's half of the log (rec_ir.h). It replays the log's
  * registers (thread, context) and encodes each word as the trace record it stands for
  * through format/ft_enc.h, which owns the trace's registers, planes and recycle slots.
- * Each sealed buffer ends a frame, so a frame reaches the file within one seal
- * interval of its events. The counts for the TRAILER are kept here, where the records
+ * Frames fill across sealed buffers (small buffers stay in cache; big frames compress
+ * better); the writer flushes a frame when it is full, and rec_writer.c flushes the
+ * rest on a timer. The counts for the TRAILER are kept here, where the records
  * are written: they match the body by construction. Writer thread only. */
 #include <string.h>
 #include <sys/mman.h>
@@ -169,5 +170,15 @@ int rec_transcode(ft_writer *out, const uint64_t *w, const uint64_t *end)
             return FT_E_RECORD;
         }
     }
-    return err ? err : flush(out);
+    return err;
+}
+
+int rec_transcode_flush(ft_writer *out)
+{
+    return ft_frame_empty(&tc.fr) ? 0 : flush(out);
+}
+
+int rec_transcode_pending(void)
+{
+    return !ft_frame_empty(&tc.fr);
 }

@@ -1,6 +1,8 @@
-/* rec_writer.c: the writer thread. It compresses each sealed buffer into one zstd frame
- * and writes it, appends a SAMPLE (time, RSS) every sample interval, and seals the
- * filling buffer at least every 250 ms so that a killed process leaves whole frames.
+/* rec_writer.c: the writer thread. It encodes each sealed buffer into the trace frame
+ * (rec_transcode.c), appends a SAMPLE (time, RSS) every sample interval, and bounds how
+ * long an event waits to reach the file: the filling buffer is sealed at least every
+ * SEAL_NS, and a frame holding data is written at least FLUSH_NS after the previous
+ * one, so a killed process leaves whole frames up to 250 ms before its end.
  * It never seals while other buffers wait for it, so it never waits for itself. */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,12 +13,14 @@
 
 #include "rec_internal.h"
 
-#define SEAL_NS 250000000ull
+#define SEAL_NS 150000000ull
+#define FLUSH_NS 100000000ull
 
 static pthread_t writer;      /* set by rec_writer_start, joined by rec_writer_finish */
 static ft_writer *out;        /* used by the writer thread only */
 static int statm = -1;        /* /proc/self/statm, read by the writer thread only */
 static uint64_t sample_ns;    /* constant after start */
+static uint64_t last_flush_ns; /* writer thread only */
 
 static uint64_t read_rss(void)
 {
@@ -46,6 +50,21 @@ static void drain(void)
     }
 }
 
+/* Write the frame if it holds data FLUSH_NS old or more. Lock held, dropped to write. */
+static void flush_due(uint64_t now)
+{
+    if (!rec_transcode_pending() || now - last_flush_ns < FLUSH_NS || rec.failed)
+        return;
+    pthread_mutex_unlock(&rec.lock);
+    int err = rec_transcode_flush(out);
+    int e = errno;
+    pthread_mutex_lock(&rec.lock);
+    if (err)
+        rec_fail(err == FT_E_IO ? "cannot write trace: " : "cannot compress trace",
+                 err == FT_E_IO ? e : 0);
+    last_flush_ns = now;
+}
+
 static void wait_until(uint64_t ns)
 {
     struct timespec t = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
@@ -57,6 +76,7 @@ static void *writer_main(void *arg)
     (void)arg;
     rec_tl.busy = 1; /* nothing this thread allocates is recorded */
     uint64_t next_sample = rec.start_ns, rss = 0;
+    last_flush_ns = rec.start_ns;
     pthread_mutex_lock(&rec.lock);
     for (;;) {
         drain(); /* afterwards w == f: a seal from here cannot wait for this thread */
@@ -74,9 +94,12 @@ static void *writer_main(void *arg)
             rec_gate_request(what, (now - rec.start_ns) / 1000, rss);
         if (rec.w != rec.f)
             continue;
+        flush_due(now);
         uint64_t until = rec.last_seal_ns + SEAL_NS;
         if (sample_ns && next_sample < until)
             until = next_sample;
+        if (rec_transcode_pending() && last_flush_ns + FLUSH_NS < until)
+            until = last_flush_ns + FLUSH_NS;
         if (until > now)
             wait_until(until);
         if (sample_ns && rec_now_ns() >= next_sample) {
@@ -85,7 +108,10 @@ static void *writer_main(void *arg)
             pthread_mutex_lock(&rec.lock);
         }
     }
+    int failed = rec.failed;
     pthread_mutex_unlock(&rec.lock);
+    if (!failed)
+        rec_transcode_flush(out); /* without a trailer (it flushed its own): whatever is left */
     return NULL;
 }
 
