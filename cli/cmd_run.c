@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../record/rec_sink.h"
 #include "cli.h"
 
 static const char usage[] =
@@ -119,10 +120,12 @@ static void env_prepend(const char *name, const char *first)
     free(v);
 }
 
-static void exec_program(char **argv, const struct paths *p, int fd, long interval_ms,
+static void exec_program(char **argv, const struct paths *p, int fd, int shm, long interval_ms,
                          unsigned flags)
 {
     char buf[64];
+    snprintf(buf, sizeof buf, "%d", shm);
+    setenv("FILREC_SHM", buf, 1);
     env_prepend("LD_PRELOAD", p->lib);
     /* Any Python started here loads the bootstrap, which undoes this. */
     const char *pp = getenv("PYTHONPATH");
@@ -310,6 +313,11 @@ int cmd_run(int argc, char **argv)
     int fd = open_trace(out, force);
     if (fd < 0)
         return 1;
+    int shm = rec_sink_create();
+    if (shm < 0) {
+        cli_error("cannot make shared memory for the log: %s", strerror(errno));
+        return 1;
+    }
     fflush(NULL);
     child = fork();
     if (child < 0) {
@@ -317,21 +325,19 @@ int cmd_run(int argc, char **argv)
         return 1;
     }
     if (child == 0)
-        exec_program(prog, &where, fd, interval, flags);
+        exec_program(prog, &where, fd, shm, interval, flags);
     free(prog);
-    close(fd);
     /* Like system(): the terminal's ^C and ^\ go to the program, not to us. */
     signal(SIGINT, SIG_IGN);
     signal(SIGQUIT, SIG_IGN);
     signal(SIGTERM, forward);
     signal(SIGHUP, forward);
     int status;
-    while (waitpid(child, &status, 0) < 0) {
-        if (errno != EINTR) {
-            cli_error("cannot wait for the program: %s", strerror(errno));
-            return 1;
-        }
+    if (rec_sink_run(shm, fd, child, (uint64_t)interval * 1000, &status)) {
+        cli_error("cannot wait for the program: %s", strerror(errno));
+        return 1;
     }
+    close(fd);
     struct stat st;
     if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) {
         if (st.st_size == 0) {

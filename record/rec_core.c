@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,6 +24,7 @@ __thread struct rec_tls rec_tl __attribute__((tls_model("initial-exec")));
 /* Read on every event by every thread: each on a cache line no one writes often. */
 _Alignas(64) atomic_int rec_on;
 struct rec_log rec = {.lock = PTHREAD_MUTEX_INITIALIZER, .gate = REC_GATE_NONE};
+static pid_t sink_pid; /* `filrec run`, which reads the log */
 
 uint64_t rec_now_ns(void)
 {
@@ -45,35 +49,51 @@ void rec_fail(const char *what, int err)
     atomic_store(&rec_on, 0);
     rec_gate_revoke(0);
     rec_say("recording stopped: ", what, err ? strerror(err) : NULL);
-    pthread_cond_broadcast(&rec.space);
-    pthread_cond_broadcast(&rec.work);
 }
 
-/* Wait until the writer frees a buffer. Lock held; it is dropped while waiting, so
- * another thread may have become the owner meanwhile: take the log back from it. */
+static long futex(_Atomic uint32_t *word, int op, uint32_t val, const struct timespec *t)
+{
+    return syscall(SYS_futex, word, op, val, t, NULL, 0);
+}
+
+/* Wait until the sink frees a buffer. Lock held; it is dropped while waiting, so
+ * another thread may have become the owner meanwhile: take the log back from it. A sink
+ * that went away (`filrec run` killed) or cannot write stops recording. */
 static void wait_space(void)
 {
-    pthread_cond_wait(&rec.space, &rec.lock);
-    uint64_t g = atomic_load(&rec.gate) & ~REC_REQ_BIT;
+    uint32_t seq = atomic_load(&rec.w_seq);
+    if (rec.f + 1 - atomic_load(&rec.w) < REC_NBUF)
+        return;
+    pthread_mutex_unlock(&rec.lock);
+    struct timespec t = {0, 100000000};
+    futex(&rec.w_seq, FUTEX_WAIT, seq, &t);
+    pthread_mutex_lock(&rec.lock);
+    if (getppid() != sink_pid)
+        rec_fail("the filrec process went away", 0);
+    uint64_t g = atomic_load(&rec.gate);
     if (g != REC_GATE_NONE && g != rec_tl.key)
         rec_gate_revoke(1);
 }
 
-/* Seal the filling buffer and start the next, which must be free. */
+/* Seal the filling buffer and start the next, which must be free. The sink reads f,
+ * then at, then f again: f moves first, so it never takes the new at for the old
+ * buffer's. */
 static void seal_now(void)
 {
-    rec.sealed_end[rec.f % REC_NBUF] = rec.at;
-    rec.f++;
-    pthread_cond_signal(&rec.work);
-    rec.at = rec.buf[rec.f % REC_NBUF];
-    rec.end = rec.at + REC_BUF_WORDS;
-    rec.last_seal_ns = rec_now_ns();
+    uint64_t f = rec.f;
+    rec.sealed_end[f % REC_NBUF] = rec.at;
+    atomic_store_explicit(&rec.f, f + 1, memory_order_release);
+    uint64_t *at = rec.buf[(f + 1) % REC_NBUF];
+    rec.end = at + REC_BUF_WORDS;
+    rec_publish(at);
+    atomic_fetch_add(&rec.f_seq, 1);
+    futex(&rec.f_seq, FUTEX_WAKE, 1, NULL);
 }
 
 void rec_seal(void)
 {
-    /* Backpressure: when the writer is behind by every buffer, wait for one. */
-    while (!rec.failed && rec.f + 1 - rec.w >= REC_NBUF)
+    /* Backpressure: when the sink is behind by every buffer, wait for one. */
+    while (!rec.failed && rec.f + 1 - atomic_load(&rec.w) >= REC_NBUF)
         wait_space();
     if (!rec.failed && rec.at != rec.buf[rec.f % REC_NBUF])
         seal_now();
@@ -86,9 +106,14 @@ static int room(size_t words)
     for (;;) {
         if (!atomic_load_explicit(&rec_on, memory_order_relaxed) || rec.stopping || rec.failed)
             return 0;
+        if (atomic_load_explicit(&rec.sink_failed, memory_order_relaxed)) {
+            rec.failed = 1; /* the sink said why */
+            atomic_store(&rec_on, 0);
+            return 0;
+        }
         if ((size_t)(rec.end - rec.at) >= words + 1)
             return 1;
-        if (rec.f + 1 - rec.w >= REC_NBUF)
+        if (rec.f + 1 - atomic_load(&rec.w) >= REC_NBUF)
             wait_space();
         else
             seal_now();
@@ -103,7 +128,7 @@ void rec_thread_assign(uint32_t parent, uint32_t stack)
         return;
     rec.nthreads++;
     uint64_t v[4] = {tid, parent, (uint64_t)gettid(), stack};
-    rec.at = rec_ir_rec(rec.at, FT_THREAD_START, 4, v, NULL, 0);
+    rec_publish(rec_ir_rec(rec.at, FT_THREAD_START, 4, v, NULL, 0));
 }
 
 uint32_t rec_tid(void)
@@ -127,7 +152,7 @@ int rec_reserve(size_t words)
         return 0;
     if (rec.thread != rec_tl.key - 1) {
         rec.thread = rec_tl.key - 1;
-        *rec.at++ = rec_ir_thread(rec.thread);
+        rec_put_word(rec_ir_thread(rec.thread));
     }
     rec_gate_streak();
     return 1;
@@ -145,8 +170,8 @@ int rec_put(unsigned kind, unsigned n, const uint64_t *v, const void *s, size_t 
         if (k == FT_MMAP) /* keeps the allocator: only the stack is MMAP's */
             ctx = (rec.ctx & ~(uint64_t)UINT32_MAX) | stack;
         if ((k == FT_ALLOC || k == FT_MMAP) && rec.ctx != ctx)
-            *rec.at++ = rec_ir_ctx_word(rec.ctx = ctx);
-        rec.at = rec_ir_rec(rec.at, kind, n, v, s, len);
+            rec_put_word(rec_ir_ctx_word(rec.ctx = ctx));
+        rec_publish(rec_ir_rec(rec.at, kind, n, v, s, len));
         rec_end(locked);
     }
     rec_tl.busy--;
@@ -167,8 +192,8 @@ void *rec_alloc_event(void *p, size_t size, unsigned allocator)
         rec_put(FT_ALLOC, 2, v, NULL, 0, allocator, stack);
     } else if (rec_begin(2, &locked)) {
         if (rec.ctx != ctx)
-            *rec.at++ = rec_ir_ctx_word(rec.ctx = ctx);
-        *rec.at++ = rec_ir_alloc(a, size);
+            rec_put_word(rec_ir_ctx_word(rec.ctx = ctx));
+        rec_put_word(rec_ir_alloc(a, size));
         rec_end(locked);
     }
     rec_tl.busy--;
@@ -185,7 +210,7 @@ void rec_free_event(void *p)
     if (!rec_ir_short(a, 0)) {
         rec_put(FT_FREE, 1, &a, NULL, 0, 0, 0);
     } else if (rec_begin(1, &locked)) {
-        *rec.at++ = rec_ir_free(a);
+        rec_put_word(rec_ir_free(a));
         rec_end(locked);
     }
     rec_tl.busy--;
@@ -240,7 +265,13 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
-    /* The writer thread does not exist here; the lock is ours. Stop for good. */
+    /* The log is shared with the sink: give this process a private copy of it first,
+     * then stop for good. The lock is ours (fork_prepare). */
+    static struct rec_log copy;
+    memcpy(&copy, &rec, sizeof rec);
+    if (rec_real.mmap(&rec, sizeof rec, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED)
+        memcpy(&rec, &copy, sizeof rec);
     atomic_store(&rec_on, 0);
     rec.stopping = 1;
     close(rec.fd);
@@ -266,6 +297,7 @@ static uint64_t env_u64(const char *name, uint64_t dflt)
 static void scrub_environment(void)
 {
     unsetenv("FILREC_FD");
+    unsetenv("FILREC_SHM");
     unsetenv("FILREC_SAMPLE_US");
     unsetenv("FILREC_FLAGS");
     const char *pre = getenv("LD_PRELOAD");
@@ -324,26 +356,57 @@ static int write_header(uint64_t flags, uint64_t sample_us)
     return len ? ft_write_all(rec.fd, out, len) : FT_E_HEADER;
 }
 
+/* Put the log in the memory shared with the sink: rec over the first pages (mapped in
+ * place, so the hot path's addresses stay constants), the buffers after them. */
+static int share_log(int shm)
+{
+    struct stat st;
+    size_t ring = (size_t)REC_NBUF * REC_BUF_WORDS * sizeof(uint64_t);
+    if (fstat(shm, &st) || (size_t)st.st_size != sizeof rec + ring ||
+        pwrite(shm, &rec, sizeof rec, 0) != (ssize_t)sizeof rec)
+        return -1;
+    uint8_t *r = rec_real.mmap(NULL, ring, PROT_READ | PROT_WRITE, MAP_SHARED, shm,
+                               sizeof rec);
+    if (r == MAP_FAILED)
+        return -1;
+    static struct rec_log copy; /* what rec held, should the mapping fail half-way */
+    memcpy(&copy, &rec, sizeof rec);
+    if (rec_real.mmap(&rec, sizeof rec, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, shm, 0) ==
+        MAP_FAILED) {
+        rec_real.mmap(&rec, sizeof rec, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+        memcpy(&rec, &copy, sizeof rec);
+        rec_real.munmap(r, ring);
+        return -1;
+    }
+    for (int i = 0; i < REC_NBUF; i++)
+        rec.buf[i] = (uint64_t *)(void *)(r + (size_t)i * REC_BUF_WORDS * sizeof(uint64_t));
+    return 0;
+}
+
 static int start(void)
 {
     int fd = (int)env_u64("FILREC_FD", (uint64_t)-1);
+    int shm = (int)env_u64("FILREC_SHM", (uint64_t)-1);
     uint64_t sample_us = env_u64("FILREC_SAMPLE_US", 10000);
     uint64_t flags = env_u64("FILREC_FLAGS", 0);
     scrub_environment();
-    if (fd < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+    if (fd < 0 || shm < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+        if (shm >= 0)
+            close(shm);
         return 1; /* not under `filrec run`: stay passive */
+    }
+    sink_pid = getppid();
     rec.fd = fd;
+    int shared = share_log(shm);
+    close(shm);
+    if (shared) {
+        rec_say("recording stopped: cannot share the log with filrec: ", strerror(errno), NULL);
+        return 1;
+    }
     if (write_header(flags, sample_us)) {
         rec_say("recording stopped: cannot write trace header: ", strerror(errno), NULL);
         return 1;
-    }
-    for (int i = 0; i < REC_NBUF; i++) {
-        rec.buf[i] = rec_real.mmap(NULL, REC_BUF_WORDS * sizeof(uint64_t),
-                                   PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (rec.buf[i] == MAP_FAILED) {
-            rec_say("recording stopped: out of memory", NULL, NULL);
-            return 1;
-        }
     }
     rec.at = rec.buf[0];
     rec.end = rec.at + REC_BUF_WORDS;
@@ -351,19 +414,29 @@ static int start(void)
     rec.nthreads = 1;
     rec_tl.key = 1; /* the starting thread is thread 0, and the first owner */
     rec_gate_init();
-    rec.start_ns = rec.last_seal_ns = rec_now_ns();
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&rec.work, &ca);
-    pthread_cond_init(&rec.space, &ca);
-    if (rec_writer_start(sample_us)) {
-        rec_say("recording stopped: cannot start the writer thread", NULL, NULL);
-        return 1;
-    }
+    rec.start_ns = rec_now_ns();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
+    atomic_store(&rec.ready, 1);
     atomic_store(&rec_on, 1);
     return 0;
+}
+
+void rec_finish(unsigned flags)
+{
+    pthread_mutex_lock(&rec.lock);
+    rec_gate_revoke(0);
+    if (!atomic_load(&rec_on) || rec.stopping) {
+        pthread_mutex_unlock(&rec.lock);
+        return;
+    }
+    if (!rec.failed && room(rec_ir_words(2, 0))) {
+        uint64_t v[2] = {FT_T_EXIT | flags, (rec_now_ns() - rec.start_ns) / 1000};
+        rec_publish(rec_ir_rec(rec.at, FT_TRAILER, 2, v, NULL, 0));
+        rec_seal();
+    }
+    atomic_store(&rec_on, 0);
+    rec.stopping = 1;
+    pthread_mutex_unlock(&rec.lock);
 }
 
 __attribute__((constructor)) static void rec_init(void)
@@ -382,6 +455,6 @@ __attribute__((destructor)) static void rec_exit(void)
         return; /* exit() from inside the recorder (a signal handler): no trailer */
     rec_tl.busy++;
     if (atomic_load(&rec_on))
-        rec_writer_finish(0);
+        rec_finish(0);
     rec_tl.busy--;
 }

@@ -36,32 +36,11 @@ void rec_gate_revoke(int contended)
         rec.bias_after *= 2;
 }
 
-/* Append the posted sample and seal if asked. Lock held. */
-static void answer(void)
-{
-    unsigned req = rec.req;
-    rec.req = 0;
-    uint64_t v[2] = {rec.mail_time_us, rec.mail_rss};
-    if ((req & REC_REQ_SAMPLE) && atomic_load(&rec_on) && !rec.stopping &&
-        (size_t)(rec.end - rec.at) >= rec_ir_words(2, 0))
-        rec.at = rec_ir_rec(rec.at, FT_SAMPLE, 2, v, NULL, 0);
-    if (req & REC_REQ_SEAL)
-        rec_seal();
-}
-
 void rec_gate_lock(void)
 {
     pthread_mutex_lock(&rec.lock);
     uint64_t g = atomic_load(&rec.gate), me = rec_tl.key;
-    if (me && (g & ~REC_REQ_BIT) == me) {
-        if (g & REC_REQ_BIT) {
-            answer();
-            if (atomic_load(&rec_on))
-                atomic_store(&rec.gate, me);
-        }
-        return;
-    }
-    if (g != REC_GATE_NONE)
+    if (g != REC_GATE_NONE && g != me)
         rec_gate_revoke(1);
 }
 
@@ -78,22 +57,4 @@ void rec_gate_streak(void)
         rec.streak = 0;
         atomic_store(&rec.gate, (uint64_t)me);
     }
-}
-
-void rec_gate_request(unsigned what, uint64_t time_us, uint64_t rss)
-{
-    if (what & REC_REQ_SAMPLE) {
-        rec.mail_time_us = time_us;
-        rec.mail_rss = rss;
-    }
-    uint64_t g = atomic_load(&rec.gate);
-    if (g != REC_GATE_NONE && !(g & REC_REQ_BIT) && !rec.req) {
-        rec.req = what;
-        atomic_fetch_or(&rec.gate, REC_REQ_BIT);
-        return; /* the owner answers on its next record */
-    }
-    /* No owner, or it has not answered since the last tick (it is idle): do it here. */
-    rec.req |= what;
-    rec_gate_revoke(0);
-    answer();
 }

@@ -238,7 +238,7 @@ REC_EXPORT void *mremap(void *old, size_t oldlen, size_t newlen, int flags, ...)
     void *p = rec_real.mremap(old, oldlen, newlen, flags, want_addr);
     if (p != MAP_FAILED && rec_reserve(rec_ir_words(4, 0))) {
         uint64_t v[4] = {(uintptr_t)old, oldlen, (uintptr_t)p, newlen};
-        rec.at = rec_ir_rec(rec.at, FT_MREMAP, 4, v, NULL, 0);
+        rec_publish(rec_ir_rec(rec.at, FT_MREMAP, 4, v, NULL, 0));
     }
     pthread_mutex_unlock(&rec.lock);
     rec_tl.busy--;
@@ -270,7 +270,7 @@ static void before_self_signal(int sig)
         pthread_sigmask(SIG_BLOCK, NULL, &blocked) || sigismember(&blocked, sig))
         return; /* caught, ignored or blocked: the program goes on, and so do we */
     rec_tl.busy++;
-    rec_writer_finish(FT_T_SIGNAL);
+    rec_finish(FT_T_SIGNAL);
     rec_tl.busy--;
 }
 

@@ -73,11 +73,14 @@ extern atomic_int rec_on;
 #define REC_BUF_WORDS (1u << 15) /* 256 KiB of log words per buffer */
 #define REC_REC_WORDS 8          /* room every record but a string's fits in */
 
-/* The shared log (rec_ir.h): a ring of REC_NBUF buffers. Buffer number f (mod REC_NBUF)
- * is being filled; numbers w..f-1 are sealed and wait for the writer. Fields are
- * guarded by lock, except that the bias owner (rec_gate.c) writes at, ctx and thread
- * without it; the writer thread reads a sealed buffer without the lock, since no one
- * else touches it until w moves past it. */
+/* The log (rec_ir.h): a ring of REC_NBUF buffers in memory shared with the sink, the
+ * `filrec run` process that encodes and writes the trace (rec_sink.c). Buffer number f
+ * (mod REC_NBUF) is being filled; numbers w..f-1 are sealed and wait for the sink, which
+ * also reads buffer f up to at as it fills. Fields are guarded by lock, except that the
+ * bias owner (rec_gate.c) writes at, ctx and thread without it. The sink reads at, f
+ * and sealed_end (published with release stores: words, then at; sealed_end, then f,
+ * then at) and writes w and sink_failed; it touches nothing else.
+ * The struct fills whole pages: start-up maps the shared memory over it. */
 struct rec_log {
     /* The hot path's fields, on a line of their own. */
     _Alignas(64) uint64_t *at;       /* the next word of buffer f */
@@ -90,22 +93,23 @@ struct rec_log {
     atomic_int owner_busy;
 
     _Alignas(64) pthread_mutex_t lock;
-    pthread_cond_t work;   /* signalled when a buffer is sealed or on stop */
-    pthread_cond_t space;  /* signalled when the writer frees a buffer */
     uint64_t *buf[REC_NBUF];
     uint64_t *sealed_end[REC_NBUF]; /* where each sealed buffer's words stop */
-    uint64_t f, w;
+    _Atomic uint64_t f;
+    _Atomic uint32_t f_seq; /* a futex: bumped when f moves, for the sink */
+    _Atomic uint32_t ready; /* set once the log is set up, for the sink */
     uint32_t nthreads;
-    int stopping, failed;  /* the writer drains and exits; recording has failed */
+    int stopping, failed;  /* recording has stopped for good; after a failure */
     int fd;
     uint64_t start_ns;     /* monotonic clock at start */
-    uint64_t last_seal_ns;
-    unsigned req;          /* REC_REQ_* the writer asks the owner to do; under lock */
-    uint64_t mail_time_us, mail_rss; /* the sample the writer posted; under lock */
     uint32_t streak_key, streak, bias_after;
     int can_bias;
     uint32_t nstrings, nfuncs, nnodes; /* ids given so far; under lock */
-};
+    /* Written by the sink. */
+    _Alignas(64) _Atomic uint64_t w;
+    _Atomic uint32_t w_seq; /* a futex: bumped when w moves */
+    _Atomic uint32_t sink_failed; /* the sink cannot write: stop recording */
+} __attribute__((aligned(4096)));
 extern struct rec_log rec;
 
 /* Make room for a record of up to words log words for the calling thread, writing a
@@ -138,7 +142,7 @@ void rec_mmap(void *p, size_t len);
 void rec_munmap(void *p, size_t len);
 void rec_fork(pid_t child);
 
-/* ---- rec_transcode.c: log words to trace records, on the writer thread ---- */
+/* ---- rec_transcode.c: log words to trace records, in the sink ---- */
 
 /* Encode the words [w, end) of one sealed buffer into the trace frame, writing the
  * frame with out whenever it fills. A TRAILER goes alone into the final frame, with the
@@ -146,17 +150,28 @@ void rec_fork(pid_t child);
  * buffer comes from rec_transcode_init. */
 int rec_transcode(ft_writer *out, const uint64_t *w, const uint64_t *end);
 int rec_transcode_init(void);
+/* Append a SAMPLE (time since start, RSS) after what was encoded so far. */
+int rec_transcode_sample(ft_writer *out, uint64_t time_us, uint64_t rss);
 /* Write the frame being filled, if it holds anything; whether it does. */
 int rec_transcode_flush(ft_writer *out);
 int rec_transcode_pending(void);
 
-/* ---- rec_writer.c: the writer thread ---- */
+/* Write the trailer (with flags, enum ft_trailer_flag, beside FT_T_EXIT) and stop: at
+ * exit, or just before the process kills itself. The sink writes it out. */
+void rec_finish(unsigned flags);
+/* Publish the log up to at, for the sink: after the words of a record. */
+static inline void rec_publish(uint64_t *at)
+{
+    __atomic_store_n(&rec.at, at, __ATOMIC_RELEASE);
+}
 
-/* Start the writer thread, sampling every sample_us (0: never); 0 on success. */
-int rec_writer_start(uint64_t sample_us);
-/* Write the trailer (with flags, enum ft_trailer_flag, beside FT_T_EXIT), drain every
- * buffer and join the writer: at exit, or just before the process kills itself. */
-void rec_writer_finish(unsigned flags);
+/* Append one word (room checked) and publish it. */
+static inline void rec_put_word(uint64_t w)
+{
+    uint64_t *at = rec.at;
+    *at = w;
+    rec_publish(at + 1);
+}
 
 /* ---- rec_gate.c: a biased lock in front of rec.lock ----
  * One thread, the owner, may write to the log without taking rec.lock: it announces
@@ -166,13 +181,10 @@ void rec_writer_finish(unsigned flags);
  * revoker sees owner_busy == 1: the owner never needs an atomic read-modify-write. A
  * thread that makes many records in a row under the lock becomes the owner; the log's
  * thread is the owner's for as long as the bias lasts.
- * gate holds the owner's key, or REC_GATE_NONE; REC_REQ_BIT on top of a key asks the
- * owner to take the slow path. No key (busy in the high half: rec_tl_word) ever has
- * bit 62 or 63, so gate == rec_tl_word() means "recording, not busy, the owner, and
- * nothing asked", in one compare. */
+ * gate holds the owner's key, or REC_GATE_NONE. No key (busy in the high half:
+ * rec_tl_word) ever has bit 62, so gate == rec_tl_word() means "recording, not busy,
+ * and the owner", in one compare. */
 #define REC_GATE_NONE (1ull << 62)
-#define REC_REQ_BIT (1ull << 63)
-enum { REC_REQ_SAMPLE = 1, REC_REQ_SEAL = 2 };
 
 /* The calling thread's key, with busy in bits 32-63: one load. */
 static inline uint64_t rec_tl_word(void)
@@ -207,17 +219,13 @@ static inline void rec_fast_leave(void)
 
 /* Register with membarrier; 0 if biasing is possible. */
 int rec_gate_init(void);
-/* Slow path: take rec.lock, revoke another thread's bias, and do what the writer asked
- * if we are the owner. */
+/* Slow path: take rec.lock and revoke another thread's bias. */
 void rec_gate_lock(void);
-/* Revoke any bias (rec.lock held). contended: a program thread, not the writer. */
+/* Revoke any bias (rec.lock held). contended: by a program thread wanting the log. */
 void rec_gate_revoke(int contended);
 /* Count a record the caller is about to write under the lock, and make it the owner
  * after a long enough run. Lock held, log thread already the caller's. */
 void rec_gate_streak(void);
-/* The writer's periodic work: post a sample and/or a seal request to the owner, or do
- * it itself if there is no owner or the owner has not answered. Lock held. */
-void rec_gate_request(unsigned what, uint64_t time_us, uint64_t rss);
 
 /* Start a record of up to words log words: 1, or 0 when not recording (then no
  * rec_end). *locked tells rec_end which path was taken. */
@@ -282,7 +290,9 @@ static inline __attribute__((always_inline)) int rec_alloc_fast(uint64_t a, uint
     rec_tl.busy = 1;
     if (rec_fast_announce(me)) {
         if (rec.ctx == rec_ir_ctx(allocator, 0) && rec.at < rec.end) {
-            *rec.at++ = rec_ir_alloc(a, size);
+            uint64_t *at = rec.at;
+            *at = rec_ir_alloc(a, size);
+            rec_publish(at + 1);
             done = 1;
         }
         rec_fast_leave();
@@ -300,7 +310,9 @@ static inline __attribute__((always_inline)) int rec_free_fast(uint64_t a)
     rec_tl.busy = 1;
     if (rec_fast_announce(me)) {
         if (rec.at < rec.end) {
-            *rec.at++ = rec_ir_free(a);
+            uint64_t *at = rec.at;
+            *at = rec_ir_free(a);
+            rec_publish(at + 1);
             done = 1;
         }
         rec_fast_leave();

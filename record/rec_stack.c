@@ -32,7 +32,7 @@ static unsigned define(unsigned kind, uint32_t *counter, unsigned n, uint64_t a,
     uint64_t v[3] = {a, b, c};
     rec_tl.busy++;
     if (rec_begin(rec_ir_words(n, len), &locked)) {
-        rec.at = rec_ir_rec(rec.at, kind, n, v, s, len);
+        rec_publish(rec_ir_rec(rec.at, kind, n, v, s, len));
         id = ++*counter;
         rec_end(locked);
     }

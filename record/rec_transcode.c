@@ -1,10 +1,10 @@
-/* rec_transcode.c: the writer thread's half of the log (rec_ir.h). It replays the log's
+/* rec_transcode.c: the sink's half of the log (rec_ir.h). It replays the log's
  * registers (thread, context) and encodes each word as the trace record it stands for
  * through format/ft_enc.h, which owns the trace's registers, planes and recycle slots.
  * Frames fill across sealed buffers (small buffers stay in cache; big frames compress
  * better); the writer flushes a frame when it is full, and rec_writer.c flushes the
  * rest on a timer. The counts for the TRAILER are kept here, where the records
- * are written: they match the body by construction. Writer thread only. */
+ * are written: they match the body by construction. Runs in `filrec run` (rec_sink.c). */
 #include <string.h>
 #include <sys/mman.h>
 
@@ -16,12 +16,12 @@ static _Alignas(64) struct {
     uint32_t thread;               /* the log's registers, as the hooks left them */
     uint64_t ctx;
     uint64_t counts[FT_KIND_COUNT];
+    int ended;                     /* the trailer is written: nothing may follow */
 } tc;
 
 int rec_transcode_init(void)
 {
-    tc.buf = rec_real.mmap(NULL, FT_FRAME_MAX, PROT_READ | PROT_WRITE,
-                           MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    tc.buf = mmap(NULL, FT_FRAME_MAX, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (tc.buf == MAP_FAILED)
         return FT_E_NOMEM;
     ft_frame_init(&tc.fr, tc.buf);
@@ -60,6 +60,7 @@ static int trailer(ft_writer *out, uint64_t flags, uint64_t time)
     ft_enc_ints(&tc.fr, FT_TRAILER, 3, flags, time, FT_KIND_COUNT - 1, 0);
     for (unsigned k = 1; k < FT_KIND_COUNT; k++)
         ft_enc_more(&tc.fr, tc.counts[k]);
+    tc.ended = 1;
     return flush(out);
 }
 
@@ -140,6 +141,8 @@ static const uint64_t *run(const uint64_t *w, const uint64_t *end)
 int rec_transcode(ft_writer *out, const uint64_t *w, const uint64_t *end)
 {
     int err = 0;
+    if (tc.ended)
+        return FT_E_RECORD; /* words after the trailer */
     while (w < end && !err) {
         const uint64_t *stop = run(w, end);
         if (stop != w) {
@@ -169,6 +172,18 @@ int rec_transcode(ft_writer *out, const uint64_t *w, const uint64_t *end)
         default:
             return FT_E_RECORD;
         }
+    }
+    return err;
+}
+
+int rec_transcode_sample(ft_writer *out, uint64_t time_us, uint64_t rss)
+{
+    if (tc.ended)
+        return 0;
+    int err = room(out, 0);
+    if (!err) {
+        ft_enc_ints(&tc.fr, FT_SAMPLE, 2, time_us, rss, 0, 0);
+        tc.counts[FT_SAMPLE]++;
     }
     return err;
 }

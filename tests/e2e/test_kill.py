@@ -71,3 +71,41 @@ def test_stats_killed_program_ends_early(filrec, prog, stats, tmp_path):
     assert s["counts"]["alloc"] > 0
     # alloc_forever printed "ready" after 100,001 mallocs, all sealed since.
     assert s["counts"]["alloc"] >= 100001
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])    # utime + stime
+
+
+def test_run_killed_filrec_program_runs_on(filrec, prog, tmp_path):
+    """`filrec run` reads the program's log (record/rec_sink.c). Killed, it cannot: the
+    program must not wait for it forever once its buffers fill, but stop recording, say
+    so once, and run on."""
+    trace = tmp_path / "orphan.bin"
+    run = subprocess.Popen([filrec, "run", "-o", str(trace), "--", prog("alloc_forever")],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    pid = None
+    try:
+        word, pid = read_line(run.stdout, 30).split()
+        pid = int(pid)
+        os.kill(run.pid, signal.SIGKILL)
+        run.wait(timeout=30)
+        time.sleep(1.0)                       # buffers fill in well under this
+        before = cpu_ticks(pid)
+        time.sleep(1.0)
+        assert cpu_ticks(pid) - before > 20, "the program stopped running"
+        with open(f"/proc/{pid}/wchan") as f:
+            assert "futex" not in f.read()
+    finally:
+        if pid:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    err = run.stderr.read().decode()
+    assert err.count("filrec: recording stopped: the filrec process went away") == 1, err
