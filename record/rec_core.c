@@ -1,9 +1,10 @@
 /* rec_core.c: the event log. Start-up reads its orders from the environment that
- * `filrec run` set (FILREC_FD, FILREC_SAMPLE_US, FILREC_FLAGS), writes the header and
- * starts the writer thread. Every event is encoded under one lock into a shared buffer;
- * the lock's order is the trace's total order. Nothing here calls malloc on the hot
- * path, and nothing ever returns an error to the host program: on failure recording
- * stops with one line on stderr. */
+ * `filrec run` set (FILREC_FD, FILREC_SHM, FILREC_SAMPLE_US, FILREC_FLAGS), writes the
+ * header and maps the log into the memory it shares with filrec run, which writes the
+ * trace (rec_sink.c). Every event goes into the log under one lock (or its bias,
+ * rec_gate.c); the lock's order is the trace's total order. Nothing here calls malloc
+ * on the hot path, and nothing ever returns an error to the host program: on failure
+ * recording stops with one line on stderr. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>

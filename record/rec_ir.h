@@ -1,9 +1,10 @@
-/* rec_ir.h: the recorder's in-memory log, between the program's threads and the writer.
- * It never leaves the process and is not the trace format: the hot path writes one
- * 64-bit word per common event, and the writer thread (rec_transcode.c) turns the words
- * into trace records (deltas, byte planes, recycle slots: format/ft_enc.h) on its own
- * core. Doing that encoding in the hooks cost 7 ns an event in data-dependent branches;
- * a word costs 2 (bench/churn.c's events, encoded alone).
+/* rec_ir.h: the recorder's log, between the program's threads and `filrec run`, which
+ * reads it from shared memory. It never reaches a file and is not the trace format (the
+ * two sides come from one build): the hot path writes one 64-bit word per common event,
+ * and the sink (rec_transcode.c) turns the words into trace records (deltas, byte
+ * planes, recycle slots: format/ft_enc.h) in its own process. Doing that encoding in the
+ * hooks cost 7 ns an event in data-dependent branches; a word costs 2 (bench/churn.c's
+ * events, encoded alone).
  *
  * A log is a sequence of words. An ALLOC has bit 63 set; every other word has it clear
  * and says what it is in its low 16 bits:

@@ -2,8 +2,8 @@
  * registers (thread, context) and encodes each word as the trace record it stands for
  * through format/ft_enc.h, which owns the trace's registers, planes and recycle slots.
  * Frames fill across sealed buffers (small buffers stay in cache; big frames compress
- * better); the writer flushes a frame when it is full, and rec_writer.c flushes the
- * rest on a timer. The counts for the TRAILER are kept here, where the records
+ * better); a frame is written when it is full, and rec_sink.c writes the rest on a
+ * timer. The counts for the TRAILER are kept here, where the records
  * are written: they match the body by construction. Runs in `filrec run` (rec_sink.c). */
 #include <string.h>
 #include <sys/mman.h>
