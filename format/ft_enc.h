@@ -88,7 +88,8 @@ static inline uint64_t ft_zigzag(uint64_t delta)
 static inline uint8_t *ft_put_string(uint8_t *p, const void *s, size_t n)
 {
     p = ft_put_varint(p, n);
-    memcpy(p, s, n);
+    if (n) /* s may be NULL when n is 0 */
+        memcpy(p, s, n);
     return p + n;
 }
 

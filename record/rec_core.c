@@ -436,7 +436,8 @@ void rec_finish(unsigned flags)
         rec_seal();
     }
     atomic_store(&rec_on, 0);
-    rec.stopping = 1;
+    __atomic_store_n(&rec.stopping, 1, __ATOMIC_RELEASE); /* the sink waits for the exit */
+    futex(&rec.f_seq, FUTEX_WAKE, 1, NULL);
     pthread_mutex_unlock(&rec.lock);
 }
 

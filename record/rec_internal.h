@@ -71,7 +71,6 @@ extern __thread struct rec_tls rec_tl __attribute__((tls_model("initial-exec")))
 extern atomic_int rec_on;
 
 #define REC_BUF_WORDS (1u << 15) /* 256 KiB of log words per buffer */
-#define REC_REC_WORDS 8          /* room every record but a string's fits in */
 
 /* The log (rec_ir.h): a ring of REC_NBUF buffers in memory shared with the sink, the
  * `filrec run` process that encodes and writes the trace (rec_sink.c). Buffer number f
@@ -142,20 +141,6 @@ void rec_mmap(void *p, size_t len);
 void rec_munmap(void *p, size_t len);
 void rec_fork(pid_t child);
 
-/* ---- rec_transcode.c: log words to trace records, in the sink ---- */
-
-/* Encode the words [w, end) of one sealed buffer into the trace frame, writing the
- * frame with out whenever it fills. A TRAILER goes alone into the final frame, with the
- * counts of every record written, and is written at once. 0 or an ft_error; the frame
- * buffer comes from rec_transcode_init. */
-int rec_transcode(ft_writer *out, const uint64_t *w, const uint64_t *end);
-int rec_transcode_init(void);
-/* Append a SAMPLE (time since start, RSS) after what was encoded so far. */
-int rec_transcode_sample(ft_writer *out, uint64_t time_us, uint64_t rss);
-/* Write the frame being filled, if it holds anything; whether it does. */
-int rec_transcode_flush(ft_writer *out);
-int rec_transcode_pending(void);
-
 /* Write the trailer (with flags, enum ft_trailer_flag, beside FT_T_EXIT) and stop: at
  * exit, or just before the process kills itself. The sink writes it out. */
 void rec_finish(unsigned flags);
@@ -172,6 +157,19 @@ static inline void rec_put_word(uint64_t w)
     *at = w;
     rec_publish(at + 1);
 }
+
+/* ---- rec_transcode.c: log words to trace records, in the sink ---- */
+
+/* Encode the words [w, end) of one sealed buffer into the trace frame, writing the
+ * frame with out whenever it fills. A TRAILER goes alone into the final frame, with the
+ * counts of every record written, and is written at once. 0 or an ft_error; the frame
+ * buffer comes from rec_transcode_init. */
+int rec_transcode(ft_writer *out, const uint64_t *w, const uint64_t *end);
+int rec_transcode_init(void);
+/* Append a SAMPLE (time since start, RSS) after what was encoded so far. */
+int rec_transcode_sample(ft_writer *out, uint64_t time_us, uint64_t rss);
+/* Write the frame being filled, if it holds anything. */
+int rec_transcode_flush(ft_writer *out);
 
 /* ---- rec_gate.c: a biased lock in front of rec.lock ----
  * One thread, the owner, may write to the log without taking rec.lock: it announces

@@ -190,6 +190,17 @@ int rec_sink_run(int shm, int fd, pid_t child, uint64_t sample_us, int *status)
             check(&k, rec_transcode_flush(k.out));
             last_flush = now;
         }
+        if (!exited && __atomic_load_n(&k.log->stopping, __ATOMIC_ACQUIRE)) {
+            /* The trailer is logged: nothing more comes; wait for the exit itself. */
+            while ((r = waitpid(child, status, 0)) < 0 && errno == EINTR)
+                ;
+            if (r < 0) {
+                rc = -1;
+                break;
+            }
+            exited = 1;
+            continue;
+        }
         if (!exited) {
             uint64_t wait = POLL_NS;
             if (sample_ns && next_sample > now && next_sample - now < wait)

@@ -21,9 +21,14 @@ static _Alignas(64) struct {
 
 int rec_transcode_init(void)
 {
-    tc.buf = mmap(NULL, FT_FRAME_MAX, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (tc.buf == MAP_FAILED)
+    uint8_t *buf = tc.buf;
+    memset(&tc, 0, sizeof tc);
+    tc.buf = buf ? buf : mmap(NULL, FT_FRAME_MAX, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (tc.buf == MAP_FAILED) {
+        tc.buf = NULL;
         return FT_E_NOMEM;
+    }
     ft_frame_init(&tc.fr, tc.buf);
     tc.ctx = rec_ir_ctx(FT_A_MALLOC, 0); /* as the hooks start: rec_core.c */
     return 0;
@@ -191,9 +196,4 @@ int rec_transcode_sample(ft_writer *out, uint64_t time_us, uint64_t rss)
 int rec_transcode_flush(ft_writer *out)
 {
     return ft_frame_empty(&tc.fr) ? 0 : flush(out);
-}
-
-int rec_transcode_pending(void)
-{
-    return !ft_frame_empty(&tc.fr);
 }

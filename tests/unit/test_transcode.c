@@ -1,0 +1,223 @@
+/* test_transcode.c: the sink's encoder (record/rec_transcode.c) against the reader.
+ * Each case writes log words (record/rec_ir.h) as the hooks would, encodes them into a
+ * trace in a temp file and reads it back with ft_reader, checking every event: the
+ * kinds the hooks' inline path never makes (wide and unaligned addresses, a failed
+ * malloc, mappings, strings, markers, samples) and frames that fill up.
+ * No framework: one line per failed case, then "N passed, N failed". */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../record/rec_internal.h"
+
+static const char *cur_case;
+static int case_failed;
+
+#define CHECK(cond, ...) do { if (!(cond)) check_fail(__VA_ARGS__); } while (0)
+
+static void check_fail(const char *fmt, ...)
+{
+    if (case_failed++)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    printf("FAIL %s: ", cur_case);
+    vprintf(fmt, ap);
+    printf("\n");
+    va_end(ap);
+}
+
+/* ---- a log under construction ---- */
+
+static uint64_t words[1 << 22];
+static size_t nwords;
+
+static void put(uint64_t w) { words[nwords++] = w; }
+
+static void put_rec(unsigned kind, unsigned n, const uint64_t *v, const char *s)
+{
+    size_t len = s ? strlen(s) : 0;
+    nwords = (size_t)(rec_ir_rec(words + nwords, kind, n, v, s, len) - words);
+}
+
+/* Encode the log (then a sample, if asked, then the trailer) into a fresh trace. */
+static char path[64];
+
+static int encode(int sample, int trailer)
+{
+    strcpy(path, "/tmp/filrec-transcode-XXXXXX");
+    int fd = mkstemp(path);
+    uint8_t hdr[256];
+    ft_header h = {.pid = 1, .ppid = 1, .page_size = 4096};
+    size_t n = ft_header_encode(hdr, sizeof hdr, &h);
+    ft_writer *out;
+    int err = fd < 0 || !n || ft_write_all(fd, hdr, n) || ft_writer_new(&out, fd, 1) ||
+              rec_transcode_init();
+    if (err)
+        return -100;
+    err = rec_transcode(out, words, words + nwords);
+    if (!err && sample)
+        err = rec_transcode_sample(out, 1234, 5678);
+    if (!err && trailer) {
+        uint64_t v[2] = {FT_T_EXIT, 999};
+        uint64_t t[4];
+        size_t k = (size_t)(rec_ir_rec(t, FT_TRAILER, 2, v, NULL, 0) - t);
+        err = rec_transcode(out, t, t + k);
+    }
+    if (!err)
+        err = rec_transcode_flush(out);
+    ft_writer_free(out);
+    close(fd);
+    return err;
+}
+
+/* The events read back (the first 64), THREAD records left out (their effect is the
+ * thread field); the trailer's counts; whether the trace ended early. */
+static ft_record got[64];
+static char strs[64][16];
+static uint64_t counts[FT_KIND_COUNT];
+static int ngot, early, trailer_seen;
+
+static int read_back(void)
+{
+    ft_reader *r;
+    int rc = ft_reader_open(&r, path);
+    ft_record x;
+    ngot = trailer_seen = 0;
+    memset(counts, 0, sizeof counts);
+    while (rc == 0) {
+        if ((rc = ft_reader_next(r, &x)) != 1)
+            break;
+        rc = 0;
+        if (x.kind == FT_TRAILER) {
+            trailer_seen = 1;
+            for (unsigned k = 1; k <= x.ncounts && k < FT_KIND_COUNT; k++)
+                counts[k] = x.counts[k];
+        }
+        if (x.kind == FT_THREAD || ngot == 64)
+            continue;
+        got[ngot] = x;
+        if (x.kind == FT_STRING || x.kind == FT_MARKER)
+            snprintf(strs[ngot], sizeof strs[ngot], "%.*s", (int)x.len, x.str);
+        ngot++;
+    }
+    if (rc < 0)
+        printf("  (%d: %s)\n", rc, ft_reader_message(r));
+    early = ft_reader_ended_early(r);
+    ft_reader_close(r);
+    unlink(path);
+    return rc;
+}
+
+static void expect(int i, unsigned kind, uint32_t thread, uint64_t addr, uint64_t size,
+                   uint32_t allocator)
+{
+    const ft_record *g = &got[i];
+    CHECK(g->kind == kind && g->thread == thread && g->addr == addr &&
+              (kind == FT_FREE || g->size == size) && (kind != FT_ALLOC || g->allocator == allocator),
+          "event %d: kind %u thread %u addr %#llx size %llu allocator %u, wanted %u %u %#llx "
+          "%llu %u", i, g->kind, g->thread, (unsigned long long)g->addr,
+          (unsigned long long)g->size, g->allocator, kind, thread, (unsigned long long)addr,
+          (unsigned long long)size, allocator);
+}
+
+static void case_every_word(void)
+{
+    const uint64_t a = 0x555555559000, wide = 0x800000000010, map = 0x7f0000000000;
+    nwords = 0;
+    uint64_t start[4] = {1, 0, 4242, 0};
+    put_rec(FT_THREAD_START, 4, start, NULL);
+    put(rec_ir_alloc(a, 24));                                   /* malloc, the context */
+    put(rec_ir_alloc(0, 8));                                    /* a failed malloc: none */
+    put(rec_ir_free(a));
+    put(rec_ir_ctx_word(rec_ir_ctx(FT_A_CALLOC, 0)));
+    put(rec_ir_alloc(a + 16, 100));
+    uint64_t big[2] = {wide, 1u << 20};
+    put_rec(FT_ALLOC, 2, big, NULL);                            /* past 2^47, > 65535 */
+    put_rec(FT_FREE, 1, big, NULL);
+    put(rec_ir_alloc(a + 3, 7));                                /* unaligned */
+    put(rec_ir_thread(1));
+    put(rec_ir_free(a + 16));                                   /* freed by thread 1 */
+    uint64_t m[2] = {map, 4096}, rm[4] = {map, 4096, map + 65536, 8192};
+    put_rec(FT_MMAP, 2, m, NULL);
+    put_rec(FT_MREMAP, 4, rm, NULL);
+    put_rec(FT_MUNMAP, 2, (uint64_t[2]){map + 65536, 8192}, NULL);
+    put_rec(FT_STRING, 0, NULL, "abc");
+    put_rec(FT_MARKER | FT_MARK_BEGIN << 5, 0, NULL, "phase");
+    CHECK(encode(1, 1) == 0, "encode failed");
+    CHECK(read_back() == 0, "read back failed");
+    CHECK(ngot == 15, "%d events", ngot);
+    if (ngot != 15)
+        return;
+    CHECK(got[0].kind == FT_THREAD_START && got[0].a == 1, "thread start");
+    expect(1, FT_ALLOC, 0, a, 24, FT_A_MALLOC);
+    expect(2, FT_FREE, 0, a, 0, 0);
+    expect(3, FT_ALLOC, 0, a + 16, 100, FT_A_CALLOC);
+    expect(4, FT_ALLOC, 0, wide, 1u << 20, FT_A_CALLOC);
+    expect(5, FT_FREE, 0, wide, 0, 0);
+    expect(6, FT_ALLOC, 0, a + 3, 7, FT_A_CALLOC);
+    expect(7, FT_FREE, 1, a + 16, 0, 0);
+    expect(8, FT_MMAP, 1, map, 4096, 0);
+    CHECK(got[9].kind == FT_MREMAP && got[9].addr == map && got[9].addr2 == map + 65536 &&
+              got[9].size2 == 8192, "mremap");
+    expect(10, FT_MUNMAP, 1, map + 65536, 8192, 0);
+    CHECK(got[11].kind == FT_STRING && !strcmp(strs[11], "abc"), "string");
+    CHECK(got[12].kind == FT_MARKER && got[12].flags == FT_MARK_BEGIN << 5 &&
+              !strcmp(strs[12], "phase"), "marker");
+    CHECK(got[13].kind == FT_SAMPLE, "sample");
+    CHECK(got[14].kind == FT_TRAILER && counts[FT_ALLOC] == 4 && counts[FT_FREE] == 3 &&
+              counts[FT_SAMPLE] == 1 && counts[FT_MMAP] == 1 && !early,
+          "trailer: %llu allocs, %llu frees", (unsigned long long)counts[FT_ALLOC],
+          (unsigned long long)counts[FT_FREE]);
+}
+
+/* More events than a frame holds: frames split at record bounds, counts still exact. */
+static void case_frames_fill(void)
+{
+    nwords = 0;
+    const uint64_t n = 1500000, a = 0x555555559000;
+    for (uint64_t i = 0; i < n; i++) {
+        put(rec_ir_alloc(a + (i * 48 % 65536), 16 + i % 1000));
+        put(rec_ir_free(a + (i * 48 % 65536)));
+    }
+    CHECK(encode(0, 1) == 0, "encode failed");
+    CHECK(read_back() == 0, "read back failed");
+    CHECK(trailer_seen && counts[FT_ALLOC] == n && counts[FT_FREE] == n && !early,
+          "trailer: %llu allocs", (unsigned long long)counts[FT_ALLOC]);
+    CHECK(got[0].kind == FT_ALLOC && got[0].addr == a && got[1].kind == FT_FREE, "first pair");
+}
+
+/* Without a trailer the trace ends early; words after a trailer are refused. */
+static void case_trailer_rules(void)
+{
+    nwords = 0;
+    put(rec_ir_alloc(0x1000, 8));
+    CHECK(encode(0, 0) == 0, "encode failed");
+    CHECK(read_back() == 0 && early && !trailer_seen && ngot == 1 && got[0].kind == FT_ALLOC,
+          "no trailer: %d records, early %d", ngot, early);
+    CHECK(encode(0, 1) == 0 && read_back() == 0 && trailer_seen, "with a trailer");
+    CHECK(rec_transcode(NULL, words, words + 1) == FT_E_RECORD, "a word after the trailer");
+}
+
+int main(void)
+{
+    struct {
+        const char *name;
+        void (*fn)(void);
+    } cases[] = {
+        {"transcode-every-word", case_every_word},
+        {"transcode-frames-fill", case_frames_fill},
+        {"transcode-no-trailer-ends-early", case_trailer_rules},
+    };
+    int failed = 0, n = (int)(sizeof cases / sizeof cases[0]);
+    for (int i = 0; i < n; i++) {
+        cur_case = cases[i].name;
+        case_failed = 0;
+        cases[i].fn();
+        failed += case_failed > 0;
+    }
+    printf("test_transcode: %d passed, %d failed\n", n - failed, failed);
+    return failed != 0;
+}
