@@ -27,13 +27,6 @@ _Alignas(64) atomic_int rec_on;
 struct rec_log rec = {.lock = PTHREAD_MUTEX_INITIALIZER, .gate = REC_GATE_NONE};
 static pid_t sink_pid; /* `filrec run`, which reads the log */
 
-uint64_t rec_now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
 void rec_say(const char *a, const char *b, const char *c)
 {
     const char *parts[] = {"filrec: ", a, b, c, "\n"};
@@ -52,11 +45,6 @@ void rec_fail(const char *what, int err)
     rec_say("recording stopped: ", what, err ? strerror(err) : NULL);
 }
 
-static long futex(_Atomic uint32_t *word, int op, uint32_t val, const struct timespec *t)
-{
-    return syscall(SYS_futex, word, op, val, t, NULL, 0);
-}
-
 /* Wait until the sink frees a buffer. Lock held; it is dropped while waiting, so
  * another thread may have become the owner meanwhile: take the log back from it. A sink
  * that went away (`filrec run` killed) or cannot write stops recording. */
@@ -67,7 +55,7 @@ static void wait_space(void)
         return;
     pthread_mutex_unlock(&rec.lock);
     struct timespec t = {0, 100000000};
-    futex(&rec.w_seq, FUTEX_WAIT, seq, &t);
+    rec_futex(&rec.w_seq, FUTEX_WAIT, seq, &t);
     pthread_mutex_lock(&rec.lock);
     if (getppid() != sink_pid)
         rec_fail("the filrec process went away", 0);
@@ -88,7 +76,7 @@ static void seal_now(void)
     rec.end = at + REC_BUF_WORDS;
     rec_publish(at);
     atomic_fetch_add(&rec.f_seq, 1);
-    futex(&rec.f_seq, FUTEX_WAKE, 1, NULL);
+    rec_futex(&rec.f_seq, FUTEX_WAKE, 1, NULL);
 }
 
 void rec_seal(void)
@@ -251,6 +239,17 @@ REC_EXPORT int filrec_region_end(const char *label) { return mark(FT_MARK_END, l
 REC_EXPORT int filrec_active(void) { return atomic_load(&rec_on); }
 
 /* ---- fork: the child never touches the parent's trace ---- */
+
+/* rec's contents while its pages are remapped; log_private() puts them back. */
+static struct rec_log rec_copy;
+
+/* Map private memory over rec and fill it from rec_copy. */
+static void log_private(void)
+{
+    if (rec_real.mmap(&rec, sizeof rec, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED)
+        memcpy(&rec, &rec_copy, sizeof rec);
+}
 static void fork_prepare(void)
 {
     rec_tl.busy++;
@@ -268,11 +267,8 @@ static void fork_child(void)
 {
     /* The log is shared with the sink: give this process a private copy of it first,
      * then stop for good. The lock is ours (fork_prepare). */
-    static struct rec_log copy;
-    memcpy(&copy, &rec, sizeof rec);
-    if (rec_real.mmap(&rec, sizeof rec, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED)
-        memcpy(&rec, &copy, sizeof rec);
+    memcpy(&rec_copy, &rec, sizeof rec);
+    log_private();
     atomic_store(&rec_on, 0);
     rec.stopping = 1;
     close(rec.fd);
@@ -370,13 +366,10 @@ static int share_log(int shm)
                                sizeof rec);
     if (r == MAP_FAILED)
         return -1;
-    static struct rec_log copy; /* what rec held, should the mapping fail half-way */
-    memcpy(&copy, &rec, sizeof rec);
+    memcpy(&rec_copy, &rec, sizeof rec); /* should the mapping fail half-way */
     if (rec_real.mmap(&rec, sizeof rec, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, shm, 0) ==
         MAP_FAILED) {
-        rec_real.mmap(&rec, sizeof rec, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-        memcpy(&rec, &copy, sizeof rec);
+        log_private();
         rec_real.munmap(r, ring);
         return -1;
     }
@@ -437,7 +430,7 @@ void rec_finish(unsigned flags)
     }
     atomic_store(&rec_on, 0);
     __atomic_store_n(&rec.stopping, 1, __ATOMIC_RELEASE); /* the sink waits for the exit */
-    futex(&rec.f_seq, FUTEX_WAKE, 1, NULL);
+    rec_futex(&rec.f_seq, FUTEX_WAKE, 1, NULL);
     pthread_mutex_unlock(&rec.lock);
 }
 

@@ -9,7 +9,10 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "../format/ft_enc.h"
 #include "rec_ir.h"
@@ -52,6 +55,23 @@ struct rec_real {
 extern struct rec_real rec_real;
 /* Look up the real functions; 0 on success. Safe to call from a hook. */
 int rec_resolve(void);
+
+/* ---- shared by the library and the sink ---- */
+
+/* The monotonic clock in ns: the program's start time and the sink's samples. */
+static inline uint64_t rec_now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* A futex on a word of the shared log (not private: both processes use it). */
+static inline long rec_futex(_Atomic uint32_t *word, int op, uint32_t val,
+                             const struct timespec *t)
+{
+    return syscall(SYS_futex, word, op, val, t, NULL, 0);
+}
 
 /* ---- rec_core.c: the event log ---- */
 
@@ -124,7 +144,6 @@ void rec_fail(const char *what, int err);
 void rec_thread_assign(uint32_t parent, uint32_t stack);
 /* The calling thread's index, assigning one (parent 0) if it has none. No lock held. */
 uint32_t rec_tid(void);
-uint64_t rec_now_ns(void);
 /* Write a line to stderr without stdio or malloc. */
 void rec_say(const char *a, const char *b, const char *c);
 
@@ -277,20 +296,18 @@ static inline int rec_want(void)
  * It has no calls, so the hooks need no registers saved to take it. busy is raised
  * while the word is written, so that a signal handler's malloc on this thread cannot
  * interleave with it. */
-static inline __attribute__((always_inline)) int rec_alloc_fast(uint64_t a, uint64_t size,
-                                                               unsigned allocator)
+#define REC_CTX_ANY UINT64_MAX /* for rec_fast_word: a word whatever the context */
+
+/* Write word w as the owner me (already seen in the gate), if the log's context is ctx
+ * (or ctx is REC_CTX_ANY) and the buffer has room: 1 if written. */
+static inline __attribute__((always_inline)) int rec_fast_word(uint64_t me, uint64_t ctx,
+                                                              uint64_t w)
 {
-    uint64_t me = rec_tl_word();
     int done = 0;
-    if (atomic_load_explicit(&rec.gate, memory_order_relaxed) != me || !rec_ir_short(a, size) ||
-        atomic_load_explicit(&rec_stack_source, memory_order_relaxed))
-        return 0;
     rec_tl.busy = 1;
     if (rec_fast_announce(me)) {
-        if (rec.ctx == rec_ir_ctx(allocator, 0) && rec.at < rec.end) {
-            uint64_t *at = rec.at;
-            *at = rec_ir_alloc(a, size);
-            rec_publish(at + 1);
+        if ((ctx == REC_CTX_ANY || rec.ctx == ctx) && rec.at < rec.end) {
+            rec_put_word(w);
             done = 1;
         }
         rec_fast_leave();
@@ -299,24 +316,22 @@ static inline __attribute__((always_inline)) int rec_alloc_fast(uint64_t a, uint
     return done;
 }
 
+static inline __attribute__((always_inline)) int rec_alloc_fast(uint64_t a, uint64_t size,
+                                                               unsigned allocator)
+{
+    uint64_t me = rec_tl_word();
+    if (atomic_load_explicit(&rec.gate, memory_order_relaxed) != me || !rec_ir_short(a, size) ||
+        atomic_load_explicit(&rec_stack_source, memory_order_relaxed))
+        return 0;
+    return rec_fast_word(me, rec_ir_ctx(allocator, 0), rec_ir_alloc(a, size));
+}
+
 static inline __attribute__((always_inline)) int rec_free_fast(uint64_t a)
 {
     uint64_t me = rec_tl_word();
-    int done = 0;
     if (atomic_load_explicit(&rec.gate, memory_order_relaxed) != me || !rec_ir_short(a, 0))
         return 0;
-    rec_tl.busy = 1;
-    if (rec_fast_announce(me)) {
-        if (rec.at < rec.end) {
-            uint64_t *at = rec.at;
-            *at = rec_ir_free(a);
-            rec_publish(at + 1);
-            done = 1;
-        }
-        rec_fast_leave();
-    }
-    rec_tl.busy = 0;
-    return done;
+    return rec_fast_word(me, REC_CTX_ANY, rec_ir_free(a));
 }
 
 #endif

@@ -33,18 +33,6 @@ struct sink {
     int failed;            /* writing failed: read on (the program must not wait), write nothing */
 };
 
-static uint64_t now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
-static long futex(_Atomic uint32_t *word, int op, uint32_t val, const struct timespec *t)
-{
-    return syscall(SYS_futex, word, op, val, t, NULL, 0);
-}
-
 int rec_sink_create(void)
 {
     int fd = memfd_create("filrec-log", 0); /* inherited: the program maps it */
@@ -106,7 +94,7 @@ static void drain(struct sink *k)
             k->pos = 0;
             atomic_store_explicit(&g->w, k->cw, memory_order_release);
             atomic_fetch_add(&g->w_seq, 1);
-            futex(&g->w_seq, FUTEX_WAKE, INT_MAX, NULL);
+            rec_futex(&g->w_seq, FUTEX_WAKE, INT_MAX, NULL);
             continue;
         }
         uintptr_t at = (uintptr_t)__atomic_load_n(&g->at, __ATOMIC_ACQUIRE);
@@ -137,7 +125,7 @@ static void nap(struct sink *k, uint64_t ns)
 {
     struct timespec t = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
     uint32_t seq = atomic_load(&k->log->f_seq);
-    futex(&k->log->f_seq, FUTEX_WAIT, seq, &t);
+    rec_futex(&k->log->f_seq, FUTEX_WAIT, seq, &t);
 }
 
 int rec_sink_run(int shm, int fd, pid_t child, uint64_t sample_us, int *status)
@@ -158,7 +146,7 @@ int rec_sink_run(int shm, int fd, pid_t child, uint64_t sample_us, int *status)
     /* zstd's level -1: a third less CPU than level 1 for about 1% more bytes. */
     if (ft_writer_new(&k.out, fd, -1) || rec_transcode_init())
         fail(&k, FT_E_NOMEM, 0);
-    uint64_t sample_ns = sample_us * 1000, next_sample = 0, last_flush = now_ns();
+    uint64_t sample_ns = sample_us * 1000, next_sample = 0, last_flush = rec_now_ns();
     int statm = -1, ready = 0, exited = 0, rc = 0;
     while (!exited) {
         pid_t r = waitpid(child, status, WNOHANG);
@@ -180,7 +168,7 @@ int rec_sink_run(int shm, int fd, pid_t child, uint64_t sample_us, int *status)
             continue;
         }
         drain(&k);
-        uint64_t now = now_ns();
+        uint64_t now = rec_now_ns();
         if (sample_ns && !exited && now >= next_sample && !k.failed) {
             /* After the drain: the events before this point happened before the read. */
             check(&k, rec_transcode_sample(k.out, (now - k.log->start_ns) / 1000, rss_of(statm)));
