@@ -1,9 +1,8 @@
 /* test_format.c: the trace format library (format/) against FORMAT.md. Each case
  * builds a trace in a temp file with ft_enc.h + ft_writer (or raw bytes, for what the
  * writer refuses to make), reads it back with ft_reader and checks every field.
- * No framework: one line per failed case, then "N passed, N failed". */
+ * Harness: check.h (one line per failed case, then "N passed, N failed"). */
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,29 +10,11 @@
 #include <zstd.h>
 
 #include "../../format/ft_enc.h"
+#include "check.h"
 
 #ifndef GOLDEN_DIR
 #define GOLDEN_DIR "tests/golden" /* make unit runs from the repository root */
 #endif
-
-/* ---- the tiny harness: the first failed CHECK of a case prints its line ---- */
-
-static const char *cur_case;
-static int case_failed;
-
-#define CHECK(cond, ...) do { if (!(cond)) check_fail(__VA_ARGS__); } while (0)
-
-static void check_fail(const char *fmt, ...)
-{
-    if (case_failed++ && !getenv("TEST_ALL_FAILURES")) /* one line per failed case */
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    printf("FAIL %s: ", cur_case);
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-}
 
 /* ---- records, as written (expected) and as read back ---- */
 
@@ -1414,7 +1395,7 @@ static void zstd_output_deterministic(void)
     }
 }
 
-static const struct { const char *name; void (*fn)(void); } cases[] = {
+static const struct check_case cases[] = {
     {"crc32-check-value", crc32_check_value},
     {"varint-roundtrip-edges", varint_roundtrip_edges},
     {"svarint-negative-deltas", svarint_negative_deltas},
@@ -1448,15 +1429,5 @@ static const struct { const char *name; void (*fn)(void); } cases[] = {
 
 int main(int argc, char **argv)
 {
-    int passed = 0, failed = 0;
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        if (argc > 1 && !strstr(cases[i].name, argv[1])) /* run only cases matching argv[1] */
-            continue;
-        cur_case = cases[i].name;
-        case_failed = 0;
-        cases[i].fn();
-        case_failed ? failed++ : passed++;
-    }
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed != 0;
+    return check_main(cases, sizeof cases / sizeof *cases, argc, argv, "");
 }

@@ -3,31 +3,14 @@
  * trace in a temp file and reads it back with ft_reader, checking every event: the
  * kinds the hooks' inline path never makes (wide and unaligned addresses, a failed
  * malloc, mappings, strings, markers, samples) and frames that fill up.
- * No framework: one line per failed case, then "N passed, N failed". */
-#include <stdarg.h>
+ * Harness: check.h (one line per failed case, then "N passed, N failed"). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "../../record/rec_internal.h"
-
-static const char *cur_case;
-static int case_failed;
-
-#define CHECK(cond, ...) do { if (!(cond)) check_fail(__VA_ARGS__); } while (0)
-
-static void check_fail(const char *fmt, ...)
-{
-    if (case_failed++)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    printf("FAIL %s: ", cur_case);
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-}
+#include "check.h"
 
 /* ---- a log under construction ---- */
 
@@ -201,23 +184,12 @@ static void case_trailer_rules(void)
     CHECK(rec_transcode(NULL, words, words + 1) == FT_E_RECORD, "a word after the trailer");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    struct {
-        const char *name;
-        void (*fn)(void);
-    } cases[] = {
+    static const struct check_case cases[] = {
         {"transcode-every-word", case_every_word},
         {"transcode-frames-fill", case_frames_fill},
         {"transcode-no-trailer-ends-early", case_trailer_rules},
     };
-    int failed = 0, n = (int)(sizeof cases / sizeof cases[0]);
-    for (int i = 0; i < n; i++) {
-        cur_case = cases[i].name;
-        case_failed = 0;
-        cases[i].fn();
-        failed += case_failed > 0;
-    }
-    printf("test_transcode: %d passed, %d failed\n", n - failed, failed);
-    return failed != 0;
+    return check_main(cases, sizeof cases / sizeof *cases, argc, argv, "test_transcode: ");
 }
