@@ -18,8 +18,10 @@ CJSON_LIBS = -lcjson
 # The interpreters to build the Python support module for (one per version); PYTHON=path
 # adds one (`make PYTHON=/opt/python3.12/bin/python3`).
 PYTHONS ?= python3 /usr/bin/python3 $(PYTHON)
-# pytest comes from Debian's python3-pytest, for Debian's interpreter.
-PYTEST  ?= /usr/bin/python3 -m pytest
+# pytest (and the browser driver, NumPy 2, pandas 2...) come from .venv, which
+# scripts/deps.sh makes from tests/requirements.txt.
+VENV    ?= .venv
+PYTEST  ?= $(VENV)/bin/python -m pytest
 
 FORMAT_SRC = format/ft_writer.c format/ft_reader.c
 RECORD_SRC = record/rec_core.c record/rec_gate.c record/rec_hooks.c record/rec_stack.c
@@ -74,13 +76,13 @@ unit: $(UNIT)
 # Python tests run against it; an interpreter that is not there is skipped, not failed.
 PYENV_PYTHONS = $(sort $(wildcard $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions/3.[89].*/bin/python3 \
                                   $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions/3.1[0-3].*/bin/python3))
-pymatrix: all
+pymatrix: all $(VENV)/bin/python
 	@for py in $(PYENV_PYTHONS); do scripts/pyext.sh $$py $(B) $(CC) >/dev/null || exit 1; done
 	@[ -n "$(PYENV_PYTHONS)" ] || echo "pymatrix: no pyenv CPython 3.8-3.13 found; only python3 is tested"
 	FILREC_BUILD=$(abspath $(B)) FILREC_TEST_PYTHONS="$(PYENV_PYTHONS) $(PYTHONS)" \
 	    $(PYTEST) -q tests/e2e -k python
 
-e2e: all
+e2e: all $(VENV)/bin/python
 	FILREC_BUILD=$(abspath $(B)) $(PYTEST) -q tests/e2e
 
 asan:
@@ -93,12 +95,15 @@ fuzz:
 	clang -std=gnu11 -O1 -g -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	    tests/fuzz/fuzz_reader.c $(FORMAT_SRC) -o $(B)/fuzz/fuzz_reader -lzstd
 
-test: check-layering
+test: check-layering $(VENV)/bin/python
 	$(MAKE) WERROR=-Werror all unit
 	$(MAKE) asan
 	@for py in $(PYENV_PYTHONS); do scripts/pyext.sh $$py $(B) $(CC) >/dev/null || exit 1; done
 	FILREC_BUILD=$(abspath $(B)) FILREC_ASAN_BUILD=$(abspath build-asan) \
 	    FILREC_TEST_PYTHONS="$(PYENV_PYTHONS) $(PYTHONS)" $(PYTEST) -q tests/e2e
+
+$(VENV)/bin/python:
+	@echo "make: $(VENV) is missing: run scripts/deps.sh (it makes it from tests/requirements.txt)" >&2; exit 1
 
 bench: all
 	bench/run.sh

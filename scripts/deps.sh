@@ -1,14 +1,14 @@
 #!/bin/sh
-# Install the Debian packages (and the browser test's npm packages) filrec needs to
-# build and test, if any are missing.
-# Idempotent and silent when everything is present. Needs root (or sudo) only to install.
+# Install what filrec needs to build and test: the Debian packages that are missing,
+# then .venv, a virtual environment of Debian's python3 holding tests/requirements.txt
+# (PyPI, pinned). Idempotent and silent when everything is present; the venv is made
+# again when the requirements change. Needs root (or sudo) only for apt-get.
 set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
 
 pkgs="build-essential pkg-config libzstd-dev libunwind-dev libcjson-dev libdw-dev
-gnuplot-nox python3-dev python3-pytest python3-numpy python3-pandas libopenblas0-pthread
-heaptrack clang chromium"
-# node and npm, for the browser test's playwright-core, unless a node is already there
-command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
+gnuplot-nox python3-dev python3-venv python3-numpy python3-pandas libopenblas0-pthread
+heaptrack clang libclang-rt-dev chromium"
 
 missing=""
 for p in $pkgs; do
@@ -25,9 +25,14 @@ if [ -n "$missing" ]; then
     $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
-# The browser test's playwright-core, pinned by its package-lock.json (as this user).
-browser="$(dirname "$0")/../tests/e2e/browser"
-if [ ! -d "$browser/node_modules" ]; then
-    echo "filrec: installing playwright-core in tests/e2e/browser" >&2
-    (cd "$browser" && npm ci --silent --no-audit --no-fund >/dev/null)
+# The test venv: its copy of the requirements says what it holds.
+venv="$root/.venv" req="$root/tests/requirements.txt"
+if ! cmp -s "$req" "$venv/requirements.txt" 2>/dev/null; then
+    echo "filrec: installing tests/requirements.txt into .venv (PyPI)" >&2
+    rm -rf "$venv"
+    /usr/bin/python3 -m venv "$venv"
+    log="$venv/pip.log"
+    "$venv/bin/python" -m pip install --disable-pip-version-check -q -r "$req" >"$log" 2>&1 ||
+        { cat "$log" >&2; echo "filrec: pip install failed (log: $log)" >&2; exit 1; }
+    cp "$req" "$venv/requirements.txt"
 fi

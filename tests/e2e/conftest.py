@@ -114,8 +114,13 @@ def record(filrec, prog, stats, tmp_path):
 
 REPO = Path(__file__).resolve().parents[2]
 PYPROGS = Path(__file__).resolve().parent / "pyprogs"
-# The samples' interpreter: Debian's, the one with python3-numpy and python3-pandas.
+# The samples' interpreters: Debian's, with python3-numpy and python3-pandas (NumPy 1.24
+# and pandas 1.5 on Debian 12, 2.x on Debian 13), and .venv's, with NumPy 2, pandas 2,
+# pyarrow and scikit-learn from PyPI (tests/requirements.txt, made by scripts/deps.sh).
+# FILREC_SAMPLE_PYTHONS (space-separated) replaces the pair.
 SAMPLE_PYTHON = "/usr/bin/python3"
+VENV_PYTHON = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "python")
+SAMPLE_PYTHONS = os.environ.get("FILREC_SAMPLE_PYTHONS", f"{SAMPLE_PYTHON} {VENV_PYTHON}").split()
 FILREC_SAYS = "filrec: "    # prefix of filrec run's own lines on stderr
 
 
@@ -164,17 +169,20 @@ def probe_python(name):
     return result
 
 
-def pythons_under_test():
-    """FILREC_TEST_PYTHONS as (id, name) pairs, one per distinct interpreter."""
+def pythons_under_test(names, prefix="py"):
+    """names as (id, name) pairs, one per distinct interpreter (a venv's python is
+    distinct from the interpreter it was made from: its site-packages differ)."""
     out, seen = [], set()
-    for name in os.environ.get("FILREC_TEST_PYTHONS", "python3").split():
+    for name in names:
         py = probe_python(name)
         if isinstance(py, Python):
-            key = os.path.realpath(py.exe)
+            key = os.path.abspath(py.exe) if _in_venv(py.exe) else os.path.realpath(py.exe)
             if key in seen:
                 continue
             seen.add(key)
-            ident = "py%d.%d.%d" % py.version
+            ident = prefix + "%d.%d.%d" % py.version
+            if _in_venv(py.exe):
+                ident += "-venv"
             if ident in {i for i, _ in out}:
                 ident += "-" + py.exe.replace("/", "_")
         else:
@@ -183,11 +191,17 @@ def pythons_under_test():
     return out
 
 
+def _in_venv(exe):
+    return (Path(exe).parent.parent / "pyvenv.cfg").is_file()
+
+
 def pytest_generate_tests(metafunc):
-    if "python" in metafunc.fixturenames:
-        pys = pythons_under_test()
-        metafunc.parametrize("python", [n for _, n in pys], ids=[i for i, _ in pys],
-                             indirect=True, scope="session")
+    for fixture, names in (("python", os.environ.get("FILREC_TEST_PYTHONS", "python3").split()),
+                           ("sample_python", SAMPLE_PYTHONS)):
+        if fixture in metafunc.fixturenames:
+            pys = pythons_under_test(names)
+            metafunc.parametrize(fixture, [n for _, n in pys], ids=[i for i, _ in pys],
+                                 indirect=True, scope="session")
 
 
 _pyext_built = {}
@@ -218,9 +232,10 @@ def python(request, build):
 
 
 @pytest.fixture(scope="session")
-def sample_python(build):
-    """Debian's python3 (numpy, pandas), with filrec's support module."""
-    py = probe_python(SAMPLE_PYTHON)
+def sample_python(request, build):
+    """One of SAMPLE_PYTHONS (Debian's python3, .venv's), with filrec's support module.
+    A missing interpreter skips the test."""
+    py = probe_python(request.param)
     if not isinstance(py, Python):
         pytest.skip(py)
     ensure_support_module(py, build)

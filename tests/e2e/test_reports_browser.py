@@ -1,5 +1,5 @@
-"""The report in a real browser: headless Debian chromium, driven by playwright-core
-(tests/e2e/browser/check.mjs) over index.html, peak.svg and peak-reversed.svg opened
+"""The report in a real browser: headless Debian chromium, driven by Playwright's Python
+package (tests/e2e/browser/check.py) over index.html, peak.svg and peak-reversed.svg opened
 from disk. For samples/log_pipeline.py (peak: 80,000,002 bytes at read_blocks line 32
 out of what summary reports): clicking checksum:45 zooms it to the full width, shows
 only its ancestors and callees, with the callees scaled; reset restores every frame;
@@ -10,13 +10,15 @@ hostile names (test_reports_escaping.py) opens and is searched for its
 console error, throw or fail to load anything. Screenshots are left in the test's
 temporary folder (screenshots/).
 
-Needs /usr/bin/chromium (or FILREC_CHROMIUM), node and tests/e2e/browser/node_modules
-(scripts/deps.sh installs all three); skipped, saying which is missing, without them.
+Needs /usr/bin/chromium (or FILREC_CHROMIUM) and the playwright package in the test
+runner's interpreter (scripts/deps.sh installs both: Debian's chromium, and .venv from
+tests/requirements.txt); skipped, saying which is missing, without them.
 """
 import json
 import os
-import shutil
+import importlib.util
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -35,21 +37,21 @@ HIGHLIGHT = "rgb(230, 0, 230)"
 
 @pytest.fixture(scope="session")
 def browse():
-    """browse(report_dir, out_dir, click_label, term) -> check.mjs's JSON result."""
+    """browse(report_dir, out_dir, click_label, term) -> check.py's JSON result."""
     missing = [what for what, ok in [
         (f"{CHROMIUM} (apt-get install chromium)", os.access(CHROMIUM, os.X_OK)),
-        ("node (apt-get install nodejs npm)", shutil.which("node")),
-        (f"{BROWSER}/node_modules (npm ci in {BROWSER}, or scripts/deps.sh)",
-         (BROWSER / "node_modules" / "playwright-core").is_dir())] if not ok]
+        (f"playwright in {sys.executable} (scripts/deps.sh installs it in .venv)",
+         importlib.util.find_spec("playwright"))] if not ok]
     if missing:
         pytest.skip("the browser test needs " + ", ".join(missing))
 
     def run(report, out, click, term):
         out.mkdir(parents=True, exist_ok=True)
-        p = subprocess.run(["node", str(BROWSER / "check.mjs"), str(report), str(out), click, term],
+        p = subprocess.run([sys.executable, str(BROWSER / "check.py"), str(report), str(out),
+                            click, term],
                            capture_output=True, text=True, timeout=TIMEOUT,
                            env={**os.environ, "FILREC_CHROMIUM": CHROMIUM})
-        assert p.returncode == 0, f"check.mjs exited {p.returncode}:\n{p.stderr}"
+        assert p.returncode == 0, f"check.py exited {p.returncode}:\n{p.stderr}"
         return json.loads(p.stdout)
     return run
 
