@@ -109,6 +109,7 @@ bench: all
 	bench/run.sh
 	bench/analyze.sh
 	bench/python.sh
+	bench/peers.sh
 	@if [ -f bench/plot.sh ]; then bench/plot.sh; fi
 
 install: all

@@ -7,6 +7,18 @@ should cost almost nothing. Deterministic: fixed seeds; the matmul runs on one B
 unless the environment says otherwise (OPENBLAS_NUM_THREADS etc. are set to 1 before
 numpy is imported, so BLAS thread scheduling cannot change timing or rounding). Prints
 one line, `py_numpy: checksum N`, identical in every mode. SCALE=k multiplies the work.
+
+Known peak of NumPy array data (bench/peers.sh compares the profilers' peaks with it):
+exactly 112,000,000 bytes, in `arithmetic` from its second round on. Each array there
+is 2,000,000 float64 = 16,000,000 bytes. While line `c = ...` makes the quotient of
+`a / (b + 1.0)`, seven are live: a and b, the previous round's c and d (still bound),
+`a * b + np.sqrt(b)` (one array whether or not NumPy reuses the temporary of `a * b` in
+place), `b + 1.0` and the quotient. No moment has more: without that reuse the sum and
+the difference are made with seven live too; line `d = ...` peaks at six plus a 2 MB
+mask. The reductions (arrays of 8 MB, 16 MB for `big`, under 60 MB at once) and the
+matmul (3 x 11.52 MB) stay below. SCALE does not change it. The process's peak adds
+what the interpreter and modules hold (about 10.6 MB traced by tracemalloc on Python
+3.11) and native buffers outside Python's view (OpenBLAS's).
 """
 import os
 import sys

@@ -56,14 +56,9 @@ fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/filrec-pybench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
-# Run a private copy of filrec (binary, library, Python modules and package, in the
-# build tree's layout), so that a rebuild in $B during the batch cannot change or
-# remove what is being measured.
-mkdir -p "$tmp/snap/build"
-cp -a "$B/filrec" "$B/libfilrec.so" "$B/python" "$tmp/snap/build/"
-cp -a python "$tmp/snap/python"
-FILREC="$tmp/snap/build/filrec"
-"$FILREC" run --help >/dev/null || { echo "bench: cannot run the copy of $B/filrec" >&2; exit 1; }
+# A private copy of filrec: a rebuild in $B during the batch cannot change it.
+. bench/snapshot.sh
+snapshot "$B" "$tmp"
 
 export FILREC B REPEAT STARTUP_REPEAT PYTHON WORKLOADS BENCHMARKS MPROF tmp
 "$PYTHON" - <<'EOF'
