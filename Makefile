@@ -24,10 +24,10 @@ VENV    ?= .venv
 PYTEST  ?= $(VENV)/bin/python -m pytest
 
 FORMAT_SRC = format/ft_writer.c format/ft_reader.c
-RECORD_SRC = record/rec_core.c record/rec_gate.c record/rec_hooks.c record/rec_stack.c
-# The recorder's other half, run by `filrec run`: reads the program's log, writes the trace.
-SINK_SRC = record/rec_sink.c record/rec_transcode.c
-ANALYZE_SRC = analyze/an_defs.c analyze/an_flame.c analyze/an_live.c analyze/an_maps.c analyze/an_peak.c analyze/an_plot.c analyze/an_replay.c analyze/an_tree.c analyze/an_util.c
+RECORD_SRC = record/rec_core.c record/rec_gate.c record/rec_hooks.c record/rec_link.c record/rec_stack.c
+# The recorder's other half, run by `filrec run`: reads the job's logs, writes the traces.
+SINK_SRC = sink/sink.c sink/sink_tc.c
+ANALYZE_SRC = analyze/an_defs.c analyze/an_flame.c analyze/an_job.c analyze/an_live.c analyze/an_maps.c analyze/an_peak.c analyze/an_plot.c analyze/an_replay.c analyze/an_tree.c analyze/an_util.c
 CLI_SRC = cli/filrec.c cli/cmd_run.c cli/cmd_stats.c cli/cmd_summary.c cli/cmd_flamegraph.c cli/cmd_export.c cli/cmd_lines.c cli/cmd_report.c cli/cmd_plot.c
 PROGS = $(patsubst tests/progs/%.c,$(B)/progs/%,$(wildcard tests/progs/*.c))
 UNIT = $(patsubst tests/unit/%.c,$(B)/unit/%,$(wildcard tests/unit/*.c))
@@ -63,11 +63,14 @@ $(B)/unit/%: tests/unit/%.c tests/unit/check.h $(call obj,obj,$(ANALYZE_SRC) $(S
 	$(CC) $(filter-out -MMD -MP,$(CPPFLAGS)) $(CFLAGS) -o $@ $(filter %.c %.o,$^) -lzstd $(CJSON_LIBS) -lm
 
 # record/ and analyze/ never include each other: the format is the only shared code.
-# cli/ reaches the recorder only through rec_sink.h, for `filrec run`.
+# The sink (sink/) reads the library's log (record/'s internal header); record/ knows
+# nothing of it, and cli/ reaches the recorder only through sink/sink.h, for `filrec run`.
 check-layering:
-	@! grep -n '#include "\.\./analyze\|#include "\.\./cli' record/*.c record/*.h
-	@! grep -n '#include "\.\./record' analyze/*.c analyze/*.h
-	@! grep -n '#include "\.\./record' cli/*.c | grep -v 'cmd_run.c:.*"\.\./record/rec_sink.h"'
+	@! grep -n '#include "\.\./analyze\|#include "\.\./cli\|#include "\.\./sink' record/*.c record/*.h
+	@! grep -n '#include "\.\./record\|#include "\.\./sink' analyze/*.c analyze/*.h
+	@! grep -n '#include "\.\./analyze\|#include "\.\./cli' sink/*.c sink/*.h
+	@! grep -n '#include "\.\./record' cli/*.c
+	@! grep -n '#include "\.\./sink' cli/*.c | grep -v 'cmd_run.c:.*"\.\./sink/sink.h"'
 
 unit: $(UNIT)
 	@for t in $(UNIT); do $$t || exit 1; done

@@ -112,13 +112,20 @@ typedef struct an_replay {
     uint64_t *totals;           /* per stack id: bytes allocated over the run */
     size_t ntotals;
     ft_header hdr;              /* strings valid until an_replay_free */
+    unsigned version;           /* the trace's format version */
     uint64_t counts[FT_KIND_COUNT];
     uint64_t cur, peak, peak_event, peak_time_us;
+    /* The most live bytes since the last SAMPLE, and the event that reached it (an
+     * on_sample callback reads them, and restarts them at cur and events). */
+    uint64_t ivl_peak, ivl_peak_event;
     uint64_t events, now_us, end_us;
     uint64_t total_bytes, unmatched_frees, reused_addrs;
     uint64_t trace_bytes;
     uint32_t threads;
     int ended_early, trailer_flags;
+    uint64_t trailer_end;       /* 0 unknown, else the process's wait status + 1 */
+    char *exec_path;            /* the last EXEC's path (NUL-terminated), or NULL */
+    size_t exec_len;
     uint64_t cut_offset;        /* ended early inside the frame at this offset, or 0 */
     an_marker *markers;
     size_t nmarkers, cap_markers;
@@ -258,6 +265,55 @@ int an_plot_data(FILE *out, const an_plot *p, const an_marker *m, size_t n,
 void an_plot_label(FILE *out, const char *s, size_t n);
 /* How many markers are of this type (enum ft_marker). */
 size_t an_plot_count(const an_marker *m, size_t n, unsigned type);
+
+/* How the process of a replayed trace ended (its trailer, FORMAT.md): */
+enum an_how {
+    AN_END_EARLY,   /* no trailer: the file is cut (or damaged) */
+    AN_END_EXIT,    /* exited, code known */
+    AN_END_SIGNAL,  /* killed by a signal, number known */
+    AN_END_EXEC,    /* replaced its image: exec_path */
+    AN_END_RUNNING, /* still running when recording ended */
+    AN_END_UNKNOWN, /* ended, but how is not known (its parent reaped it first) */
+};
+/* The ending, with the exit code or signal number in *code (-1: not recorded). */
+enum an_how an_replay_ending(const an_replay *rp, int *code);
+
+/* ---- an_job.c: the processes of a job, and its whole-job peak ---- */
+
+/* One interval of a process's trace: the sample that ends it (as a moment of the job),
+ * the most live bytes in it and the event that reached them. */
+typedef struct an_ivl {
+    uint64_t key, max, event;
+} an_ivl;
+
+typedef struct an_proc {
+    const char *path;            /* its trace (the caller's string) */
+    uint64_t pid, ppid, image, mono_ns;
+    uint64_t peak, peak_time_us, peak_event, end_us, live_at_end;
+    enum an_how how;
+    int code, ended_early;
+    uint64_t at_job_peak, at_job_peak_event; /* its share of the whole-job peak */
+    an_ivl *ivl;
+    size_t nivl;
+} an_proc;
+
+typedef struct an_job {
+    an_proc *procs;
+    size_t n;
+    uint64_t peak;               /* the whole-job peak: the sum of the processes' shares */
+    uint64_t peak_time_us;       /* since the first process started */
+    uint64_t start_ns;           /* the first process's start, monotonic clock */
+} an_job;
+
+/* The traces of the job at path: path itself, then the traces in path.d/ (or, when
+ * path is a folder, the traces in it), by name. *out and its strings are malloc'd
+ * (an_job_paths_free). 0 or -1. */
+int an_job_paths(const char *path, char ***out, size_t *n);
+void an_job_paths_free(char **paths, size_t n);
+/* Replay each of the n traces once and find the whole-job peak. 0, or a replay's error
+ * with msg naming the trace. */
+int an_job_run(an_job *j, char **paths, size_t n, char *msg, size_t msgcap, int progress);
+void an_job_free(an_job *j);
 
 /* ---- an_util.c ---- */
 /* "1.2 MB" style, decimal units, into buf (at least 16 bytes). */

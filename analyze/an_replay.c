@@ -32,10 +32,14 @@ static uint64_t page_up(uint64_t n, uint64_t page)
 
 static void note_peak(an_replay *rp)
 {
-    if (rp->cur > rp->peak) {
-        rp->peak = rp->cur;
-        rp->peak_event = rp->events;
-        rp->peak_time_us = rp->now_us;
+    if (rp->cur > rp->ivl_peak) {
+        rp->ivl_peak = rp->cur;
+        rp->ivl_peak_event = rp->events;
+        if (rp->cur > rp->peak) {
+            rp->peak = rp->cur;
+            rp->peak_event = rp->events;
+            rp->peak_time_us = rp->now_us;
+        }
     }
 }
 
@@ -228,8 +232,19 @@ static int apply(an_replay *rp, const ft_record *rec)
             rp->forks[rp->nforks++] = rec->a;
         }
         break;
+    case FT_EXEC: {
+        char *p = realloc(rp->exec_path, rec->len + 1);
+        if (!p)
+            return oom(rp);
+        memcpy(p, rec->str, rec->len);
+        p[rec->len] = 0;
+        rp->exec_path = p;
+        rp->exec_len = rec->len;
+        break;
+    }
     case FT_TRAILER:
         rp->trailer_flags = (int)rec->a;
+        rp->trailer_end = rec->c;
         if (rec->b > rp->end_us)
             rp->end_us = rec->b;
         break;
@@ -290,6 +305,7 @@ static int replay(an_replay *rp, const char *path, uint64_t stop_at, int progres
         return err;
     }
     rp->hdr = *ft_reader_header(rp->r);
+    rp->version = ft_reader_version(rp->r);
     if (an_live_init(&rp->live))
         return oom(rp);
     an_progress bar;
@@ -319,8 +335,29 @@ static int replay(an_replay *rp, const char *path, uint64_t stop_at, int progres
     return 0;
 }
 
+enum an_how an_replay_ending(const an_replay *rp, int *code)
+{
+    *code = 0;
+    if (rp->ended_early)
+        return AN_END_EARLY;
+    if (rp->trailer_flags & FT_T_EXEC)
+        return AN_END_EXEC;
+    if (rp->trailer_flags & FT_T_RUNNING)
+        return AN_END_RUNNING;
+    if (rp->trailer_end) {
+        unsigned st = (unsigned)(rp->trailer_end - 1);
+        *code = (st & 0x7f) ? (int)(st & 0x7f) : (int)((st >> 8) & 0xff);
+        return (st & 0x7f) ? AN_END_SIGNAL : AN_END_EXIT;
+    }
+    *code = -1; /* not recorded: version 1, or the status could not be read */
+    if (rp->trailer_flags & FT_T_SIGNAL)
+        return AN_END_SIGNAL;
+    return (rp->trailer_flags & FT_T_SINK) ? AN_END_UNKNOWN : AN_END_EXIT;
+}
+
 void an_replay_free(an_replay *rp)
 {
+    free(rp->exec_path);
     for (size_t i = 0; i < rp->nmarkers; i++)
         free(rp->markers[i].label);
     free(rp->markers);

@@ -1,6 +1,7 @@
 /* cmd_run.c: `filrec run`. Opens the trace (never silently over an existing one),
- * starts the program with libfilrec.so preloaded and the trace's descriptor in
- * FILREC_FD, waits, and exits as the program did: same code, or same signal. */
+ * starts the program with libfilrec.so preloaded and the sink's socket in FILREC_SOCK,
+ * serves the job as its sink (sink/) until every recorded process has ended, and exits
+ * as the program did: same code, or same signal. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -12,8 +13,10 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <dirent.h>
 
-#include "../record/rec_sink.h"
+#include "../format/ft.h"
+#include "../sink/sink.h"
 #include "cli.h"
 
 static const char usage[] =
@@ -25,8 +28,10 @@ static const char usage[] =
     "Run a Python script or any program with every allocation recorded into a trace\n"
     "file, with the Python stack (file, function, line) of each.\n"
     "\n"
-    "  -o, --output FILE     the trace (default: filrec-NAME.PID.bin here)\n"
-    "  -f, --force           overwrite FILE if it exists\n"
+    "  -o, --output FILE     the trace (default: filrec-NAME.PID.bin here); the job's\n"
+    "                        other processes go in FILE.d/, one trace each\n"
+    "  -f, --force           overwrite FILE (and FILE.d/'s traces) if it exists\n"
+    "      --no-follow       record only the first process, not its children\n"
     "      --python PATH     the interpreter for SCRIPT.py, -m and -c (default: python3)\n"
     "      --python-allocators\n"
     "                        record every Python object allocation exactly, at\n"
@@ -92,6 +97,33 @@ static int find_paths(struct paths *p)
     return bad ? -1 : access(p->lib, R_OK);
 }
 
+/* The folder of the job's other traces: refused if it holds traces and force is not
+ * given; with force, the traces in it (and only those) are removed. 0 or -1. */
+static int clear_job_dir(const char *dir, int force)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    struct dirent *e;
+    int found = 0, bad = 0;
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (n < 5 || strcmp(e->d_name + n - 4, ".bin") || e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        found = 1;
+        if (force && unlinkat(dirfd(d), e->d_name, 0) && errno != ENOENT)
+            bad = 1;
+    }
+    closedir(d);
+    if (found && !force) {
+        cli_error("'%s' holds traces; use -f to overwrite them", dir);
+        return -1;
+    }
+    if (bad)
+        cli_error("cannot remove the old traces in '%s': %s", dir, strerror(errno));
+    return bad ? -1 : 0;
+}
+
 static int open_trace(const char *path, int force)
 {
     struct stat st;
@@ -120,12 +152,11 @@ static void env_prepend(const char *name, const char *first)
     free(v);
 }
 
-static void exec_program(char **argv, const struct paths *p, int fd, int shm, long interval_ms,
+static void exec_program(char **argv, const struct paths *p, const char *sock, int follow,
                          unsigned flags)
 {
-    char buf[64];
-    snprintf(buf, sizeof buf, "%d", shm);
-    setenv("FILREC_SHM", buf, 1);
+    setenv("FILREC_SOCK", sock, 1);
+    setenv("FILREC_FOLLOW", follow ? "1" : "0", 1);
     env_prepend("LD_PRELOAD", p->lib);
     /* Any Python started here loads the bootstrap, which undoes this. */
     const char *pp = getenv("PYTHONPATH");
@@ -133,15 +164,8 @@ static void exec_program(char **argv, const struct paths *p, int fd, int shm, lo
     env_prepend("PYTHONPATH", p->site);
     setenv("FILREC_PYDIR", p->modules, 1);
     setenv("FILREC_PYPKG", p->package, 1);
-    if (flags & 2)
-        setenv("FILREC_PYOBJECTS", "1", 1); /* for the bootstrap, which takes it out */
-    snprintf(buf, sizeof buf, "%u", flags);
-    setenv("FILREC_FLAGS", buf, 1);
-    snprintf(buf, sizeof buf, "%d", fd);
-    setenv("FILREC_FD", buf, 1);
-    snprintf(buf, sizeof buf, "%ld", interval_ms * 1000);
-    setenv("FILREC_SAMPLE_US", buf, 1);
-    fcntl(fd, F_SETFD, 0); /* the program inherits the trace; the recorder re-closes it */
+    if (flags & FT_H_PYALLOC)
+        setenv("FILREC_PYOBJECTS", "1", 1); /* for the bootstrap */
     execvp(argv[0], argv);
     cli_error("cannot run '%s': %s", argv[0], strerror(errno));
     _exit(127);
@@ -232,7 +256,7 @@ static int ends_with(const char *s, const char *tail)
 int cmd_run(int argc, char **argv)
 {
     const char *out = NULL, *python = "python3", *pyflag = NULL;
-    int force = 0, report = 1, i = 1;
+    int force = 0, report = 1, follow = 1, i = 1;
     unsigned flags = 0;
     long interval = 10;
     for (; i < argc && argv[i][0] == '-'; i++) {
@@ -247,8 +271,10 @@ int cmd_run(int argc, char **argv)
             python = argv[++i];
         } else if (!strcmp(a, "--no-report")) {
             report = 0;
+        } else if (!strcmp(a, "--no-follow")) {
+            follow = 0;
         } else if (!strcmp(a, "--python-allocators")) {
-            flags |= 2;
+            flags |= FT_H_PYALLOC;
         } else if (cli_is_help(a)) {
             fputs(usage, stdout);
             return 0;
@@ -300,7 +326,7 @@ int cmd_run(int argc, char **argv)
             return 1;
         }
         prog[k++] = exe;
-        flags |= 1;
+        flags |= FT_H_PYTHON;
     }
     const char *name = pyflag && !strcmp(pyflag, "-m") ? argv[i + 1] : pyflag ? "python" : argv[i];
     while (i < argc)
@@ -310,12 +336,20 @@ int cmd_run(int argc, char **argv)
         snprintf(dflt, sizeof dflt, "filrec-%s.%d.bin", base ? base + 1 : name, (int)getpid());
         out = dflt;
     }
+    char dir[PATH_MAX];
+    if (snprintf(dir, sizeof dir, "%s.d", out) >= (int)sizeof dir) {
+        cli_error("'%s': the path is too long", out);
+        return 1;
+    }
+    if (clear_job_dir(dir, force))
+        return 1;
     int fd = open_trace(out, force);
     if (fd < 0)
         return 1;
-    int shm = rec_sink_create();
-    if (shm < 0) {
-        cli_error("cannot make shared memory for the log: %s", strerror(errno));
+    char sock[108];
+    int lfd = sink_listen(sock, sizeof sock);
+    if (lfd < 0) {
+        cli_error("cannot listen for the program's processes: %s", strerror(errno));
         return 1;
     }
     fflush(NULL);
@@ -325,7 +359,7 @@ int cmd_run(int argc, char **argv)
         return 1;
     }
     if (child == 0)
-        exec_program(prog, &where, fd, shm, interval, flags);
+        exec_program(prog, &where, sock, follow, flags);
     free(prog);
     /* Like system(): the terminal's ^C and ^\ go to the program, not to us. */
     signal(SIGINT, SIG_IGN);
@@ -333,17 +367,27 @@ int cmd_run(int argc, char **argv)
     signal(SIGTERM, forward);
     signal(SIGHUP, forward);
     int status;
-    if (rec_sink_run(shm, fd, child, (uint64_t)interval * 1000, &status)) {
+    char options[64];
+    snprintf(options, sizeof options, "sample_us=%ld", interval * 1000);
+    struct sink_opts so = {.trace_fd = fd, .dir = dir, .flags = flags,
+                           .sample_us = (uint64_t)interval * 1000, .options = options};
+    struct sink_result res;
+    if (sink_run(lfd, &so, child, &status, &res)) {
         cli_error("cannot wait for the program: %s", strerror(errno));
         return 1;
     }
+    close(lfd);
     close(fd);
     struct stat st;
     if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) {
         if (st.st_size == 0) {
             unlink(out); /* the program never started: no trace */
         } else {
-            fprintf(stderr, "filrec: trace written to %s\n", out);
+            if (res.children)
+                fprintf(stderr, "filrec: trace written to %s (and %u more process%s in %s/)\n",
+                        out, res.children, res.children == 1 ? "" : "es", dir);
+            else
+                fprintf(stderr, "filrec: trace written to %s\n", out);
             if (report)
                 cli_report(out, NULL);
             fprintf(stderr, "filrec: next: filrec summary %s\n", out);

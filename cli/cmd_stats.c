@@ -23,8 +23,47 @@ static const char *kind_names[FT_KIND_COUNT] = {
     [FT_MREMAP] = "mremap", [FT_THREAD] = "thread", [FT_THREAD_START] = "thread_start",
     [FT_THREAD_NAME] = "thread_name", [FT_STRING] = "string", [FT_FUNCTION] = "function",
     [FT_STACK_NODE] = "stack_node", [FT_SAMPLE] = "sample", [FT_MARKER] = "marker",
-    [FT_FORK] = "fork",
+    [FT_FORK] = "fork", [FT_EXEC] = "exec",
 };
+static const char *how_names[] = {
+    [AN_END_EARLY] = "early", [AN_END_EXIT] = "exit", [AN_END_SIGNAL] = "signal",
+    [AN_END_EXEC] = "exec", [AN_END_RUNNING] = "running", [AN_END_UNKNOWN] = "unknown",
+};
+
+/* How the process ended, as a phrase. */
+static void print_ending(const an_replay *rp)
+{
+    int code;
+    enum an_how how = an_replay_ending(rp, &code);
+    switch (how) {
+    case AN_END_EARLY:
+        fputs("early (no trailer: the file is cut short or damaged)", stdout);
+        break;
+    case AN_END_EXIT:
+        if (code >= 0)
+            printf("cleanly, exit code %d", code);
+        else
+            fputs("cleanly, at exit", stdout);
+        break;
+    case AN_END_SIGNAL:
+        if (rp->trailer_flags & FT_T_SIGNAL)
+            fputs("by a signal the process sent itself (complete)", stdout);
+        else
+            printf("killed by signal %d (%s)", code, strsignal(code));
+        break;
+    case AN_END_EXEC:
+        fputs("exec'd into ", stdout);
+        cli_put_text(rp->exec_path ? rp->exec_path : "?");
+        break;
+    case AN_END_RUNNING:
+        fputs("still running when recording ended", stdout);
+        break;
+    case AN_END_UNKNOWN:
+        fputs("without a word (killed, or _exit; its status was not seen)", stdout);
+        break;
+    }
+    putchar('\n');
+}
 static const char *marker_types[] = {"point", "begin", "end"};
 
 static double per_event(const an_replay *rp)
@@ -80,19 +119,84 @@ static cJSON *command_array(const ft_header *h)
     return a;
 }
 
-static int print_json(const an_replay *rp)
+static const char *ending_word(const an_proc *p, char *buf, size_t cap)
+{
+    static const char *plain[] = {
+        [AN_END_EARLY] = "cut short", [AN_END_EXEC] = "exec", [AN_END_RUNNING] = "running",
+        [AN_END_UNKNOWN] = "killed",
+    };
+    if ((p->how == AN_END_EXIT || p->how == AN_END_SIGNAL) && p->code >= 0)
+        snprintf(buf, cap, "%s %d", p->how == AN_END_EXIT ? "exit" : "signal", p->code);
+    else
+        snprintf(buf, cap, "%s", p->how == AN_END_EXIT ? "exit" : p->how == AN_END_SIGNAL
+                                                                  ? "signal" : plain[p->how]);
+    return buf;
+}
+
+static void job_json(cJSON *o, const an_job *j)
+{
+    char w[32];
+    cJSON *jo = cJSON_AddObjectToObject(o, "job");
+    cJSON_AddNumberToObject(jo, "processes", (double)j->n);
+    cJSON_AddNumberToObject(jo, "peak_bytes", (double)j->peak);
+    cJSON_AddNumberToObject(jo, "peak_time_s", (double)j->peak_time_us / 1e6);
+    cJSON *ts = cJSON_AddArrayToObject(jo, "traces");
+    for (size_t i = 0; i < j->n; i++) {
+        const an_proc *p = &j->procs[i];
+        cJSON *e = cJSON_CreateObject();
+        add_string(e, "trace", p->path, strlen(p->path));
+        cJSON_AddNumberToObject(e, "pid", (double)p->pid);
+        cJSON_AddNumberToObject(e, "ppid", (double)p->ppid);
+        cJSON_AddNumberToObject(e, "image", (double)p->image);
+        cJSON_AddNumberToObject(e, "peak_bytes", (double)p->peak);
+        cJSON_AddNumberToObject(e, "at_job_peak_bytes", (double)p->at_job_peak);
+        cJSON_AddStringToObject(e, "ended", ending_word(p, w, sizeof w));
+        cJSON_AddItemToArray(ts, e);
+    }
+}
+
+static void job_text(const an_job *j)
+{
+    char a[32], b[32], w[32];
+    printf("job:              %zu processes; together at most %s at %.3f s (to the sample "
+           "interval)\n", j->n, an_human(j->peak, a, sizeof a), (double)j->peak_time_us / 1e6);
+    printf("  %8s %8s %10s %12s  %-10s %s\n", "pid", "parent", "own peak", "at job peak",
+           "ended", "trace");
+    for (size_t i = 0; i < j->n; i++) {
+        const an_proc *p = &j->procs[i];
+        printf("  %8llu %8llu %10s %12s  %-10s ", (unsigned long long)p->pid,
+               (unsigned long long)p->ppid, an_human(p->peak, a, sizeof a),
+               an_human(p->at_job_peak, b, sizeof b), ending_word(p, w, sizeof w));
+        char *u = an_utf8(p->path, strlen(p->path));
+        cli_put_text(u ? u : "?");
+        free(u);
+        putchar('\n');
+    }
+}
+
+static int print_json(const an_replay *rp, const an_job *job)
 {
     cJSON *o = cJSON_CreateObject();
     add_string(o, "trace", rp->path, strlen(rp->path));
-    cJSON_AddNumberToObject(o, "format_version", FT_VERSION);
+    cJSON_AddNumberToObject(o, "format_version", rp->version);
     cJSON_AddNumberToObject(o, "pid", (double)rp->hdr.pid);
     cJSON_AddNumberToObject(o, "ppid", (double)rp->hdr.ppid);
+    cJSON_AddNumberToObject(o, "image", (double)rp->hdr.image);
     cJSON_AddItemToObject(o, "command", command_array(&rp->hdr));
     cJSON_AddNumberToObject(o, "start_time_s", (double)rp->hdr.start_ns / 1e9);
     cJSON_AddNumberToObject(o, "duration_s", (double)rp->end_us / 1e6);
     cJSON_AddBoolToObject(o, "ended_cleanly", !rp->ended_early);
     cJSON_AddBoolToObject(o, "ended_by_own_signal", !rp->ended_early &&
                                                     (rp->trailer_flags & FT_T_SIGNAL));
+    int code;
+    enum an_how how = an_replay_ending(rp, &code);
+    cJSON *end = cJSON_AddObjectToObject(o, "ending");
+    cJSON_AddStringToObject(end, "how", how_names[how]);
+    if (code >= 0 && (how == AN_END_EXIT || how == AN_END_SIGNAL))
+        cJSON_AddNumberToObject(end, how == AN_END_EXIT ? "exit_code" : "signal", code);
+    if (how == AN_END_EXEC && rp->exec_path)
+        add_string(end, "exec", rp->exec_path, rp->exec_len);
+    cJSON_AddBoolToObject(end, "by_filrec", !rp->ended_early && (rp->trailer_flags & FT_T_SINK));
     cJSON *c = cJSON_AddObjectToObject(o, "counts");
     for (unsigned k = 1; k < FT_KIND_COUNT; k++)
         if (kind_names[k])
@@ -121,6 +225,8 @@ static int print_json(const an_replay *rp)
     cJSON *fs = cJSON_AddArrayToObject(o, "forks");
     for (size_t i = 0; i < rp->nforks; i++)
         cJSON_AddItemToArray(fs, cJSON_CreateNumber((double)rp->forks[i]));
+    if (job)
+        job_json(o, job);
     char *text = cJSON_Print(o);
     cJSON_Delete(o);
     if (!text)
@@ -137,17 +243,18 @@ static void print_text(const an_replay *rp)
     char *path = an_utf8(rp->path, strlen(rp->path));
     fputs("trace:            ", stdout);
     cli_put_text(path ? path : "?");
-    printf(" (%s, format %u)\n", an_human(rp->trace_bytes, a, sizeof a), FT_VERSION);
+    printf(" (%s, format %u)\n", an_human(rp->trace_bytes, a, sizeof a), rp->version);
     free(path);
     printf("command:         ");
     each_arg(h, print_arg, NULL);
-    printf("\npid:              %llu (parent %llu)\n", (unsigned long long)h->pid,
+    printf("\npid:              %llu (parent %llu)", (unsigned long long)h->pid,
            (unsigned long long)h->ppid);
+    if (h->image)
+        printf(", its program after exec number %llu", (unsigned long long)h->image);
+    putchar('\n');
     printf("duration:         %.3f s\n", (double)rp->end_us / 1e6);
-    printf("ended:            %s\n", rp->ended_early ? "early (no trailer: killed or cut short)"
-                                      : rp->trailer_flags & FT_T_SIGNAL
-                                          ? "by a signal the process sent itself (complete)"
-                                          : "cleanly, at exit");
+    fputs("ended:            ", stdout);
+    print_ending(rp);
     printf("events:           %s (alloc %s, free %s, mmap %llu, munmap %llu, mremap %llu)\n",
            an_commas(rp->events, a, sizeof a), an_commas(rp->counts[FT_ALLOC], b, sizeof b),
            an_commas(rp->counts[FT_FREE], c, sizeof c), (unsigned long long)rp->counts[FT_MMAP],
@@ -162,7 +269,7 @@ static void print_text(const an_replay *rp)
     printf("unmatched frees:  %s\n", an_commas(rp->unmatched_frees, a, sizeof a));
     printf("trace size:       %.2f bytes per event\n", per_event(rp));
     if (rp->nforks)
-        printf("forks:            %zu (children not recorded)\n", rp->nforks);
+        printf("forks:            %zu\n", rp->nforks);
     if (rp->nmarkers)
         printf("markers:\n");
     for (size_t i = 0; i < rp->nmarkers; i++) {
@@ -202,7 +309,23 @@ int cmd_stats(int argc, char **argv)
     an_replay rp;
     if (cli_replay(&rp, path, 0, 1))
         return 1;
-    int rc = json ? print_json(&rp) : (print_text(&rp), 0);
+    /* A trace with more of its job in PATH.d/: each process, and the job's peak. */
+    char **paths = NULL, msg[600];
+    size_t n = 0;
+    an_job job = {0};
+    int is_job = an_job_paths(path, &paths, &n) == 0 && n > 1;
+    if (is_job && an_job_run(&job, paths, n, msg, sizeof msg, 0)) {
+        cli_error("%s", msg);
+        an_job_free(&job);
+        an_job_paths_free(paths, n);
+        an_replay_free(&rp);
+        return 1;
+    }
+    int rc = json ? print_json(&rp, is_job ? &job : NULL) : (print_text(&rp), 0);
+    if (!json && is_job)
+        job_text(&job);
+    an_job_free(&job);
+    an_job_paths_free(paths, n);
     an_replay_free(&rp);
     return rc;
 }

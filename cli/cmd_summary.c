@@ -10,16 +10,21 @@
 #include "cli.h"
 
 static const char usage[] =
-    "usage: filrec summary [--by line|function|file|stack] [--top N] [--bytes] [--json] TRACE\n"
+    "usage: filrec summary [--by line|function|file|stack] [--top N] [--bytes] [--json]\n"
+    "                      [--process PID] TRACE\n"
     "       filrec summary --temporary [--threshold N] [options] TRACE\n"
     "\n"
     "The peak of tracked memory (bytes and time), then the locations whose allocations\n"
-    "were live at that moment, largest first.\n"
+    "were live at that moment, largest first. For a job of many processes (TRACE with\n"
+    "the traces of its other processes in TRACE.d/, or that folder), the peak of all\n"
+    "processes together, each process's own peak and share, and the locations of\n"
+    "every process at that moment.\n"
     "\n"
     "  --by KEY        group by the innermost frame's line (default), function or file,\n"
     "                  or by the whole stack\n"
     "  --top N         show N locations (default 10; 0 for all)\n"
     "  --bytes         exact byte counts instead of human units\n"
+    "  --process PID   of a job (TRACE and TRACE.d/), that process alone\n"
     "  --temporary     instead: allocations freed within N later allocations of the\n"
     "                  same thread, by location: how many, bytes, average size\n"
     "  --threshold N   N for --temporary (default 1: freed before the next allocation)\n"
@@ -46,6 +51,7 @@ struct opts {
     enum mode mode;
     enum an_by by;
     long top;
+    long process;      /* --process PID: that process of the job alone (0: all) */
     unsigned threshold;
     int json, exact;
     const char *path;
@@ -270,6 +276,14 @@ static int parse(int argc, char **argv, struct opts *o, const char *use)
                 o->top = v;
             else
                 o->threshold = (unsigned)v;
+        } else if (!strcmp(a, "--process") && i + 1 < argc) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v < 1) {
+                cli_error("bad --process '%s': want a process id", argv[i]);
+                return 1;
+            }
+            o->process = v;
         } else if (!strcmp(a, "--by") && i + 1 < argc) {
             const char *v = argv[++i];
             int k = 0;
@@ -366,16 +380,242 @@ static int report(struct opts *o)
     return rc;
 }
 
+/* ---- a job of many processes (filrec run's PATH and PATH.d/) ---- */
+
+static const char *ending_text(const an_proc *p, char *buf, size_t cap)
+{
+    switch (p->how) {
+    case AN_END_EARLY: return "cut short";
+    case AN_END_EXIT:
+        if (p->code < 0)
+            return "exit";
+        snprintf(buf, cap, "exit %d", p->code);
+        return buf;
+    case AN_END_SIGNAL:
+        if (p->code < 0)
+            return "signal";
+        snprintf(buf, cap, "signal %d", p->code);
+        return buf;
+    case AN_END_EXEC: return "exec";
+    case AN_END_RUNNING: return "running";
+    case AN_END_UNKNOWN: return "killed";
+    }
+    return "?";
+}
+
+/* The command of a trace, its arguments joined by spaces, for a terminal. */
+static void print_command(const ft_header *h)
+{
+    for (size_t i = 0; i < h->cmdline_len; i++) {
+        char c = h->cmdline[i];
+        putchar(c == 0 ? ' ' : (unsigned char)c < 0x20 || c == 0x7f ? '?' : c);
+    }
+}
+
+/* A process's locations at its share of the whole-job peak: a replay to that event. */
+struct job_locs {
+    an_replay rp;
+    an_loc *loc;
+    size_t n;
+};
+
+static int job_locations(const an_proc *p, enum an_by by, struct job_locs *out)
+{
+    memset(out, 0, sizeof *out);
+    if (cli_replay(&out->rp, p->path, p->at_job_peak_event ? p->at_job_peak_event : 1, 0))
+        return -1;
+    if (!p->at_job_peak)
+        return 0; /* it held nothing then (or had not started, or had ended) */
+    return an_peak_locations(&out->rp, by, &out->loc, &out->n) ? -1 : 0;
+}
+
+struct job_row {
+    size_t proc;
+    const an_loc *loc;
+};
+
+static int by_bytes(const void *a, const void *b)
+{
+    const struct job_row *x = a, *y = b;
+    return x->loc->bytes < y->loc->bytes ? 1 : x->loc->bytes > y->loc->bytes ? -1 : 0;
+}
+
+static int print_job(const struct opts *o, const an_job *j, struct job_locs *pl)
+{
+    size_t total = 0, k = 0;
+    for (size_t i = 0; i < j->n; i++)
+        total += pl[i].n;
+    struct job_row *rows = malloc((total ? total : 1) * sizeof *rows);
+    if (!rows)
+        return -1;
+    for (size_t i = 0; i < j->n; i++)
+        for (size_t m = 0; m < pl[i].n; m++)
+            rows[k++] = (struct job_row){i, &pl[i].loc[m]};
+    qsort(rows, k, sizeof *rows, by_bytes);
+    if (o->top && (size_t)o->top < k)
+        k = (size_t)o->top;
+    char a[32], b[32], c[32];
+    if (o->json) {
+        cJSON *root = cJSON_CreateObject();
+        char *u = an_utf8(o->path, strlen(o->path));
+        cJSON_AddStringToObject(root, "trace", u ? u : "?");
+        free(u);
+        cJSON_AddBoolToObject(root, "job", 1);
+        cJSON_AddNumberToObject(root, "peak_bytes", (double)j->peak);
+        cJSON_AddNumberToObject(root, "peak_time_s", (double)j->peak_time_us / 1e6);
+        int clean = 1;
+        for (size_t i = 0; i < j->n; i++)
+            clean &= !j->procs[i].ended_early;
+        cJSON_AddBoolToObject(root, "ended_cleanly", clean);
+        cJSON_AddStringToObject(root, "by", by_names[o->by]);
+        cJSON_AddStringToObject(root, "report", "peak");
+        cJSON *ps = cJSON_AddArrayToObject(root, "processes");
+        for (size_t i = 0; i < j->n; i++) {
+            const an_proc *p = &j->procs[i];
+            cJSON *e = cJSON_CreateObject();
+            u = an_utf8(p->path, strlen(p->path));
+            cJSON_AddStringToObject(e, "trace", u ? u : "?");
+            free(u);
+            cJSON_AddNumberToObject(e, "pid", (double)p->pid);
+            cJSON_AddNumberToObject(e, "ppid", (double)p->ppid);
+            cJSON_AddNumberToObject(e, "image", (double)p->image);
+            cJSON *cmd = cJSON_AddArrayToObject(e, "command");
+            const ft_header *h = &pl[i].rp.hdr;
+            for (size_t at = 0; at < h->cmdline_len || (at == 0 && h->cmdline_len == 0);) {
+                size_t len = strnlen(h->cmdline + at, h->cmdline_len - at);
+                u = an_utf8(h->cmdline + at, len);
+                cJSON_AddItemToArray(cmd, cJSON_CreateString(u ? u : ""));
+                free(u);
+                at += len + 1;
+                if (!h->cmdline_len)
+                    break;
+            }
+            cJSON_AddNumberToObject(e, "peak_bytes", (double)p->peak);
+            cJSON_AddNumberToObject(e, "peak_time_s", (double)p->peak_time_us / 1e6);
+            cJSON_AddNumberToObject(e, "at_job_peak_bytes", (double)p->at_job_peak);
+            cJSON_AddStringToObject(e, "ended", ending_text(p, c, sizeof c));
+            cJSON_AddItemToArray(ps, e);
+        }
+        cJSON *ls = cJSON_AddArrayToObject(root, "locations");
+        for (size_t i = 0; i < k; i++) {
+            const an_replay *rp = &pl[rows[i].proc].rp;
+            place p = place_of(&rp->defs, rows[i].loc->func, rows[i].loc->line);
+            cJSON *e = place_json(&p);
+            place_free(&p);
+            cJSON_AddNumberToObject(e, "pid", (double)j->procs[rows[i].proc].pid);
+            cJSON_AddNumberToObject(e, "bytes", (double)rows[i].loc->bytes);
+            cJSON_AddNumberToObject(e, "percent", pct(rows[i].loc->bytes, j->peak));
+            cJSON_AddNumberToObject(e, "blocks", (double)rows[i].loc->blocks);
+            cJSON_AddItemToObject(e, "stack", stack_json(&rp->defs, rows[i].loc->stack));
+            cJSON_AddItemToArray(ls, e);
+        }
+        char *text = cJSON_Print(root);
+        cJSON_Delete(root);
+        free(rows);
+        if (!text)
+            return -1;
+        puts(text);
+        free(text);
+        return 0;
+    }
+    printf("job:         %zu processes\n", j->n);
+    printf("peak:        %s at %.3f s, all processes together (to the sample interval)\n\n",
+           size_text(j->peak, o->exact, a, sizeof a), (double)j->peak_time_us / 1e6);
+    printf("%8s %12s %12s  %-10s %s\n", "pid", "own peak", "at job peak", "ended", "command");
+    for (size_t i = 0; i < j->n; i++) {
+        const an_proc *p = &j->procs[i];
+        printf("%8llu %12s %12s  %-10s ", (unsigned long long)p->pid,
+               size_text(p->peak, o->exact, a, sizeof a),
+               size_text(p->at_job_peak, o->exact, b, sizeof b), ending_text(p, c, sizeof c));
+        print_command(&pl[i].rp.hdr);
+        putchar('\n');
+    }
+    printf("\n%14s %7s %9s %8s  %s\n", "bytes at peak", "%", "blocks", "pid", "location");
+    for (size_t i = 0; i < k; i++) {
+        const an_loc *l = rows[i].loc;
+        printf("%14s %6.1f%% %9s %8llu  ", size_text(l->bytes, o->exact, a, sizeof a),
+               pct(l->bytes, j->peak), an_commas(l->blocks, b, sizeof b),
+               (unsigned long long)j->procs[rows[i].proc].pid);
+        print_label(&pl[rows[i].proc].rp.defs, l, o->by);
+        putchar('\n');
+    }
+    free(rows);
+    return 0;
+}
+
+static int report_job(struct opts *o, char **paths, size_t n)
+{
+    an_job j;
+    char msg[600];
+    int err = an_job_run(&j, paths, n, msg, sizeof msg, 1);
+    if (err) {
+        cli_error("%s", msg);
+        an_job_free(&j);
+        return 1;
+    }
+    struct job_locs *pl = calloc(n, sizeof *pl);
+    int rc = !pl;
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = job_locations(&j.procs[i], o->by, &pl[i]) != 0;
+    if (!rc)
+        rc = print_job(o, &j, pl) != 0;
+    for (size_t i = 0; pl && i < n; i++) {
+        free(pl[i].loc);
+        an_replay_free(&pl[i].rp);
+    }
+    free(pl);
+    an_job_free(&j);
+    return rc;
+}
+
+/* A job when path is a folder, or a trace with a PATH.d/ of more beside it. */
+static int run_report(struct opts *o)
+{
+    char **paths;
+    size_t n;
+    if ((o->mode != PEAK && !o->process) || an_job_paths(o->path, &paths, &n))
+        return report(o);
+    int is_job = n > 1 || (n == 1 && strcmp(paths[0], o->path)), rc;
+    if (o->process) {
+        /* that process's last program: the trace of the highest image */
+        const char *pick = NULL;
+        uint64_t image = 0;
+        for (size_t i = 0; i < n; i++) {
+            ft_reader *r;
+            if (ft_reader_open(&r, paths[i]) == 0 &&
+                ft_reader_header(r)->pid == (uint64_t)o->process &&
+                (!pick || ft_reader_header(r)->image >= image)) {
+                pick = paths[i];
+                image = ft_reader_header(r)->image;
+            }
+            ft_reader_close(r);
+        }
+        if (!pick) {
+            cli_error("'%s' holds no process %ld", o->path, o->process);
+            an_job_paths_free(paths, n);
+            return 1;
+        }
+        const char *whole = o->path;
+        o->path = pick;
+        rc = report(o);
+        o->path = whole;
+    } else {
+        rc = is_job ? report_job(o, paths, n) : report(o);
+    }
+    an_job_paths_free(paths, n);
+    return rc;
+}
+
 int cmd_summary(int argc, char **argv)
 {
-    struct opts o = {PEAK, AN_BY_LINE, 10, 0, 0, 0, NULL};
+    struct opts o = {PEAK, AN_BY_LINE, 10, 0, 0, 0, 0, NULL};
     int rc = parse(argc, argv, &o, usage);
-    return rc >= 0 ? rc : report(&o);
+    return rc >= 0 ? rc : run_report(&o);
 }
 
 int cmd_leaks(int argc, char **argv)
 {
-    struct opts o = {LEAKS, AN_BY_LINE, 10, 0, 0, 0, NULL};
+    struct opts o = {LEAKS, AN_BY_LINE, 10, 0, 0, 0, 0, NULL};
     int rc = parse(argc, argv, &o, leaks_usage);
     return rc >= 0 ? rc : report(&o);
 }

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #define FT_MAGIC "\x89" "FILREC\n"
-#define FT_VERSION 1u
+#define FT_VERSION 2u         /* written; 1 and 2 are read */
 #define FT_HEADER_MAX (1u << 20)   /* header payload bytes */
 #define FT_FRAME_MAX (1u << 20)    /* decompressed bytes per zstd frame */
 #define FT_STRING_MAX (1u << 16)   /* bytes of a string in the body */
@@ -19,7 +19,7 @@
 enum ft_kind {
     FT_ALLOC = 1, FT_FREE, FT_MMAP, FT_MUNMAP, FT_MREMAP, FT_THREAD, FT_THREAD_START,
     FT_THREAD_NAME, FT_STRING, FT_FUNCTION, FT_STACK_NODE, FT_SAMPLE, FT_MARKER,
-    FT_FORK, FT_TRAILER, FT_RALLOC,
+    FT_FORK, FT_TRAILER, FT_RALLOC, FT_EXEC,
     FT_KIND_COUNT /* kinds 1..FT_KIND_COUNT-1 are defined; the rest are reserved */
 };
 
@@ -39,7 +39,14 @@ enum ft_allocator {
 enum ft_marker { FT_MARK_POINT = 0, FT_MARK_BEGIN = 1, FT_MARK_END = 2 };
 
 enum ft_header_flag { FT_H_PYTHON = 1, FT_H_PYALLOC = 2, FT_H_NATIVE = 4 };
-enum ft_trailer_flag { FT_T_EXIT = 1, FT_T_FAILED = 2, FT_T_SIGNAL = 4 };
+/* FT_T_SINK and later: version 2. */
+enum ft_trailer_flag {
+    FT_T_EXIT = 1, FT_T_FAILED = 2, FT_T_SIGNAL = 4,
+    FT_T_SINK = 8,     /* written by the sink: the process ended without writing one */
+    FT_T_EXEC = 16,    /* the process replaced its image (exec); see the EXEC record */
+    FT_T_RUNNING = 32, /* recording ended while the process still ran */
+    FT_T_ALL = 63
+};
 
 /* Errors: 0 or a negative value; ft_strerror() names it. */
 enum ft_error {
@@ -52,6 +59,10 @@ typedef struct ft_header {
     uint64_t flags, pid, ppid, start_ns, page_size, sample_us;
     const char *cmdline; size_t cmdline_len;  /* NUL-separated arguments */
     const char *options; size_t options_len;
+    /* Appended in version 2 (0 when absent): the monotonic clock at the start, shared by
+     * every process of a job, and which image of the process this is (0 the first, n
+     * after the n-th exec). */
+    uint64_t mono_ns, image;
 } ft_header;
 
 /* crc32 (zlib's) of n bytes, chained through crc (start with 0). */
@@ -83,7 +94,8 @@ typedef struct ft_record {
     uint64_t addr2, size2;    /* MREMAP new range */
     uint32_t stack;           /* ALLOC, MMAP, THREAD_START; STACK_NODE parent */
     uint32_t allocator;       /* ALLOC */
-    uint64_t a, b, c;         /* other integers, by kind (see ft_reader.c) */
+    uint64_t a, b, c;         /* other integers, by kind (see ft_reader.c); TRAILER:
+                               * flags, time, end (0 unknown, else wait status + 1) */
     const char *str; size_t len; /* STRING, THREAD_NAME, MARKER: valid until next call */
     const uint64_t *counts;   /* TRAILER: counts[k] for kinds 1..ncounts */
     unsigned ncounts;
@@ -101,6 +113,8 @@ int ft_reader_ended_early(const ft_reader *r);
 /* When the trace ended early inside a frame (dropped, FORMAT.md Body rule 4): that
  * frame's offset; else 0. */
 uint64_t ft_reader_cut_offset(const ft_reader *r);
+/* The trace's format version (1 or 2). */
+unsigned ft_reader_version(const ft_reader *r);
 /* Defined counts so far (strings, functions, stack nodes, threads). */
 uint32_t ft_reader_nstrings(const ft_reader *r);
 /* The error message of the last failure, naming the byte offset. */

@@ -16,6 +16,7 @@
 
 struct ft_reader {
     int fd;
+    unsigned version;           /* the file's format version */
     ft_header hdr;
     uint8_t *hbuf;              /* header payload; hdr's strings point into it */
     ZSTD_DCtx *dctx;
@@ -146,6 +147,12 @@ static int parse_header(ft_reader *r, uint32_t hlen)
         get_string(&p, e, FT_HEADER_MAX, &h->options, &h->options_len))
         return fail(r, FT_E_HEADER, "offset %llu: header string is cut short",
                     (unsigned long long)(16 + (p - r->hbuf)));
+    /* Appended fields: each one absent (0) when the payload ends before it. */
+    uint64_t *more[] = {&h->mono_ns, &h->image};
+    for (size_t i = 0; i < sizeof more / sizeof *more && p < e; i++)
+        if (get_varint(&p, e, more[i]))
+            return fail(r, FT_E_HEADER, "offset %llu: header field %zu is cut short",
+                        (unsigned long long)(16 + (p - r->hbuf)), i + 9);
     if (h->flags > 7)
         return fail(r, FT_E_HEADER, "offset 16: unknown recording flags %#llx",
                     (unsigned long long)h->flags);
@@ -175,9 +182,10 @@ int ft_reader_open(ft_reader **out, const char *path)
     if (!ok || memcmp(fixed, FT_MAGIC, 8))
         return fail(r, FT_E_MAGIC, "offset 0: not a filrec trace (bad magic)");
     uint32_t version = get_u32(fixed + 8), hlen = get_u32(fixed + 12);
-    if (version != FT_VERSION)
-        return fail(r, FT_E_VERSION, "offset 8: trace version %u, this filrec reads %u",
+    if (version < 1 || version > FT_VERSION)
+        return fail(r, FT_E_VERSION, "offset 8: trace version %u, this filrec reads 1 to %u",
                     version, FT_VERSION);
+    r->version = version;
     if (hlen > FT_HEADER_MAX)
         return fail(r, FT_E_HEADER, "offset 12: header length %u over the limit", hlen);
     r->hbuf = malloc((size_t)hlen + 4);
@@ -358,8 +366,12 @@ static int parse_trailer(ft_reader *r, const uint8_t **pp, const uint8_t *at, ft
 {
     const uint8_t *p = *pp, *e = r->end;
     uint64_t n;
-    NEED(get_varint(&p, e, &rec->a) || rec->a > 7, "trailer flags");
-    NEED(get_varint(&p, e, &rec->b) || get_varint(&p, e, &n) || n > 31, "trailer header");
+    NEED(get_varint(&p, e, &rec->a) || rec->a > (r->version >= 2 ? FT_T_ALL : 7),
+         "trailer flags");
+    NEED(get_varint(&p, e, &rec->b), "trailer time");
+    rec->c = 0;
+    NEED(r->version >= 2 && (get_varint(&p, e, &rec->c) || rec->c > 0x10000), "trailer end");
+    NEED(get_varint(&p, e, &n) || n > 31, "trailer header");
     for (uint64_t k = 1; k <= n; k++)
         NEED(get_varint(&p, e, &r->counts[k]), "trailer count cut short");
     for (unsigned k = 1; k < 32; k++) {
@@ -433,6 +445,10 @@ static int parse_rare(ft_reader *r, const uint8_t **pp, const uint8_t *at, ft_re
     case FT_FORK:
         NEED(get_varint(&p, e, &rec->a), "fork cut short");
         break;
+    case FT_EXEC:
+        NEED(r->version < 2, "kind 17 (exec) is not defined in version 1");
+        NEED(get_string(&p, e, FT_STRING_MAX, &rec->str, &rec->len), "exec path");
+        break;
     case FT_TRAILER:
         return parse_trailer(r, pp, at, rec);
     default:
@@ -441,7 +457,7 @@ static int parse_rare(ft_reader *r, const uint8_t **pp, const uint8_t *at, ft_re
                      "frame's ops: kind %u is reserved (%s)", (unsigned long long)r->frame_off,
                      (unsigned long long)(at - r->ops), rec->kind,
                      rec->kind >= 20 && rec->kind <= 21 ? "native frames, not supported by this reader"
-                                                       : "not defined in version 1");
+                                                       : "not defined in this version");
             return FT_E_RECORD;
         }
         return bad(r, at, "kind 0 is invalid");
@@ -559,6 +575,7 @@ const ft_header *ft_reader_header(const ft_reader *r) { return &r->hdr; }
 int ft_reader_ended_early(const ft_reader *r) { return r->early; }
 uint64_t ft_reader_cut_offset(const ft_reader *r) { return r->early ? r->cut : 0; }
 uint32_t ft_reader_nstrings(const ft_reader *r) { return r->nstrings; }
+unsigned ft_reader_version(const ft_reader *r) { return r->version; }
 const char *ft_reader_message(const ft_reader *r) { return r ? r->msg : "out of memory"; }
 uint64_t ft_reader_pos(const ft_reader *r) { return r->in_base + r->zin.pos; }
 uint64_t ft_reader_size(const ft_reader *r) { return r->file_size; }

@@ -58,7 +58,7 @@ static uint8_t *put_u32(uint8_t *p, uint32_t v)
 
 size_t ft_header_encode(uint8_t *out, size_t cap, const ft_header *h)
 {
-    size_t need = 8 + 4 + 4 + 6 * 10 + 2 * 10 + h->cmdline_len + h->options_len + 4;
+    size_t need = 8 + 4 + 4 + 8 * 10 + 2 * 10 + h->cmdline_len + h->options_len + 4;
     if (need > cap || h->cmdline_len + h->options_len + 80 > FT_HEADER_MAX)
         return 0;
     memcpy(out, FT_MAGIC, 8);
@@ -71,6 +71,8 @@ size_t ft_header_encode(uint8_t *out, size_t cap, const ft_header *h)
     p = ft_put_varint(p, h->sample_us);
     p = ft_put_string(p, h->cmdline, h->cmdline_len);
     p = ft_put_string(p, h->options, h->options_len);
+    p = ft_put_varint(p, h->mono_ns);
+    p = ft_put_varint(p, h->image);
     uint32_t hlen = (uint32_t)(p - payload);
     put_u32(out + 8, FT_VERSION);
     put_u32(out + 12, hlen);

@@ -1,7 +1,8 @@
-/* rec_core.c: the event log. Start-up reads its orders from the environment that
- * `filrec run` set (FILREC_FD, FILREC_SHM, FILREC_SAMPLE_US, FILREC_FLAGS), writes the
- * header and maps the log into the memory it shares with filrec run, which writes the
- * trace (rec_sink.c). Every event goes into the log under one lock (or its bias,
+/* rec_core.c: the event log. rec_start() maps the log into memory it shares with the
+ * job's sink (the `filrec run` process, sink/), which writes the trace, and joins the
+ * sink (rec_link.c); the environment `filrec run` set (FILREC_SOCK, FILREC_FOLLOW) is
+ * its front end, and a followed fork child starts a log of its own the same way. Every
+ * event goes into the log under one lock (or its bias,
  * rec_gate.c); the lock's order is the trace's total order. Nothing here calls malloc
  * on the hot path, and nothing ever returns an error to the host program: on failure
  * recording stops with one line on stderr. */
@@ -25,7 +26,10 @@ __thread struct rec_tls rec_tl __attribute__((tls_model("initial-exec")));
 /* Read on every event by every thread: each on a cache line no one writes often. */
 _Alignas(64) atomic_int rec_on;
 struct rec_log rec = {.lock = PTHREAD_MUTEX_INITIALIZER, .gate = REC_GATE_NONE};
-static pid_t sink_pid; /* `filrec run`, which reads the log */
+/* How recording started, for a fork child to start again: written by the one thread of
+ * start-up, read in fork_child. */
+static struct rec_params params;
+static char params_sock[108];
 
 void rec_say(const char *a, const char *b, const char *c)
 {
@@ -57,7 +61,7 @@ static void wait_space(void)
     struct timespec t = {0, 100000000};
     rec_futex(&rec.w_seq, FUTEX_WAIT, seq, &t);
     pthread_mutex_lock(&rec.lock);
-    if (getppid() != sink_pid)
+    if (!rec_link_alive())
         rec_fail("the filrec process went away", 0);
     uint64_t g = atomic_load(&rec.gate);
     if (g != REC_GATE_NONE && g != rec_tl.key)
@@ -76,7 +80,7 @@ static void seal_now(void)
     rec.end = at + REC_BUF_WORDS;
     rec_publish(at);
     atomic_fetch_add(&rec.f_seq, 1);
-    rec_futex(&rec.f_seq, FUTEX_WAKE, 1, NULL);
+    rec_link_wake();
 }
 
 void rec_seal(void)
@@ -227,6 +231,22 @@ void rec_fork(pid_t child)
         rec_put(FT_FORK, 1, &v, NULL, 0, 0, 0);
 }
 
+void rec_exec(const char *path)
+{
+    if (!rec_want() || getpid() != rec.pid)
+        return; /* a vfork child shares our memory but is not us: the new image joins */
+    size_t n = path ? strnlen(path, FT_STRING_MAX) : 0;
+    rec_tl.busy++;
+    if (rec_put(FT_EXEC, 0, NULL, path, n, 0, 0)) {
+        /* Hand the sink everything now: the new image's log may join before the sink
+         * looks at this one again. */
+        rec_gate_lock();
+        rec_seal();
+        pthread_mutex_unlock(&rec.lock);
+    }
+    rec_tl.busy--;
+}
+
 static int mark(unsigned type, const char *label)
 {
     size_t n = label ? strnlen(label, FT_STRING_MAX) : 0;
@@ -239,6 +259,8 @@ REC_EXPORT int filrec_region_end(const char *label) { return mark(FT_MARK_END, l
 REC_EXPORT int filrec_active(void) { return atomic_load(&rec_on); }
 
 /* ---- fork: the child never touches the parent's trace ---- */
+
+static int start_log(pid_t forked_from, uint64_t parent_mono_ns);
 
 /* rec's contents while its pages are remapped; log_private() puts them back. */
 static struct rec_log rec_copy;
@@ -263,40 +285,63 @@ static void fork_parent(void)
     rec_tl.busy--;
 }
 
+static size_t ring_bytes(void) { return (size_t)REC_NBUF * REC_BUF_WORDS * sizeof(uint64_t); }
+
+/* Everything of the log but what carries over to a fork child: the ids defined so far
+ * (its trace starts with them, copied by the sink) and the fd. */
+static void log_reset(void)
+{
+    rec.lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+    rec.at = rec.end = NULL;
+    rec.ctx = rec_ir_ctx(FT_A_MALLOC, 0); /* the trace's registers at a frame start */
+    rec.thread = 0;
+    atomic_store(&rec.gate, REC_GATE_NONE);
+    atomic_store(&rec.owner_busy, 0);
+    atomic_store(&rec.f, 0);
+    atomic_store(&rec.f_seq, 0);
+    atomic_store(&rec.ready, 0);
+    atomic_store(&rec.w, 0);
+    atomic_store(&rec.w_seq, 0);
+    atomic_store(&rec.sink_failed, 0);
+    atomic_store(&rec.exit_end, 0);
+    rec.nthreads = 1;
+    rec.stopping = rec.failed = 0;
+    rec.streak_key = rec.streak = 0;
+    rec.pid = getpid();
+}
+
 static void fork_child(void)
 {
     /* The log is shared with the sink: give this process a private copy of it first,
-     * then stop for good. The lock is ours (fork_prepare). */
+     * and drop the parent's ring and connection. The lock is ours (fork_prepare). */
     memcpy(&rec_copy, &rec, sizeof rec);
     log_private();
     atomic_store(&rec_on, 0);
-    rec.stopping = 1;
-    close(rec.fd);
-    rec.fd = -1;
-    pthread_mutex_unlock(&rec.lock);
+    rec_link_drop();
+    if (rec.buf[0])
+        rec_real.munmap(rec.buf[0], ring_bytes());
+    for (int i = 0; i < REC_NBUF; i++)
+        rec.buf[i] = NULL;
+    pid_t parent = rec.pid;
+    uint64_t parent_start = rec.start_ns;
+    log_reset();
+    rec_tl.key = 1; /* the forking thread is the child's thread 0 */
+    if (!params.follow || start_log(parent, parent_start)) {
+        rec.stopping = 1;
+        if (params.follow)
+            rec_say("recording stopped in a forked child: ", strerror(errno), NULL);
+    }
     rec_tl.busy--;
 }
 
 /* ---- start-up ---- */
 
-static uint64_t env_u64(const char *name, uint64_t dflt)
-{
-    const char *s = getenv(name);
-    if (!s || !*s)
-        return dflt;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    return *end ? dflt : v;
-}
-
 /* Take our own variables and library out of the environment, so that programs this
- * one starts are not recorded into (or confused by) our trace. */
+ * one starts are not recorded (--no-follow). */
 static void scrub_environment(void)
 {
-    unsetenv("FILREC_FD");
-    unsetenv("FILREC_SHM");
-    unsetenv("FILREC_SAMPLE_US");
-    unsetenv("FILREC_FLAGS");
+    unsetenv("FILREC_SOCK");
+    unsetenv("FILREC_FOLLOW");
     const char *pre = getenv("LD_PRELOAD");
     Dl_info me;
     if (!pre || !dladdr((void *)scrub_environment, &me) || !me.dli_fname)
@@ -326,39 +371,12 @@ static void scrub_environment(void)
         unsetenv("LD_PRELOAD");
 }
 
-static int write_header(uint64_t flags, uint64_t sample_us)
-{
-    static uint8_t cmdline[16384];
-    ssize_t n = 0;
-    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        n = read(fd, cmdline, sizeof cmdline);
-        close(fd);
-    }
-    if (n > 0 && cmdline[n - 1] == 0)
-        n--;
-    char options[128];
-    int olen = snprintf(options, sizeof options, "sample_us=%llu", (unsigned long long)sample_us);
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    ft_header h = {
-        .flags = flags, .pid = (uint64_t)getpid(), .ppid = (uint64_t)getppid(),
-        .start_ns = (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec,
-        .page_size = (uint64_t)sysconf(_SC_PAGESIZE), .sample_us = sample_us,
-        .cmdline = (const char *)cmdline, .cmdline_len = n > 0 ? (size_t)n : 0,
-        .options = options, .options_len = (size_t)olen,
-    };
-    static uint8_t out[16384 + 512];
-    size_t len = ft_header_encode(out, sizeof out, &h);
-    return len ? ft_write_all(rec.fd, out, len) : FT_E_HEADER;
-}
-
 /* Put the log in the memory shared with the sink: rec over the first pages (mapped in
  * place, so the hot path's addresses stay constants), the buffers after them. */
 static int share_log(int shm)
 {
     struct stat st;
-    size_t ring = (size_t)REC_NBUF * REC_BUF_WORDS * sizeof(uint64_t);
+    size_t ring = ring_bytes();
     if (fstat(shm, &st) || (size_t)st.st_size != sizeof rec + ring ||
         pwrite(shm, &rec, sizeof rec, 0) != (ssize_t)sizeof rec)
         return -1;
@@ -378,59 +396,103 @@ static int share_log(int shm)
     return 0;
 }
 
-static int start(void)
+/* Make a log in new shared memory and join the sink with it (rec_link.c); forked_from:
+ * in a fork child, the parent's pid (the ids carry over), else 0. 0, or -1 with errno
+ * set and nothing recording. Only one thread runs: start-up, or a fork child's handler. */
+static int start_log(pid_t forked_from, uint64_t parent_mono_ns)
 {
-    int fd = (int)env_u64("FILREC_FD", (uint64_t)-1);
-    int shm = (int)env_u64("FILREC_SHM", (uint64_t)-1);
-    uint64_t sample_us = env_u64("FILREC_SAMPLE_US", 10000);
-    uint64_t flags = env_u64("FILREC_FLAGS", 0);
-    scrub_environment();
-    if (fd < 0 || shm < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
-        if (shm >= 0)
-            close(shm);
-        return 1; /* not under `filrec run`: stay passive */
-    }
-    sink_pid = getppid();
-    rec.fd = fd;
-    int shared = share_log(shm);
-    close(shm);
-    if (shared) {
-        rec_say("recording stopped: cannot share the log with filrec: ", strerror(errno), NULL);
-        return 1;
-    }
-    if (write_header(flags, sample_us)) {
-        rec_say("recording stopped: cannot write trace header: ", strerror(errno), NULL);
-        return 1;
+    int shm = memfd_create("filrec-log", MFD_CLOEXEC);
+    if (shm < 0)
+        return -1;
+    if (ftruncate(shm, (off_t)(sizeof rec + ring_bytes())) || share_log(shm)) {
+        int e = errno;
+        close(shm);
+        errno = e;
+        return -1;
     }
     rec.at = rec.buf[0];
     rec.end = rec.at + REC_BUF_WORDS;
-    rec.ctx = rec_ir_ctx(FT_A_MALLOC, 0); /* the trace's registers at a frame start */
-    rec.nthreads = 1;
-    rec_tl.key = 1; /* the starting thread is thread 0, and the first owner */
-    rec_gate_init();
     rec.start_ns = rec_now_ns();
-    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    int joined = rec_link_join(params.sock, shm, sizeof rec + ring_bytes(), forked_from,
+                               parent_mono_ns);
+    int e = errno;
+    close(shm);
+    if (joined) {
+        errno = e;
+        return -1;
+    }
+    rec_gate_init(); /* membarrier's registration is the process's: again in a child */
     atomic_store(&rec.ready, 1);
     atomic_store(&rec_on, 1);
     return 0;
 }
 
-void rec_finish(unsigned flags)
+/* The exit status, for the sink: on_exit hands it over whether the program called
+ * exit() or returned from main (which calls exit inside libc, where no hook sees it).
+ * Registered in the constructor, it runs after every destructor (ours wrote the
+ * trailer), so it goes into the shared log, where the sink reads it once the process
+ * is gone. */
+static void on_exit_status(int status, void *arg)
 {
+    (void)arg;
+    if (getpid() == rec.pid)
+        atomic_store(&rec.exit_end, (uint32_t)((status & 0xff) << 8) + 1);
+}
+
+int rec_start(const struct rec_params *p)
+{
+    if (atomic_load(&rec_on) || !p->sock || strlen(p->sock) >= sizeof params_sock)
+        return -1;
+    params = *p;
+    strcpy(params_sock, p->sock);
+    params.sock = params_sock;
+    log_reset();
+    rec_tl.key = 1; /* the starting thread is thread 0, and the first owner */
+    if (start_log(0, 0))
+        return -1;
+    static int once;
+    if (!once++) {
+        pthread_atfork(fork_prepare, fork_parent, fork_child);
+        on_exit(on_exit_status, NULL);
+    }
+    return 0;
+}
+
+/* The environment's front end: FILREC_SOCK names the sink (`filrec run`), FILREC_FOLLOW=0
+ * keeps children out (the variables and our library leave the environment). */
+static void start_from_environment(void)
+{
+    const char *sock = getenv("FILREC_SOCK"), *follow = getenv("FILREC_FOLLOW");
+    struct rec_params p = {.sock = sock, .follow = !follow || strcmp(follow, "0")};
+    if (!sock || !*sock)
+        return; /* not under `filrec run`: stay passive */
+    char name[sizeof params_sock];
+    snprintf(name, sizeof name, "%s", sock);
+    p.sock = name;
+    if (!p.follow)
+        scrub_environment();
+    if (rec_start(&p) && errno != ECONNREFUSED) /* refused: the sink said why */
+        rec_say("not recording: cannot join filrec: ", strerror(errno), NULL);
+}
+
+void rec_finish(unsigned flags, uint64_t end)
+{
+    if (getpid() != rec.pid)
+        return; /* a vfork child's _exit or kill: its parent's log is not its own */
     pthread_mutex_lock(&rec.lock);
     rec_gate_revoke(0);
     if (!atomic_load(&rec_on) || rec.stopping) {
         pthread_mutex_unlock(&rec.lock);
         return;
     }
-    if (!rec.failed && room(rec_ir_words(2, 0))) {
-        uint64_t v[2] = {FT_T_EXIT | flags, (rec_now_ns() - rec.start_ns) / 1000};
-        rec_publish(rec_ir_rec(rec.at, FT_TRAILER, 2, v, NULL, 0));
+    if (!rec.failed && room(rec_ir_words(3, 0))) {
+        uint64_t v[3] = {FT_T_EXIT | flags, (rec_now_ns() - rec.start_ns) / 1000, end};
+        rec_publish(rec_ir_rec(rec.at, FT_TRAILER, 3, v, NULL, 0));
         rec_seal();
     }
     atomic_store(&rec_on, 0);
     __atomic_store_n(&rec.stopping, 1, __ATOMIC_RELEASE); /* the sink waits for the exit */
-    rec_futex(&rec.f_seq, FUTEX_WAKE, 1, NULL);
+    rec_link_wake();
     pthread_mutex_unlock(&rec.lock);
 }
 
@@ -438,7 +500,7 @@ __attribute__((constructor)) static void rec_init(void)
 {
     rec_tl.busy++;
     if (rec_resolve() == 0)
-        start();
+        start_from_environment();
     else
         rec_say("cannot find the C library's allocation functions; not recording", NULL, NULL);
     rec_tl.busy--;
@@ -450,6 +512,6 @@ __attribute__((destructor)) static void rec_exit(void)
         return; /* exit() from inside the recorder (a signal handler): no trailer */
     rec_tl.busy++;
     if (atomic_load(&rec_on))
-        rec_finish(0);
+        rec_finish(0, 0);
     rec_tl.busy--;
 }

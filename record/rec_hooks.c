@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "rec_internal.h"
@@ -270,7 +271,7 @@ static void before_self_signal(int sig)
         pthread_sigmask(SIG_BLOCK, NULL, &blocked) || sigismember(&blocked, sig))
         return; /* caught, ignored or blocked: the program goes on, and so do we */
     rec_tl.busy++;
-    rec_finish(FT_T_SIGNAL);
+    rec_finish(FT_T_SIGNAL, (uint64_t)sig + 1);
     rec_tl.busy--;
 }
 
@@ -286,6 +287,50 @@ REC_EXPORT int raise(int sig)
     before_self_signal(sig);
     return REAL(raise, sig);
 }
+
+/* ---- exec: the sink closes this image's trace when the next one joins ---- */
+
+REC_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+    rec_exec(path);
+    return REAL(execve, path, argv, envp);
+}
+
+REC_EXPORT int execv(const char *path, char *const argv[])
+{
+    rec_exec(path);
+    return REAL(execv, path, argv);
+}
+
+REC_EXPORT int execvp(const char *file, char *const argv[])
+{
+    rec_exec(file);
+    return REAL(execvp, file, argv);
+}
+
+REC_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+    rec_exec(file);
+    return REAL(execvpe, file, argv, envp);
+}
+
+/* ---- _exit skips the destructor that writes the trailer: write it here ---- */
+
+static __attribute__((noreturn)) void exit_now(void (*real)(int), int status)
+{
+    if (rec_want()) {
+        rec_tl.busy++;
+        rec_finish(0, (uint64_t)((status & 0xff) << 8) + 1);
+        rec_tl.busy--;
+    }
+    if (real || !rec_resolve())
+        (real ? real : rec_real._exit)(status);
+    for (;;)
+        syscall(SYS_exit_group, status);
+}
+
+REC_EXPORT void _exit(int status) { exit_now(rec_real._exit, status); }
+REC_EXPORT void _Exit(int status) { exit_now(rec_real._Exit, status); }
 
 /* ---- threads: each new thread learns its parent and the parent's stack ---- */
 struct thread_start {

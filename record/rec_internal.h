@@ -43,7 +43,13 @@
     X(kill, int, (pid_t, int))                                                  \
     X(raise, int, (int))                                                        \
     X(pthread_create, int, (pthread_t *, const pthread_attr_t *,                \
-                            void *(*)(void *), void *))
+                            void *(*)(void *), void *))                         \
+    X(execve, int, (const char *, char *const *, char *const *))                \
+    X(execv, int, (const char *, char *const *))                                \
+    X(execvp, int, (const char *, char *const *))                               \
+    X(execvpe, int, (const char *, char *const *, char *const *))               \
+    X(_exit, void, (int))                                                       \
+    X(_Exit, void, (int))
 
 /* The real functions, set once by rec_resolve() before recording starts and
  * never changed after: read without locks. */
@@ -74,6 +80,16 @@ static inline long rec_futex(_Atomic uint32_t *word, int op, uint32_t val,
 }
 
 /* ---- rec_core.c: the event log ---- */
+
+/* How to start recording: the one entry point, whatever the front end (the environment
+ * `filrec run` sets, in rec_core.c; later the Python API and attach). */
+struct rec_params {
+    const char *sock; /* the job's sink: an abstract socket name, "@..." (rec_link.h) */
+    int follow;       /* a forked child records too (and the environment is left for
+                       * exec'd and spawned programs to record themselves) */
+};
+/* Start recording this process: 0, or -1 with errno set (then nothing is recorded). */
+int rec_start(const struct rec_params *p);
 
 /* Per-thread state, initial-exec TLS so reading it never allocates. Owned by its
  * thread; no locking. busy > 0 means "inside the recorder": hooks pass straight
@@ -115,11 +131,11 @@ struct rec_log {
     uint64_t *buf[REC_NBUF];
     uint64_t *sealed_end[REC_NBUF]; /* where each sealed buffer's words stop */
     _Atomic uint64_t f;
-    _Atomic uint32_t f_seq; /* a futex: bumped when f moves, for the sink */
+    _Atomic uint32_t f_seq; /* bumped when f moves */
     _Atomic uint32_t ready; /* set once the log is set up, for the sink */
     uint32_t nthreads;
     int stopping, failed;  /* recording has stopped for good; after a failure */
-    int fd;
+    pid_t pid;             /* the process the log is of (a vfork child is not it) */
     uint64_t start_ns;     /* monotonic clock at start */
     uint32_t streak_key, streak, bias_after;
     int can_bias;
@@ -128,6 +144,8 @@ struct rec_log {
     _Alignas(64) _Atomic uint64_t w;
     _Atomic uint32_t w_seq; /* a futex: bumped when w moves */
     _Atomic uint32_t sink_failed; /* the sink cannot write: stop recording */
+    /* Written by the program at exit, read by the sink once it is gone. */
+    _Atomic uint32_t exit_end; /* 0, or the exit status << 8, + 1 */
 } __attribute__((aligned(4096)));
 extern struct rec_log rec;
 
@@ -159,10 +177,13 @@ void rec_free_event(void *p);
 void rec_mmap(void *p, size_t len);
 void rec_munmap(void *p, size_t len);
 void rec_fork(pid_t child);
+/* The process is about to exec path: log it, and hand the sink the log so far. */
+void rec_exec(const char *path);
 
-/* Write the trailer (with flags, enum ft_trailer_flag, beside FT_T_EXIT) and stop: at
- * exit, or just before the process kills itself. The sink writes it out. */
-void rec_finish(unsigned flags);
+/* Write the trailer (with flags, enum ft_trailer_flag, beside FT_T_EXIT, and end: the
+ * wait status + 1 when known, else 0) and stop: at exit, or just before the process
+ * kills itself. The sink writes it out. */
+void rec_finish(unsigned flags, uint64_t end);
 /* Publish the log up to at, for the sink: after the words of a record. */
 static inline void rec_publish(uint64_t *at)
 {
@@ -177,18 +198,20 @@ static inline void rec_put_word(uint64_t w)
     rec_publish(at + 1);
 }
 
-/* ---- rec_transcode.c: log words to trace records, in the sink ---- */
+/* ---- rec_link.c: joining the job's sink (rec_link.h) ---- */
 
-/* Encode the words [w, end) of one sealed buffer into the trace frame, writing the
- * frame with out whenever it fills. A TRAILER goes alone into the final frame, with the
- * counts of every record written, and is written at once. 0 or an ft_error; the frame
- * buffer comes from rec_transcode_init. */
-int rec_transcode(ft_writer *out, const uint64_t *w, const uint64_t *end);
-int rec_transcode_init(void);
-/* Append a SAMPLE (time since start, RSS) after what was encoded so far. */
-int rec_transcode_sample(ft_writer *out, uint64_t time_us, uint64_t rss);
-/* Write the frame being filled, if it holds anything. */
-int rec_transcode_flush(ft_writer *out);
+/* Connect to the sink named name, hand it the log's memfd shm (log_bytes long) and wait
+ * for its answer. forked_from: in a fork child, the parent's pid (its ids, rec.nstrings
+ * and the rest, carry over), else 0; parent_mono_ns: the parent log's start_ns. 0, or -1 with errno set. Single-threaded: start-up
+ * or a fork child. */
+int rec_link_join(const char *name, int shm, size_t log_bytes, pid_t forked_from,
+                  uint64_t parent_mono_ns);
+/* Close the connection (a fork child drops its parent's). */
+void rec_link_drop(void);
+/* Wake the sink: a buffer is sealed, or the trailer is logged. Lock held. */
+void rec_link_wake(void);
+/* Whether the sink process still exists. */
+int rec_link_alive(void);
 
 /* ---- rec_gate.c: a biased lock in front of rec.lock ----
  * One thread, the owner, may write to the log without taking rec.lock: it announces

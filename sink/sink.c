@@ -1,42 +1,92 @@
-/* rec_sink.c: the recorder's other half, in the `filrec run` process. The preloaded
- * library logs into memory it shares with us (rec_internal.h, struct rec_log, then the
- * buffers); we read sealed buffers whole and the filling one up to its published end,
- * encode the words into trace frames (rec_transcode.c), add the samples, and write.
- * The program never waits for us unless every buffer is full. */
+/* sink.c: the job's sink (sink.h). One struct slog per process image that joined: its
+ * log in shared memory, its transcoder (sink_tc.c), its trace. One poll() loop waits on
+ * the socket (joins), the processes' connections (a byte when a buffer is sealed), their
+ * pidfds (readable when the process ends) and a timer for samples and frame flushes.
+ * A log ends when its process is gone (pidfd), when the same process joins again (it
+ * exec'd), or when the job stops: then its trailer is written with how the process ended.
+ * The programs never wait for us unless every buffer of their log is full. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "rec_internal.h"
-#include "rec_sink.h"
+#include "../record/rec_link.h"
+#include "sink.h"
+#include "sink_internal.h"
 
 #define FLUSH_NS 100000000ull /* a frame holding data is written within this */
-#define POLL_NS 10000000ull   /* the longest sleep between two looks at the log; a seal
-                                 * wakes us sooner */
+#define POLL_MS 10            /* the longest sleep between two looks at the logs */
+#define WAIT_NOTICE_NS 2000000000ull /* say which processes outlive the program after this */
 
 static const size_t ring_bytes = (size_t)REC_NBUF * REC_BUF_WORDS * sizeof(uint64_t);
 
-struct sink {
-    struct rec_log *log;   /* the program's rec */
+/* One process image's log and trace. */
+struct slog {
+    pid_t pid;
+    unsigned image;        /* 0, then n after the n-th exec */
+    unsigned gen;          /* earlier processes of the job that had this pid */
+    uint64_t mono_ns;      /* its start on the monotonic clock: names it for fork children */
+    int conn, pidfd, statm, fd;
+    uint8_t *map;
+    struct rec_log *g;     /* the program's rec */
     const uint64_t *ring;  /* its buffers */
     uint64_t cw, pos;      /* the buffer being read, and how many of its words are read */
+    sink_tc *tc;
     ft_writer *out;
+    uint64_t last_flush;
     int failed;            /* writing failed: read on (the program must not wait), write nothing */
+    int ended;             /* trailer written, resources released but tc (for forks) */
 };
 
-int rec_sink_create(void)
+struct job {
+    const struct sink_opts *o;
+    int lfd;
+    struct slog **logs;
+    size_t n, cap;
+    pid_t root;
+    int root_status, root_gone;
+    struct sink_result *res;
+    int made_dir;
+};
+
+static volatile sig_atomic_t stop_now; /* ^C or a TERM once the program has exited */
+static void on_stop(int sig) { (void)sig; stop_now = 1; }
+
+int sink_listen(char *name, size_t cap)
 {
-    int fd = memfd_create("filrec-log", 0); /* inherited: the program maps it */
-    if (fd >= 0 && ftruncate(fd, (off_t)(sizeof(struct rec_log) + ring_bytes))) {
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    unsigned r = 0;
+    int rnd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (rnd >= 0) {
+        if (read(rnd, &r, sizeof r) != sizeof r)
+            r = (unsigned)rec_now_ns();
+        close(rnd);
+    }
+    int n = snprintf(name, cap, "@filrec-%d-%08x", (int)getpid(), r);
+    if (n < 0 || (size_t)n >= cap || (size_t)n >= sizeof a.sun_path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(a.sun_path + 1, name + 1, (size_t)n - 1);
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -1;
+    if (bind(fd, (struct sockaddr *)&a, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)) ||
+        listen(fd, 128)) {
         int e = errno;
         close(fd);
         errno = e;
@@ -45,54 +95,63 @@ int rec_sink_create(void)
     return fd;
 }
 
-/* Stop writing, once, saying why; the program stops recording when it sees the flag. */
-static void fail(struct sink *k, int err, int e)
+/* ---- one log ---- */
+
+/* Stop writing this trace, once, saying why; the program stops recording when it sees
+ * the flag. */
+static void fail(struct slog *l, int err, int e)
 {
-    if (k->failed)
+    if (l->failed)
         return;
-    k->failed = 1;
-    atomic_store(&k->log->sink_failed, 1);
+    l->failed = 1;
+    if (l->g)
+        atomic_store(&l->g->sink_failed, 1);
     if (err == FT_E_IO)
-        fprintf(stderr, "filrec: recording stopped: cannot write trace: %s\n", strerror(e));
+        fprintf(stderr, "filrec: recording of process %d stopped: cannot write trace: %s\n",
+                (int)l->pid, strerror(e));
     else if (err == FT_E_RECORD)
-        fprintf(stderr, "filrec: recording stopped: the program's log is damaged\n");
+        fprintf(stderr, "filrec: recording of process %d stopped: its log is damaged\n",
+                (int)l->pid);
     else
-        fprintf(stderr, "filrec: recording stopped: cannot compress trace\n");
+        fprintf(stderr, "filrec: recording of process %d stopped: cannot compress its trace\n",
+                (int)l->pid);
 }
 
-static void check(struct sink *k, int err)
+static void check(struct slog *l, int err)
 {
     int e = errno;
     if (err)
-        fail(k, err, e);
+        fail(l, err, e);
 }
 
-static void encode(struct sink *k, const uint64_t *w, const uint64_t *end)
+static void encode(struct slog *l, const uint64_t *w, const uint64_t *end)
 {
-    if (!k->failed && w < end)
-        check(k, rec_transcode(k->out, w, end));
+    if (!l->failed && w < end)
+        check(l, sink_tc_words(l->tc, l->out, w, end));
 }
 
 /* Read everything the program has published. A buffer the program is between sealing
  * and starting (f read twice, at not inside buffer f) is left for the next look. */
-static void drain(struct sink *k)
+static void drain(struct slog *l)
 {
-    struct rec_log *g = k->log;
+    struct rec_log *g = l->g;
+    if (l->ended)
+        return;
     for (;;) {
         uint64_t f = atomic_load_explicit(&g->f, memory_order_acquire);
-        unsigned i = (unsigned)(k->cw % REC_NBUF);
-        const uint64_t *b = k->ring + (size_t)i * REC_BUF_WORDS;
+        unsigned i = (unsigned)(l->cw % REC_NBUF);
+        const uint64_t *b = l->ring + (size_t)i * REC_BUF_WORDS;
         uintptr_t base = (uintptr_t)g->buf[i];
-        if (k->cw < f) {
+        if (l->cw < f) {
             uint64_t end = ((uintptr_t)g->sealed_end[i] - base) / sizeof(uint64_t);
-            if (end > REC_BUF_WORDS || end < k->pos) {
-                fail(k, FT_E_RECORD, 0);
-                end = k->pos;
+            if (end > REC_BUF_WORDS || end < l->pos) {
+                fail(l, FT_E_RECORD, 0);
+                end = l->pos;
             }
-            encode(k, b + k->pos, b + end);
-            k->cw++;
-            k->pos = 0;
-            atomic_store_explicit(&g->w, k->cw, memory_order_release);
+            encode(l, b + l->pos, b + end);
+            l->cw++;
+            l->pos = 0;
+            atomic_store_explicit(&g->w, l->cw, memory_order_release);
             atomic_fetch_add(&g->w_seq, 1);
             rec_futex(&g->w_seq, FUTEX_WAKE, INT_MAX, NULL);
             continue;
@@ -101,10 +160,10 @@ static void drain(struct sink *k)
         if (atomic_load_explicit(&g->f, memory_order_acquire) != f)
             continue;
         uint64_t off = (at - base) / sizeof(uint64_t);
-        if (at < base || off > REC_BUF_WORDS || off < k->pos)
+        if (at < base || off > REC_BUF_WORDS || off < l->pos)
             return;
-        encode(k, b + k->pos, b + off);
-        k->pos = off;
+        encode(l, b + l->pos, b + off);
+        l->pos = off;
         return;
     }
 }
@@ -120,90 +179,425 @@ static uint64_t rss_of(int statm)
     return p ? strtoull(p + 1, NULL, 10) * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
 }
 
-/* Sleep until the program seals a buffer or ns pass. */
-static void nap(struct sink *k, uint64_t ns)
+/* The wait status + 1 of a process that is gone, when it can still be read: the root
+ * from waitpid, any other from its zombie's /proc/PID/stat (field 52, exit_code) if its
+ * parent has not reaped it yet. 0: unknown. */
+static uint64_t end_status(struct job *j, struct slog *l)
 {
-    struct timespec t = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
-    uint32_t seq = atomic_load(&k->log->f_seq);
-    rec_futex(&k->log->f_seq, FUTEX_WAIT, seq, &t);
+    if (l->pid == j->root)
+        return j->root_gone ? (uint64_t)j->root_status + 1 : 0;
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)l->pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    char *p = strrchr(buf, ')'); /* the command may hold spaces and parentheses */
+    if (!p || p[1] != ' ' || p[2] != 'Z')
+        return 0;
+    int field = 2;
+    for (p += 2; *p && field < 52; p++)
+        if (*p == ' ')
+            field++;
+    return field == 52 ? strtoull(p, NULL, 10) + 1 : 0;
 }
 
-int rec_sink_run(int shm, int fd, pid_t child, uint64_t sample_us, int *status)
+/* Close a log for good: what is left, the trailer (flags added to what the process
+ * said, or the sink's own), and the trace. The transcoder stays, for a fork child that
+ * may still join after its parent's end. */
+static void end_log(struct job *j, struct slog *l, unsigned flags, uint64_t end)
 {
-    struct sink k = {0};
-    size_t len = sizeof(struct rec_log) + ring_bytes;
-    uint8_t *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, shm, 0);
-    close(shm);
-    if (m == MAP_FAILED) {
-        fprintf(stderr, "filrec: recording stopped: cannot map the log: %s\n", strerror(errno));
-        while (waitpid(child, status, 0) < 0)
-            if (errno != EINTR)
-                return -1;
-        return 0;
+    if (l->ended)
+        return;
+    drain(l);
+    if (!l->failed) {
+        if (!sink_tc_said_bye(l->tc) && sink_tc_exec_last(l->tc))
+            flags |= FT_T_EXEC;
+        uint64_t t = (rec_now_ns() - l->g->start_ns) / 1000;
+        uint32_t said = atomic_load(&l->g->exit_end);
+        if (said && !(flags & FT_T_EXEC))
+            end = said; /* the program's own word beats what its zombie showed */
+        check(l, sink_tc_end(l->tc, l->out, flags, t, end));
     }
-    k.log = (struct rec_log *)(void *)m;
-    k.ring = (const uint64_t *)(void *)(m + sizeof(struct rec_log));
+    ft_writer_free(l->out);
+    l->out = NULL;
+    if (l->fd >= 0 && l->fd != j->o->trace_fd)
+        close(l->fd);
+    l->fd = -1;
+    if (l->statm >= 0)
+        close(l->statm);
+    if (l->pidfd >= 0)
+        close(l->pidfd);
+    if (l->conn >= 0)
+        close(l->conn);
+    l->statm = l->pidfd = l->conn = -1;
+    munmap(l->map, sizeof(struct rec_log) + ring_bytes);
+    l->map = NULL;
+    l->g = NULL;
+    l->ended = 1;
+}
+
+/* ---- joining ---- */
+
+static struct slog *find_live(struct job *j, pid_t pid)
+{
+    for (size_t i = j->n; i-- > 0;)
+        if (j->logs[i]->pid == pid && !j->logs[i]->ended)
+            return j->logs[i];
+    return NULL;
+}
+
+static struct slog *find_parent(struct job *j, pid_t pid, uint64_t mono_ns)
+{
+    for (size_t i = j->n; i-- > 0;)
+        if (j->logs[i]->pid == pid && j->logs[i]->mono_ns == mono_ns)
+            return j->logs[i];
+    return NULL;
+}
+
+static unsigned earlier(struct job *j, pid_t pid)
+{
+    unsigned k = 0;
+    for (size_t i = 0; i < j->n; i++)
+        k += j->logs[i]->pid == pid && j->logs[i]->image == 0;
+    return k;
+}
+
+/* The trace file for a process image: the caller's for the first image of the root,
+ * else DIR/PID.bin, DIR/PID.N.bin after its N-th exec, DIR/PID_G.bin for the G-th
+ * other process with that pid. */
+static int open_trace(struct job *j, const struct slog *l)
+{
+    pid_t pid = l->pid;
+    unsigned image = l->image;
+    if (pid == j->root && image == 0 && l->gen == 0 && j->o->trace_fd >= 0)
+        return j->o->trace_fd;
+    if (!j->made_dir) {
+        if (mkdir(j->o->dir, 0755) && errno != EEXIST)
+            return -1;
+        j->made_dir = 1;
+    }
+    char path[PATH_MAX], gen[16] = "", img[16] = "";
+    if (l->gen)
+        snprintf(gen, sizeof gen, "_%u", l->gen);
+    if (image)
+        snprintf(img, sizeof img, ".%u", image);
+    int n = snprintf(path, sizeof path, "%s/%d%s%s.bin", j->o->dir, (int)pid, gen, img);
+    if (n < 0 || (size_t)n >= sizeof path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+}
+
+static int write_header(struct slog *l, const struct sink_opts *o, const struct rec_hello *h,
+                        const char *cmdline)
+{
+    static uint8_t out[REC_LINK_CMDLINE_MAX + 1024];
+    ft_header fh = {
+        .flags = o->flags, .pid = (uint64_t)h->pid, .ppid = (uint64_t)h->ppid,
+        .start_ns = h->start_ns, .page_size = (uint64_t)sysconf(_SC_PAGESIZE),
+        .sample_us = o->sample_us, .cmdline = cmdline, .cmdline_len = h->cmdline_len,
+        .options = o->options, .options_len = strlen(o->options), .mono_ns = h->mono_ns,
+        .image = l->image,
+    };
+    size_t len = ft_header_encode(out, sizeof out, &fh);
+    return len ? ft_write_all(l->fd, out, len) : FT_E_HEADER;
+}
+
+/* Set up a log from a hello; 0, or -1 with errno set (0: a bad log; the process is
+ * told no). */
+static int setup(struct job *j, struct slog *l, const struct rec_hello *h, const char *cmdline,
+                 int shm)
+{
+    errno = 0;
+    size_t len = sizeof(struct rec_log) + ring_bytes;
+    l->map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, shm, 0);
+    if (l->map == MAP_FAILED) {
+        l->map = NULL;
+        return -1;
+    }
+    l->g = (struct rec_log *)(void *)l->map;
+    l->ring = (const uint64_t *)(void *)(l->map + sizeof(struct rec_log));
+    if (!(l->tc = sink_tc_new()) || (l->fd = open_trace(j, l)) < 0)
+        return -1;
     /* zstd's level -1: a third less CPU than level 1 for about 1% more bytes. */
-    if (ft_writer_new(&k.out, fd, -1) || rec_transcode_init())
-        fail(&k, FT_E_NOMEM, 0);
-    uint64_t sample_ns = sample_us * 1000, next_sample = 0, last_flush = rec_now_ns();
-    int statm = -1, ready = 0, exited = 0, rc = 0;
-    while (!exited) {
-        pid_t r = waitpid(child, status, WNOHANG);
-        if (r < 0 && errno != EINTR) {
+    if (ft_writer_new(&l->out, l->fd, -1) || write_header(l, j->o, h, cmdline))
+        return -1;
+    if (h->forked) {
+        struct slog *parent = find_parent(j, (pid_t)h->ppid, h->parent_mono_ns);
+        errno = 0;
+        if (!parent)
+            return -1;
+        drain(parent); /* the ids it defined before the fork are in its log */
+        if (sink_tc_inherit(l->tc, l->out, parent->tc, h->nstrings, h->nfuncs, h->nnodes))
+            return -1;
+    }
+    l->pidfd = (int)syscall(SYS_pidfd_open, l->pid, 0);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/statm", (int)l->pid);
+    l->statm = j->o->sample_us ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    l->last_flush = rec_now_ns();
+    return 0;
+}
+
+static void free_slog(struct job *j, struct slog *l)
+{
+    if (l->map)
+        munmap(l->map, sizeof(struct rec_log) + ring_bytes);
+    ft_writer_free(l->out);
+    if (l->fd >= 0 && l->fd != j->o->trace_fd)
+        close(l->fd);
+    sink_tc_free(l->tc);
+    free(l);
+}
+
+/* One process asks to join on conn. */
+static void join(struct job *j, int conn)
+{
+    static uint8_t msg[REC_LINK_MAX];
+    union {
+        struct cmsghdr c;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } ctl;
+    struct iovec iov = {msg, sizeof msg};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+                       .msg_controllen = sizeof ctl.buf};
+    ssize_t n;
+    while ((n = recvmsg(conn, &m, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+        ;
+    int shm = -1;
+    struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&m) : NULL;
+    if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+        c->cmsg_len == CMSG_LEN(sizeof(int)))
+        memcpy(&shm, CMSG_DATA(c), sizeof shm);
+    struct rec_hello h;
+    struct ucred cred;
+    socklen_t cl = sizeof cred;
+    struct stat st;
+    char answer = REC_LINK_NO;
+    struct slog *l = NULL;
+    if (n < (ssize_t)sizeof h || shm < 0 || getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &cl))
+        goto out;
+    memcpy(&h, msg, sizeof h);
+    if (h.magic != REC_LINK_MAGIC || h.log_bytes != sizeof(struct rec_log) + ring_bytes ||
+        h.cmdline_len > REC_LINK_CMDLINE_MAX || (size_t)n != sizeof h + h.cmdline_len ||
+        fstat(shm, &st) || (size_t)st.st_size != h.log_bytes)
+        goto out;
+    struct slog *prev = find_live(j, cred.pid);
+    if (prev)
+        end_log(j, prev, FT_T_EXEC, 0); /* the same process again: it exec'd */
+    if (j->n == j->cap) {
+        size_t cap = j->cap ? 2 * j->cap : 16;
+        struct slog **v = realloc(j->logs, cap * sizeof *v);
+        if (!v)
+            goto out;
+        j->logs = v;
+        j->cap = cap;
+    }
+    if (!(l = calloc(1, sizeof *l)))
+        goto out;
+    *l = (struct slog){.pid = cred.pid, .image = prev ? prev->image + 1 : 0,
+                       .gen = prev ? prev->gen : earlier(j, cred.pid), .mono_ns = h.mono_ns,
+                       .conn = -1, .pidfd = -1, .statm = -1, .fd = -1};
+    h.pid = cred.pid;
+    if (setup(j, l, &h, (const char *)msg + sizeof h, shm)) {
+        fprintf(stderr, "filrec: recording stopped: cannot record process %d: %s\n",
+                (int)cred.pid, errno ? strerror(errno) : "its log cannot be read");
+        free_slog(j, l);
+        l = NULL;
+        goto out;
+    }
+    l->conn = conn;
+    j->logs[j->n++] = l;
+    j->res->processes++;
+    j->res->children += l->fd != j->o->trace_fd;
+    answer = REC_LINK_OK;
+out:
+    if (shm >= 0)
+        close(shm);
+    if (answer != REC_LINK_OK)
+        j->res->refused++;
+    send(conn, &answer, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (!l)
+        close(conn);
+}
+
+static void accept_all(struct job *j)
+{
+    for (;;) {
+        int c = accept4(j->lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (c < 0)
+            return;
+        join(j, c);
+    }
+}
+
+/* ---- the loop ---- */
+
+/* Read a log, and sample it when sample says so. Every log is sampled at the same
+ * moments (one schedule for the job), so that the analyzer can add the processes up. */
+static void tick(struct slog *l, uint64_t now, int sample)
+{
+    if (l->ended)
+        return;
+    drain(l);
+    if (sample && !l->failed && !sink_tc_said_bye(l->tc)) {
+        /* After the drain: the events before this point happened before the read. */
+        check(l, sink_tc_sample(l->tc, l->out, (now - l->g->start_ns) / 1000, rss_of(l->statm)));
+    }
+    if (!l->failed && now - l->last_flush >= FLUSH_NS) {
+        check(l, sink_tc_flush(l->tc, l->out));
+        l->last_flush = now;
+    }
+}
+
+static size_t live(const struct job *j)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < j->n; i++)
+        k += !j->logs[i]->ended;
+    return k;
+}
+
+static void notice_waiting(const struct job *j)
+{
+    fprintf(stderr, "filrec: the program exited; waiting for %zu recorded process%s still "
+            "running (pid", live(j), live(j) == 1 ? "" : "es");
+    for (size_t i = 0, k = 0; i < j->n && k < 10; i++)
+        if (!j->logs[i]->ended)
+            fprintf(stderr, "%s %d", k++ ? "," : "", (int)j->logs[i]->pid);
+    fprintf(stderr, "%s); ^C stops recording them\n", live(j) > 10 ? ", ..." : "");
+}
+
+/* Whether waiting for root failed; reaps it when it is gone. */
+static int reap_root(struct job *j)
+{
+    if (j->root_gone)
+        return 0;
+    pid_t r = waitpid(j->root, &j->root_status, WNOHANG);
+    if (r < 0 && errno != EINTR)
+        return -1;
+    if (r == j->root)
+        j->root_gone = 1;
+    return 0;
+}
+
+int sink_run(int listen_fd, const struct sink_opts *o, pid_t root, int *status,
+             struct sink_result *res)
+{
+    struct job j = {.o = o, .lfd = listen_fd, .root = root, .res = res};
+    memset(res, 0, sizeof *res);
+    size_t cap = 0;
+    struct pollfd *fds = NULL;
+    struct slog **who = NULL;
+    uint64_t root_gone_at = 0, next_sample = 0;
+    int rc = 0, noticed = 0;
+    for (;;) {
+        if (reap_root(&j)) {
             rc = -1;
             break;
         }
-        exited = r == child;
-        if (!ready && atomic_load(&k.log->ready)) {
-            char path[64];
-            snprintf(path, sizeof path, "/proc/%d/statm", (int)child);
-            statm = sample_ns ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-            next_sample = k.log->start_ns;
-            ready = 1;
+        if (j.root_gone && !root_gone_at) {
+            root_gone_at = rec_now_ns();
+            signal(SIGINT, on_stop);
+            signal(SIGTERM, on_stop);
+            /* The root's log ends with it, whatever its pidfd says yet. */
+            accept_all(&j);
+            struct slog *l = find_live(&j, root);
+            if (l)
+                end_log(&j, l, 0, end_status(&j, l));
         }
-        if (!ready) {
-            if (!exited)
-                nap(&k, POLL_NS);
-            continue;
+        if (j.root_gone && !live(&j))
+            break;
+        if (stop_now) {
+            for (size_t i = 0; i < j.n; i++)
+                end_log(&j, j.logs[i], FT_T_RUNNING, 0);
+            break;
         }
-        drain(&k);
-        uint64_t now = rec_now_ns();
-        if (sample_ns && !exited && now >= next_sample && !k.failed) {
-            /* After the drain: the events before this point happened before the read. */
-            check(&k, rec_transcode_sample(k.out, (now - k.log->start_ns) / 1000, rss_of(statm)));
-            next_sample = now + sample_ns;
+        if (j.root_gone && !noticed && rec_now_ns() - root_gone_at > WAIT_NOTICE_NS) {
+            notice_waiting(&j);
+            noticed = 1;
         }
-        if (!k.failed && now - last_flush >= FLUSH_NS) {
-            check(&k, rec_transcode_flush(k.out));
-            last_flush = now;
-        }
-        if (!exited && __atomic_load_n(&k.log->stopping, __ATOMIC_ACQUIRE)) {
-            /* The trailer is logged: nothing more comes; wait for the exit itself. */
-            while ((r = waitpid(child, status, 0)) < 0 && errno == EINTR)
-                ;
-            if (r < 0) {
+        /* The descriptors to wait on: the socket, then each live log's connection and
+         * pidfd. */
+        size_t need = 1 + 2 * j.n;
+        if (need > cap) {
+            cap = 2 * need;
+            struct pollfd *f = realloc(fds, cap * sizeof *f);
+            struct slog **w = realloc(who, cap * sizeof *w);
+            if (f)
+                fds = f;
+            if (w)
+                who = w;
+            if (!f || !w) {
                 rc = -1;
+                errno = ENOMEM;
                 break;
             }
-            exited = 1;
-            continue;
         }
-        if (!exited) {
-            uint64_t wait = POLL_NS;
-            if (sample_ns && next_sample > now && next_sample - now < wait)
-                wait = next_sample - now;
-            nap(&k, wait);
+        size_t nf = 0;
+        fds[nf] = (struct pollfd){.fd = listen_fd, .events = POLLIN};
+        who[nf++] = NULL;
+        for (size_t i = 0; i < j.n; i++) {
+            struct slog *l = j.logs[i];
+            if (l->ended)
+                continue;
+            if (l->conn >= 0) {
+                fds[nf] = (struct pollfd){.fd = l->conn, .events = POLLIN};
+                who[nf++] = l;
+            }
+            if (l->pidfd >= 0) {
+                fds[nf] = (struct pollfd){.fd = l->pidfd, .events = POLLIN};
+                who[nf++] = l;
+            }
         }
+        uint64_t t = rec_now_ns();
+        int wait = o->sample_us && next_sample > t && next_sample - t < POLL_MS * 1000000ull
+                       ? (int)((next_sample - t + 999999) / 1000000)
+                       : POLL_MS;
+        int k = poll(fds, nf, wait);
+        if (k < 0 && errno != EINTR) {
+            rc = -1;
+            break;
+        }
+        if (k > 0 && fds[0].revents)
+            accept_all(&j);
+        for (size_t i = 1; k > 0 && i < nf; i++) {
+            struct slog *l = who[i];
+            if (!fds[i].revents || l->ended)
+                continue;
+            if (fds[i].fd == l->conn) {
+                char buf[256];
+                ssize_t r = recv(l->conn, buf, sizeof buf, MSG_DONTWAIT);
+                if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR) ||
+                    (fds[i].revents & (POLLHUP | POLLERR))) {
+                    close(l->conn); /* exec, or a program closing its descriptors */
+                    l->conn = -1;
+                }
+            } else if (l->pid != root) { /* the root's end comes from waitpid */
+                end_log(&j, l, 0, end_status(&j, l));
+            }
+        }
+        uint64_t now = rec_now_ns();
+        int sample = o->sample_us && now >= next_sample;
+        if (sample)
+            next_sample = now + o->sample_us * 1000;
+        for (size_t i = 0; i < j.n; i++)
+            tick(j.logs[i], now, sample);
     }
-    if (ready) {
-        drain(&k);
-        if (!k.failed)
-            check(&k, rec_transcode_flush(k.out));
+    for (size_t i = 0; i < j.n; i++) {
+        end_log(&j, j.logs[i], FT_T_RUNNING, 0);
+        free_slog(&j, j.logs[i]);
     }
-    if (statm >= 0)
-        close(statm);
-    ft_writer_free(k.out);
-    munmap(m, len);
+    free(j.logs);
+    free(fds);
+    free(who);
+    signal(SIGINT, SIG_IGN);
+    signal(SIGTERM, SIG_DFL);
+    *status = j.root_status;
     return rc;
 }

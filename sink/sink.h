@@ -1,20 +1,39 @@
-/* rec_sink.h: the recorder's other half, run by `filrec run` while the program runs. It
- * reads the log the preloaded library writes into shared memory and writes the trace,
- * so that the program carries no writer thread: glibc's malloc stays on its single-
- * thread path, and a killed program loses nothing it had logged. */
-#ifndef REC_SINK_H
-#define REC_SINK_H
+/* sink.h: the recorder's other half, run by `filrec run` while the job runs. Every
+ * recorded process of the job (the program, the children it forks, the programs it
+ * execs or spawns) joins it with a log in shared memory (record/rec_link.h); the sink
+ * reads every log and writes one trace per process, each ended with a trailer that says
+ * how its process ended. The programs carry no writer thread: glibc's malloc stays on
+ * its single-thread path, and a killed process loses nothing it had logged. */
+#ifndef SINK_H
+#define SINK_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-/* Make the shared memory for one run: a descriptor the program inherits (its number
- * goes in FILREC_SHM), or -1 with errno set. */
-int rec_sink_create(void);
-/* Until the program (child) exits: read its log from shm, write the trace to fd, and
- * add a sample of its resident size every sample_us (0: never). *status is its wait
- * status. Returns 0, or -1 if waiting for the program failed (errno set). Trouble
- * writing the trace is said once on stderr; the program runs on, unrecorded. */
-int rec_sink_run(int shm, int fd, pid_t child, uint64_t sample_us, int *status);
+struct sink_opts {
+    int trace_fd;          /* the first process's trace, opened by the caller */
+    const char *dir;       /* the folder for every other process's trace, made when the
+                            * first one joins: PID.bin, PID.N.bin after its N-th exec */
+    uint64_t flags;        /* header flags (ft.h, enum ft_header_flag) */
+    uint64_t sample_us;    /* resident memory of each process every this often (0: never) */
+    const char *options;   /* the header's options text */
+};
+
+struct sink_result {
+    unsigned processes;    /* traces written */
+    unsigned children;     /* of them, in dir */
+    unsigned refused;      /* processes that asked to join and could not */
+};
+
+/* Listen for the job's processes: a socket whose name (for FILREC_SOCK) is written to
+ * name. The descriptor, or -1 with errno set. */
+int sink_listen(char *name, size_t cap);
+/* Serve the job until root (the caller's child) has exited and every recorded process
+ * has ended: then *status is root's wait status. Returns 0, or -1 if waiting for root
+ * failed (errno set). Trouble writing a trace is said once on stderr; that process runs
+ * on, unrecorded. */
+int sink_run(int listen_fd, const struct sink_opts *o, pid_t root, int *status,
+             struct sink_result *res);
 
 #endif

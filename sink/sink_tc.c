@@ -1,77 +1,120 @@
-/* rec_transcode.c: the sink's half of the log (rec_ir.h). It replays the log's
- * registers (thread, context) and encodes each word as the trace record it stands for
- * through format/ft_enc.h, which owns the trace's registers, planes and recycle slots.
- * Frames fill across sealed buffers (small buffers stay in cache; big frames compress
- * better); a frame is written when it is full, and rec_sink.c writes the rest on a
- * timer. The counts for the TRAILER are kept here, where the records
- * are written: they match the body by construction. Runs in `filrec run` (rec_sink.c). */
+/* sink_tc.c: one log's transcoder (record/rec_ir.h words to trace records). It replays
+ * the log's registers (thread, context) and encodes each word as the trace record it
+ * stands for through format/ft_enc.h, which owns the trace's registers, planes and
+ * recycle slots. Frames fill across sealed buffers (small buffers stay in cache; big
+ * frames compress better); a frame is written when it is full, and sink.c writes the
+ * rest on a timer. The counts for the TRAILER are kept here, where the records are
+ * written: they match the body by construction. Definitions are kept as their log words,
+ * so that a forked child's trace can start with the ids it inherited. */
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
-#include "rec_internal.h"
+#include "sink_internal.h"
 
-static _Alignas(64) struct {
-    ft_frame fr;
+struct sink_tc {
+    _Alignas(64) ft_frame fr;
     uint8_t *buf;                  /* FT_FRAME_MAX bytes */
     uint32_t thread;               /* the log's registers, as the hooks left them */
     uint64_t ctx;
     uint64_t counts[FT_KIND_COUNT];
+    uint64_t bye_flags, bye_time, bye_end; /* the logged trailer's, once said */
+    int said_bye, exec_last;
     int ended;                     /* the trailer is written: nothing may follow */
-} tc;
+    uint64_t *defs;                /* STRING, FUNCTION and STACK_NODE log words, in order */
+    size_t ndefs, defs_cap;
+};
 
-int rec_transcode_init(void)
+sink_tc *sink_tc_new(void)
 {
-    uint8_t *buf = tc.buf;
-    memset(&tc, 0, sizeof tc);
-    tc.buf = buf ? buf : mmap(NULL, FT_FRAME_MAX, PROT_READ | PROT_WRITE,
-                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (tc.buf == MAP_FAILED) {
-        tc.buf = NULL;
-        return FT_E_NOMEM;
+    sink_tc *tc = calloc(1, sizeof *tc);
+    if (!tc)
+        return NULL;
+    tc->buf = mmap(NULL, FT_FRAME_MAX, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (tc->buf == MAP_FAILED) {
+        free(tc);
+        return NULL;
     }
-    ft_frame_init(&tc.fr, tc.buf);
-    tc.ctx = rec_ir_ctx(FT_A_MALLOC, 0); /* as the hooks start: rec_core.c */
-    return 0;
+    ft_frame_init(&tc->fr, tc->buf);
+    tc->ctx = rec_ir_ctx(FT_A_MALLOC, 0); /* as the hooks start: rec_core.c */
+    return tc;
 }
 
-static int flush(ft_writer *out)
+void sink_tc_free(sink_tc *tc)
 {
-    int err = ft_writer_frame(out, &tc.fr);
-    ft_frame_init(&tc.fr, tc.buf);
+    if (!tc)
+        return;
+    munmap(tc->buf, FT_FRAME_MAX);
+    free(tc->defs);
+    free(tc);
+}
+
+static int flush(sink_tc *tc, ft_writer *out)
+{
+    int err = ft_writer_frame(out, &tc->fr);
+    ft_frame_init(&tc->fr, tc->buf);
     return err;
 }
 
 /* Room for a THREAD and a record of need bytes, in the frame or in a new one. */
-static int room(ft_writer *out, size_t need)
+static int room(sink_tc *tc, ft_writer *out, size_t need)
 {
     int err = 0;
-    if (ft_frame_room(&tc.fr) < need + 2 * FT_REC_MAX)
-        err = flush(out);
-    if (!err && tc.fr.regs.thread != tc.thread) {
-        ft_enc_thread(&tc.fr, tc.thread);
-        tc.counts[FT_THREAD]++;
+    if (ft_frame_room(&tc->fr) < need + 2 * FT_REC_MAX)
+        err = flush(tc, out);
+    if (!err && tc->fr.regs.thread != tc->thread) {
+        ft_enc_thread(&tc->fr, tc->thread);
+        tc->counts[FT_THREAD]++;
     }
     return err;
 }
 
-static uint32_t ctx_stack(void) { return (uint32_t)tc.ctx; }
-static unsigned ctx_allocator(void) { return (unsigned)(tc.ctx >> 32); }
+static uint32_t ctx_stack(const sink_tc *tc) { return (uint32_t)tc->ctx; }
+static unsigned ctx_allocator(const sink_tc *tc) { return (unsigned)(tc->ctx >> 32); }
 
-static int trailer(ft_writer *out, uint64_t flags, uint64_t time)
+int sink_tc_end(sink_tc *tc, ft_writer *out, unsigned flags, uint64_t time_us, uint64_t end)
 {
-    int err = flush(out); /* the trailer goes alone into the last frame */
+    if (tc->ended)
+        return 0;
+    if (tc->said_bye) {
+        flags |= (unsigned)tc->bye_flags;
+        time_us = tc->bye_time;
+        if (tc->bye_end) /* what the process knew (exit, _exit, raise) beats a guess */
+            end = tc->bye_end;
+    } else {
+        flags |= FT_T_SINK;
+    }
+    int err = flush(tc, out); /* the trailer goes alone into the last frame */
     if (err)
         return err;
-    ft_enc_ints(&tc.fr, FT_TRAILER, 3, flags, time, FT_KIND_COUNT - 1, 0);
+    ft_enc_ints(&tc->fr, FT_TRAILER, 4, flags, time_us, end, FT_KIND_COUNT - 1);
     for (unsigned k = 1; k < FT_KIND_COUNT; k++)
-        ft_enc_more(&tc.fr, tc.counts[k]);
-    tc.ended = 1;
-    return flush(out);
+        ft_enc_more(&tc->fr, tc->counts[k]);
+    tc->ended = 1;
+    return flush(tc, out);
+}
+
+static int keep_def(sink_tc *tc, const uint64_t *w, size_t n)
+{
+    if (tc->ndefs + n > tc->defs_cap) {
+        size_t cap = tc->defs_cap ? tc->defs_cap * 2 : 4096;
+        while (cap < tc->ndefs + n)
+            cap *= 2;
+        uint64_t *d = realloc(tc->defs, cap * sizeof *d);
+        if (!d)
+            return FT_E_NOMEM;
+        tc->defs = d;
+        tc->defs_cap = cap;
+    }
+    memcpy(tc->defs + tc->ndefs, w, n * sizeof *w);
+    tc->ndefs += n;
+    return 0;
 }
 
 /* One REC: its header word h, then words [w, end). Returns the words it took, or 0
  * when the log is malformed (a recorder bug: recording stops). */
-static size_t put_rec(ft_writer *out, uint64_t h, const uint64_t *w, const uint64_t *end, int *err)
+static size_t put_rec(sink_tc *tc, ft_writer *out, uint64_t h, const uint64_t *w,
+                      const uint64_t *end, int *err)
 {
     unsigned kind = (h >> 16) & 0xff, k = kind & FT_KIND_MASK, n = (h >> 24) & 7;
     size_t len = (h >> 32) & 0x1ffff, words = rec_ir_words(n, len) - 1;
@@ -81,46 +124,54 @@ static size_t put_rec(ft_writer *out, uint64_t h, const uint64_t *w, const uint6
     uint64_t v[REC_IR_VALUES_MAX] = {0};
     memcpy(v, w, n * sizeof *v);
     if (k == FT_TRAILER) {
-        *err = n == 2 ? trailer(out, v[0], v[1]) : FT_E_RECORD;
+        if (n < 2 || n > 3 || v[2] > 0x10000)
+            *err = FT_E_RECORD;
+        tc->said_bye = 1;
+        tc->bye_flags = v[0];
+        tc->bye_time = v[1];
+        tc->bye_end = v[2];
         return 1 + words;
     }
-    if ((*err = room(out, len + 10)))
+    if ((*err = room(tc, out, len + 10)))
         return 1 + words;
+    tc->exec_last = k == FT_EXEC;
     switch (k) {
     case FT_ALLOC:
-        ft_enc_alloc(&tc.fr, v[0], v[1], ctx_allocator(), ctx_stack());
+        ft_enc_alloc(&tc->fr, v[0], v[1], ctx_allocator(tc), ctx_stack(tc));
         break;
     case FT_FREE:
-        ft_enc_free(&tc.fr, v[0]);
+        ft_enc_free(&tc->fr, v[0]);
         break;
     case FT_MMAP:
-        ft_enc_mmap(&tc.fr, v[0], v[1], ctx_stack());
+        ft_enc_mmap(&tc->fr, v[0], v[1], ctx_stack(tc));
         break;
     case FT_MUNMAP:
-        ft_enc_munmap(&tc.fr, v[0], v[1]);
+        ft_enc_munmap(&tc->fr, v[0], v[1]);
         break;
     case FT_MREMAP:
-        ft_enc_mremap(&tc.fr, v[0], v[1], v[2], v[3]);
+        ft_enc_mremap(&tc->fr, v[0], v[1], v[2], v[3]);
         break;
     default: /* the fields in order, then the string of the kinds that end in one */
-        ft_enc_ints(&tc.fr, kind, n, v[0], v[1], v[2], v[3]);
-        if (k == FT_STRING || k == FT_MARKER || k == FT_THREAD_NAME)
-            tc.fr.ops = ft_put_string(tc.fr.ops, w + n, len);
+        ft_enc_ints(&tc->fr, kind, n, v[0], v[1], v[2], v[3]);
+        if (k == FT_STRING || k == FT_MARKER || k == FT_THREAD_NAME || k == FT_EXEC)
+            tc->fr.ops = ft_put_string(tc->fr.ops, w + n, len);
+        if (k == FT_STRING || k == FT_FUNCTION || k == FT_STACK_NODE)
+            *err = keep_def(tc, w - 1, 1 + words);
     }
-    tc.counts[k]++;
+    tc->counts[k]++;
     return 1 + words;
 }
 
 /* ALLOC and FREE words from w on, while the frame has room and the thread is the
  * frame's: the frame is a local here, so the compiler keeps its pointers in registers
- * (byte stores may alias anything reachable, tc.fr included). Returns where it stopped. */
-static const uint64_t *run(const uint64_t *w, const uint64_t *end)
+ * (byte stores may alias anything reachable, tc->fr included). Returns where it stopped. */
+static const uint64_t *run(sink_tc *tc, const uint64_t *w, const uint64_t *end)
 {
-    ft_frame f = tc.fr;
-    unsigned allocator = ctx_allocator();
-    uint32_t stack = ctx_stack();
+    ft_frame f = tc->fr;
+    unsigned allocator = ctx_allocator(tc);
+    uint32_t stack = ctx_stack(tc);
     uint64_t nalloc = 0, nfree = 0;
-    if (f.regs.thread != tc.thread)
+    if (f.regs.thread != tc->thread)
         return w;
     while (w < end && ft_frame_room(&f) >= 2 * FT_REC_MAX) {
         uint64_t x = *w;
@@ -137,19 +188,21 @@ static const uint64_t *run(const uint64_t *w, const uint64_t *end)
         }
         w++;
     }
-    tc.fr = f;
-    tc.counts[FT_ALLOC] += nalloc;
-    tc.counts[FT_FREE] += nfree;
+    tc->fr = f;
+    tc->counts[FT_ALLOC] += nalloc;
+    tc->counts[FT_FREE] += nfree;
+    if (nalloc | nfree)
+        tc->exec_last = 0;
     return w;
 }
 
-int rec_transcode(ft_writer *out, const uint64_t *w, const uint64_t *end)
+int sink_tc_words(sink_tc *tc, ft_writer *out, const uint64_t *w, const uint64_t *end)
 {
     int err = 0;
-    if (tc.ended)
+    if (tc->ended || (tc->said_bye && w < end))
         return FT_E_RECORD; /* words after the trailer */
     while (w < end && !err) {
-        const uint64_t *stop = run(w, end);
+        const uint64_t *stop = run(tc, w, end);
         if (stop != w) {
             w = stop;
             continue;
@@ -159,19 +212,21 @@ int rec_transcode(ft_writer *out, const uint64_t *w, const uint64_t *end)
         case REC_IR_ALLOC:
         case REC_IR_FREE:
             w--; /* no room, or a new thread: make room, then run() again */
-            err = room(out, 0);
+            err = room(tc, out, 0);
             break;
         case REC_IR_CTX:
-            tc.ctx = x >> 16;
+            tc->ctx = x >> 16;
             break;
         case REC_IR_THREAD:
-            tc.thread = (uint32_t)(x >> 16);
+            tc->thread = (uint32_t)(x >> 16);
             break;
         case REC_IR_REC: {
-            size_t took = put_rec(out, x, w, end, &err);
+            size_t took = put_rec(tc, out, x, w, end, &err);
             if (!took)
                 return FT_E_RECORD;
             w += took - 1;
+            if (tc->said_bye && w < end)
+                return FT_E_RECORD;
             break;
         }
         default:
@@ -181,19 +236,62 @@ int rec_transcode(ft_writer *out, const uint64_t *w, const uint64_t *end)
     return err;
 }
 
-int rec_transcode_sample(ft_writer *out, uint64_t time_us, uint64_t rss)
+int sink_tc_sample(sink_tc *tc, ft_writer *out, uint64_t time_us, uint64_t rss)
 {
-    if (tc.ended)
+    if (tc->ended || tc->said_bye)
         return 0;
-    int err = room(out, 0);
+    int err = room(tc, out, 0);
     if (!err) {
-        ft_enc_ints(&tc.fr, FT_SAMPLE, 2, time_us, rss, 0, 0);
-        tc.counts[FT_SAMPLE]++;
+        ft_enc_ints(&tc->fr, FT_SAMPLE, 2, time_us, rss, 0, 0);
+        tc->counts[FT_SAMPLE]++;
     }
     return err;
 }
 
-int rec_transcode_flush(ft_writer *out)
+int sink_tc_flush(sink_tc *tc, ft_writer *out)
 {
-    return ft_frame_empty(&tc.fr) ? 0 : flush(out);
+    return ft_frame_empty(&tc->fr) ? 0 : flush(tc, out);
+}
+
+int sink_tc_said_bye(const sink_tc *tc) { return tc->said_bye; }
+int sink_tc_exec_last(const sink_tc *tc) { return tc->exec_last; }
+
+static unsigned def_kind(uint64_t h) { return (unsigned)(h >> 16) & FT_KIND_MASK; }
+static size_t def_words(uint64_t h)
+{
+    return rec_ir_words((unsigned)(h >> 24) & 7, (size_t)(h >> 32) & 0x1ffff);
+}
+
+void sink_tc_defined(const sink_tc *tc, uint32_t *nstrings, uint32_t *nfuncs, uint32_t *nnodes)
+{
+    *nstrings = (uint32_t)tc->counts[FT_STRING];
+    *nfuncs = (uint32_t)tc->counts[FT_FUNCTION];
+    *nnodes = (uint32_t)tc->counts[FT_STACK_NODE];
+}
+
+int sink_tc_inherit(sink_tc *tc, ft_writer *out, const sink_tc *parent, uint32_t nstrings,
+                    uint32_t nfuncs, uint32_t nnodes)
+{
+    uint32_t want[FT_KIND_COUNT] = {0}, have[FT_KIND_COUNT] = {0};
+    want[FT_STRING] = nstrings;
+    want[FT_FUNCTION] = nfuncs;
+    want[FT_STACK_NODE] = nnodes;
+    for (size_t i = 0; i < parent->ndefs;) {
+        uint64_t h = parent->defs[i];
+        size_t n = def_words(h);
+        unsigned k = def_kind(h);
+        if (i + n > parent->ndefs)
+            return FT_E_RECORD;
+        if (have[k] < want[k]) {
+            have[k]++;
+            int err = sink_tc_words(tc, out, parent->defs + i, parent->defs + i + n);
+            if (err)
+                return err;
+        }
+        i += n;
+    }
+    return have[FT_STRING] == nstrings && have[FT_FUNCTION] == nfuncs &&
+                   have[FT_STACK_NODE] == nnodes
+               ? 0
+               : FT_E_RECORD;
 }

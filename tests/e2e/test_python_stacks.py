@@ -259,9 +259,23 @@ def assert_same_behaviour(plain, traced, trace, rc, package):
     if rc < 0:
         assert ours[-1].startswith(f"filrec: program killed by signal {-rc} ")
     p, t = json.loads(plain.stdout), json.loads(traced.stdout)
-    # The one designed difference: the bootstrap appends filrec's Python package to
-    # sys.path (for `import filrec`), after every entry of the program's own.
+    # The designed differences: the bootstrap appends filrec's Python package to
+    # sys.path (for `import filrec`), after every entry of the program's own; and the
+    # environment keeps what the processes the program starts need to be recorded too:
+    # filrec's variables, its library first in LD_PRELOAD, its bootstrap first on
+    # PYTHONPATH (nothing else changes).
     assert t.pop("path") == p.pop("path") + [package]
+    env, plain_env = t.pop("environ"), p.pop("environ")
+    assert env.pop("FILREC_FOLLOW") == "1" and env.pop("FILREC_SOCK").startswith("@filrec-")
+    assert env.pop("FILREC_PYPKG") == package
+    assert env.pop("FILREC_PYTHONPATH") == plain_env.get("PYTHONPATH", "")
+    env.pop("FILREC_PYDIR")
+    for name, ours in (("LD_PRELOAD", "libfilrec.so"), ("PYTHONPATH", "_site")):
+        first, _, rest = env.pop(name).partition(":")
+        assert first.endswith(ours), (name, first)
+        if rest or name in plain_env:
+            env[name] = rest
+    assert env == plain_env
     assert t == p
     return p
 

@@ -1,7 +1,8 @@
-/* make_golden.c: writes tests/golden/v1-basic.bin, a small version-1 trace with every
+/* make_golden.c: writes tests/golden/v2-basic.bin, a small version-2 trace with every
  * record kind, registers carried across records and reset across three frames, and a
  * trailer. Deterministic: fixed header fields, fixed zstd level. test_format.c checks
- * the records it holds (case golden-v1-basic-reads); see README.md here.
+ * the records it holds (case golden-v2-basic-reads); see README.md here. (v1-basic.bin
+ * was made by this program's version-1 predecessor: it is kept as it was.)
  * Usage: make_golden OUT.bin */
 #include <fcntl.h>
 #include <stdio.h>
@@ -38,7 +39,8 @@ int main(int argc, char **argv)
     }
     static const char cmdline[] = "./basic\0--n\0" "3";
     ft_header h = {0, 4242, 1, 1700000000000000000ull, 4096, 10000,
-                   cmdline, sizeof cmdline - 1, "sample_us=10000 level=3", 23};
+                   cmdline, sizeof cmdline - 1, "sample_us=10000 level=3", 23,
+                   123456789000ull, 1};
     uint8_t hb[256];
     size_t hn = ft_header_encode(hb, sizeof hb, &h);
     int fd = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -82,11 +84,13 @@ int main(int argc, char **argv)
     ft_enc_thread(&f, 0); note(FT_THREAD);
     str(FT_MARKER | FT_MARK_POINT << 5, "done");
     ft_enc_ints(&f, FT_FORK, 1, 4300, 0, 0, 0); note(FT_FORK);
+    str(FT_EXEC, "/bin/true");
     err |= flush(w);
 
-    /* Frame 3: the trailer alone: exited, 20 ms, counts of kinds 1..14. */
-    ft_enc_ints(&f, FT_TRAILER, 3, FT_T_EXIT, 20000, FT_TRAILER - 1, 0);
-    for (unsigned k = 1; k < FT_TRAILER; k++)
+    /* Frame 3: the trailer alone: exec'd, written by the sink, 20 ms, end unknown,
+     * counts of kinds 1..17. */
+    ft_enc_ints(&f, FT_TRAILER, 4, FT_T_SINK | FT_T_EXEC, 20000, 0, FT_KIND_COUNT - 1);
+    for (unsigned k = 1; k < FT_KIND_COUNT; k++)
         ft_enc_more(&f, counts[k]);
     err |= flush(w);
 

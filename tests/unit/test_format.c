@@ -34,7 +34,8 @@ static void rec_from(rec *d, const ft_record *s)
     d->kind = s->kind, d->flags = s->flags, d->thread = s->thread, d->stack = s->stack;
     d->allocator = s->allocator, d->addr = s->addr, d->size = s->size, d->addr2 = s->addr2;
     d->size2 = s->size2, d->a = s->a, d->b = s->b, d->c = s->c, d->len = s->len;
-    if (s->kind == FT_STRING || s->kind == FT_THREAD_NAME || s->kind == FT_MARKER)
+    if (s->kind == FT_STRING || s->kind == FT_THREAD_NAME || s->kind == FT_MARKER ||
+        s->kind == FT_EXEC)
         memcpy(d->str, s->str, s->len < sizeof d->str ? s->len : sizeof d->str);
     if (s->kind == FT_TRAILER) {
         d->ncounts = s->ncounts;
@@ -58,8 +59,10 @@ static int rec_diff(const rec *w, const rec *g, char *why, size_t cap)
     case FT_MREMAP: DIFF(addr); DIFF(size); DIFF(addr2); DIFF(size2); break;
     case FT_THREAD: case FT_FORK: DIFF(a); break;
     case FT_THREAD_START: DIFF(a); DIFF(b); DIFF(c); DIFF(stack); break;
-    case FT_STRING: case FT_THREAD_NAME: case FT_MARKER:
-        DIFF(a); DIFF(len);
+    case FT_STRING: case FT_THREAD_NAME: case FT_MARKER: case FT_EXEC:
+        if (w->kind != FT_EXEC)
+            DIFF(a);
+        DIFF(len);
         if (memcmp(w->str, g->str, w->len < sizeof w->str ? w->len : sizeof w->str)) {
             snprintf(why, cap, "string bytes differ");
             return 1;
@@ -69,7 +72,7 @@ static int rec_diff(const rec *w, const rec *g, char *why, size_t cap)
     case FT_STACK_NODE: DIFF(stack); DIFF(a); DIFF(b); break;
     case FT_SAMPLE: DIFF(a); DIFF(b); break;
     case FT_TRAILER:
-        DIFF(a); DIFF(b); DIFF(ncounts);
+        DIFF(a); DIFF(b); DIFF(c); DIFF(ncounts);
         for (unsigned k = 1; k <= w->ncounts; k++)
             DIFF(counts[k]);
         break;
@@ -87,7 +90,7 @@ typedef struct trace {
 
 static ft_header default_header(void)
 {
-    ft_header h = {0, 1234, 1, 1700000000123456789ull, 4096, 10000, "prog\0arg", 8, "k=v", 3};
+    ft_header h = {0, 1234, 1, 1700000000123456789ull, 4096, 10000, "prog\0arg", 8, "k=v", 3, 0, 0};
     return h;
 }
 
@@ -233,7 +236,7 @@ static size_t content(uint8_t *out, const uint64_t len[FT_STREAMS], const uint8_
 static void put_trailer(ft_frame *f, uint64_t flags, uint64_t time_us, const uint64_t *counts,
                         unsigned n)
 {
-    ft_enc_ints(f, FT_TRAILER, 3, flags, time_us, n, 0);
+    ft_enc_ints(f, FT_TRAILER, 4, flags, time_us, 0, n); /* end status 0: unknown */
     for (unsigned k = 1; k <= n; k++)
         ft_enc_more(f, counts[k]);
 }
@@ -575,12 +578,12 @@ static void header_roundtrip(void)
 {
     static const char cmd[] = "/usr/bin/prog\0--opt\0\xff\xfe bytes\0";
     ft_header h = {FT_H_PYTHON | FT_H_NATIVE, UINT64_MAX, 0, UINT64_MAX, 1u << 30, 0,
-                   cmd, sizeof cmd - 1, "", 0};
+                   cmd, sizeof cmd - 1, "", 0, 0, 0};
     uint8_t buf[256];
     size_t n = ft_header_encode(buf, sizeof buf, &h);
     CHECK(n > 20, "ft_header_encode: %zu", n);
     CHECK(!memcmp(buf, "\x89\x46\x49\x4c\x52\x45\x43\x0a", 8), "magic bytes");
-    CHECK(!memcmp(buf + 8, "\x01\0\0\0", 4), "version is not u32 1");
+    CHECK(!memcmp(buf + 8, "\x02\0\0\0", 4), "version is not u32 2");
     uint32_t hlen = buf[12] | buf[13] << 8 | (uint32_t)buf[14] << 16 | (uint32_t)buf[15] << 24;
     CHECK(hlen + 20 == n, "hlen %u, encoded %zu bytes", hlen, n);
     uint32_t crc = ft_crc32(0, buf + 16, hlen);
@@ -601,11 +604,16 @@ static void header_roundtrip(void)
     CHECK(o->rc == 0 && o->n == 0 && o->early == 1, "empty body: rc %d n %zu early %d", o->rc,
           o->n, o->early);
 
-    /* Fields appended after the known ones are ignored (FORMAT.md, Header payload). */
-    uint8_t p[64] = {0, 7, 1, 9, 0x80, 0x20, 0, 3, 'a', 0, 'b', 1, 'x', 0xde, 0xad, 0xbe, 0xef};
-    o = read_raw_header(p, 17, FT_VERSION);
-    CHECK(o->open_rc == 0 && o->h.pid == 7 && o->h.page_size == 4096 && o->h.options_len == 1,
+    /* Fields appended after the known ones are ignored (FORMAT.md, Header payload); the
+     * version 2 ones (mono_ns, image) are read, and are 0 when the payload ends first. */
+    uint8_t p[64] = {0, 7, 1, 9, 0x80, 0x20, 0, 3, 'a', 0, 'b', 1, 'x', 5, 1, 0xde, 0xad, 0xbe, 0xef};
+    o = read_raw_header(p, 19, FT_VERSION);
+    CHECK(o->open_rc == 0 && o->h.pid == 7 && o->h.page_size == 4096 && o->h.options_len == 1 &&
+              o->h.mono_ns == 5 && o->h.image == 1,
           "header with extra bytes: rc %d %s", o->open_rc, o->msg);
+    o = read_raw_header(p, 13, FT_VERSION);
+    CHECK(o->open_rc == 0 && o->h.mono_ns == 0 && o->h.image == 0, "without mono_ns: rc %d %s",
+          o->open_rc, o->msg);
 }
 
 static void header_crc_mismatch_rejected(void)
@@ -632,7 +640,7 @@ static void header_bad_magic_version_length_rejected(void)
     uint8_t buf[256];
     size_t n = ft_header_encode(buf, sizeof buf, &h);
     static const struct { size_t at; uint8_t v; int err; } cases[] = {
-        {0, 0x09, FT_E_MAGIC}, {7, '\r', FT_E_MAGIC}, {8, 2, FT_E_VERSION}, {8, 0, FT_E_VERSION},
+        {0, 0x09, FT_E_MAGIC}, {7, '\r', FT_E_MAGIC}, {8, 3, FT_E_VERSION}, {8, 0, FT_E_VERSION},
         {11, 1, FT_E_VERSION}, {14, 0x10, FT_E_HEADER} /* hlen 1 MiB + x */,
         {15, 0xff, FT_E_HEADER},
     };
@@ -1340,24 +1348,51 @@ static const rec golden[] = {
      .counts = {0, 4, 4, 1, 1, 1, 3, 1, 1, 2, 1, 1, 2, 3, 1}},
 };
 
-static void golden_v1_basic_reads(void)
+/* A golden trace's header (make_golden.c's fixed fields; mono_ns and image appended
+ * from version 2) and its first n records, which must be golden's. */
+static readout *golden_read(const char *path, uint64_t mono_ns, uint64_t image, size_t n)
 {
-    readout *o = read_path(GOLDEN_DIR "/v1-basic.bin");
-    size_t n = sizeof golden / sizeof *golden;
-    CHECK(o->open_rc == 0, "open " GOLDEN_DIR "/v1-basic.bin: %s", o->msg);
+    readout *o = read_path(path);
+    CHECK(o->open_rc == 0, "open %s: %s", path, o->msg);
     CHECK(o->h.flags == 0 && o->h.pid == 4242 && o->h.ppid == 1 &&
           o->h.start_ns == 1700000000000000000ull && o->h.page_size == 4096 &&
-          o->h.sample_us == 10000, "header integers differ");
+          o->h.sample_us == 10000 && o->h.mono_ns == mono_ns && o->h.image == image,
+          "header integers differ");
     CHECK(o->h.cmdline_len == 13 && !memcmp(o->cmdline, "./basic\0--n\0" "3", 13),
           "header cmdline differs (%zu bytes)", o->h.cmdline_len);
     CHECK(o->h.options_len == 23 && !memcmp(o->options, "sample_us=10000 level=3", 23),
           "header options differ");
     CHECK(o->rc == 0 && o->early == 0, "rc %d early %d %s", o->rc, o->early, o->msg);
-    CHECK(o->n == n, "%zu records, want %zu", o->n, n);
     char why[128];
     for (size_t i = 0; i < n && i < o->n; i++)
         CHECK(!rec_diff(&golden[i], &o->r[i], why, sizeof why), "record %zu (kind %u): %s", i,
               golden[i].kind, why);
+    return o;
+}
+
+static void golden_v1_basic_reads(void)
+{
+    size_t n = sizeof golden / sizeof *golden;
+    readout *o = golden_read(GOLDEN_DIR "/v1-basic.bin", 0, 0, n);
+    CHECK(o->n == n, "%zu records, want %zu", o->n, n);
+}
+
+/* tests/golden/v2-basic.bin: the same records as v1's, then an EXEC, and the version-2
+ * trailer (flags 24: by the sink, exec'd; end 0; counts of kinds 1..17); the header's
+ * appended mono_ns and image. */
+static void golden_v2_basic_reads(void)
+{
+    size_t n = sizeof golden / sizeof *golden;
+    readout *o = golden_read(GOLDEN_DIR "/v2-basic.bin", 123456789000ull, 1, n - 1);
+    CHECK(o->n == n + 1, "%zu records, want %zu", o->n, n + 1);
+    char why[128];
+    rec exec = {R(FT_EXEC, 0, 0), .str = "/bin/true", .len = 9};
+    rec trailer = {R(FT_TRAILER, 0, 0), .a = FT_T_SINK | FT_T_EXEC, .b = 20000, .c = 0,
+                   .ncounts = 17, .counts = {0, 4, 4, 1, 1, 1, 3, 1, 1, 2, 1, 1, 2, 3, 1, 0, 0, 1}};
+    if (o->n == n + 1) {
+        CHECK(!rec_diff(&exec, &o->r[n - 1], why, sizeof why), "exec: %s", why);
+        CHECK(!rec_diff(&trailer, &o->r[n], why, sizeof why), "trailer: %s", why);
+    }
 }
 
 static void zstd_output_deterministic(void)
@@ -1424,6 +1459,7 @@ static const struct check_case cases[] = {
     {"worked-example-bytes", worked_example_bytes},
     {"empty-frame-writes-nothing", empty_frame_writes_nothing},
     {"golden-v1-basic-reads", golden_v1_basic_reads},
+    {"golden-v2-basic-reads", golden_v2_basic_reads},
     {"zstd-output-deterministic", zstd_output_deterministic},
 };
 

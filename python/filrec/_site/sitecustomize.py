@@ -1,7 +1,10 @@
 """filrec's bootstrap: Python imports this at start-up when `filrec run` put its folder
-first on PYTHONPATH. It turns on Python stacks in the recorder, removes every trace of
-itself (sys.path, PYTHONPATH, this module), and then runs the sitecustomize that would
-have run without filrec, so the program sees the interpreter exactly as usual."""
+first on PYTHONPATH. It turns on Python stacks in the recorder, removes itself from
+sys.path and sys.modules, and then runs the sitecustomize that would have run without
+filrec, so the program sees the interpreter as usual. The environment is left as
+`filrec run` set it, so that the programs this one starts (multiprocessing's spawned
+workers, subprocesses) are recorded too; under --no-follow (FILREC_FOLLOW=0) filrec's
+variables leave it, and PYTHONPATH is put back."""
 
 
 def _filrec_start():
@@ -9,15 +12,19 @@ def _filrec_start():
     import sys
 
     here = os.path.dirname(os.path.abspath(__file__))
-    modules = os.environ.pop("FILREC_PYDIR", "")
-    package = os.environ.pop("FILREC_PYPKG", "")
-    objects = os.environ.pop("FILREC_PYOBJECTS", "") == "1"  # --python-allocators
-    ours = os.environ.pop("FILREC_PYTHONPATH", None)
-    if ours is not None:  # PYTHONPATH as it was before filrec prepended this folder
-        if ours:
-            os.environ["PYTHONPATH"] = ours
-        else:
-            os.environ.pop("PYTHONPATH", None)
+    env = os.environ
+    modules = env.get("FILREC_PYDIR", "")
+    package = env.get("FILREC_PYPKG", "")
+    objects = env.get("FILREC_PYOBJECTS", "") == "1"  # --python-allocators
+    if env.get("FILREC_FOLLOW") == "0":
+        for name in ("FILREC_PYDIR", "FILREC_PYPKG", "FILREC_PYOBJECTS"):
+            env.pop(name, None)
+        ours = env.pop("FILREC_PYTHONPATH", None)
+        if ours is not None:  # PYTHONPATH as it was before filrec prepended this folder
+            if ours:
+                env["PYTHONPATH"] = ours
+            else:
+                env.pop("PYTHONPATH", None)
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
     version = "%s-%d.%d.%d" % ((sys.implementation.name,) + tuple(sys.version_info[:3]))
     folder = os.path.join(modules, version)

@@ -1,0 +1,248 @@
+/* an_job.c: a job of many processes (filrec run -o PATH: PATH, then the traces in
+ * PATH.d/).
+ * Each trace is replayed once, keeping for every interval between two samples the most
+ * live bytes the process had in it and the event that reached it. The sink samples
+ * every process at the same moments, so the intervals line up across processes: the
+ * whole-job peak is the largest sum over processes of their maxima in one interval
+ * (exact to the sample interval: within one, the processes' own peaks may not have
+ * coincided), and each process's share of it is a point of its own trace that a
+ * replay can stop at. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "an.h"
+
+#define KEY_NS 100000ull /* sample times 100 us apart are one moment (the sink's tick) */
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int an_job_paths(const char *path, char ***out, size_t *n)
+{
+    struct stat st;
+    char dir[4096];
+    *out = NULL;
+    *n = 0;
+    int is_dir = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    if ((size_t)snprintf(dir, sizeof dir, is_dir ? "%s" : "%s.d", path) >= sizeof dir)
+        return -1;
+    char **v = malloc(sizeof *v);
+    size_t k = 0, cap = 1;
+    if (!v)
+        return -1;
+    if (!is_dir && !(v[k++] = strdup(path)))
+        goto oom;
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            size_t len = strlen(e->d_name);
+            if (len < 5 || strcmp(e->d_name + len - 4, ".bin") || e->d_name[0] < '0' ||
+                e->d_name[0] > '9')
+                continue;
+            if (k == cap) {
+                char **w = realloc(v, 2 * cap * sizeof *w);
+                if (!w) {
+                    closedir(d);
+                    goto oom;
+                }
+                v = w;
+                cap *= 2;
+            }
+            size_t need = strlen(dir) + len + 2;
+            if (!(v[k] = malloc(need))) {
+                closedir(d);
+                goto oom;
+            }
+            snprintf(v[k++], need, "%s/%s", dir, e->d_name);
+        }
+        closedir(d);
+    }
+    qsort(v + !is_dir, k - !is_dir, sizeof *v, by_name);
+    *out = v;
+    *n = k;
+    return 0;
+oom:
+    while (k)
+        free(v[--k]);
+    free(v);
+    return -1;
+}
+
+void an_job_paths_free(char **paths, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(paths[i]);
+    free(paths);
+}
+
+/* ---- one process ---- */
+
+struct collect {
+    an_replay *rp;
+    an_proc *p;
+    size_t cap;
+};
+
+static int add_ivl(an_proc *p, size_t *cap, uint64_t key, uint64_t max, uint64_t event)
+{
+    if (p->nivl == *cap) {
+        size_t c = *cap ? 2 * *cap : 256;
+        an_ivl *v = realloc(p->ivl, c * sizeof *v);
+        if (!v)
+            return -1;
+        p->ivl = v;
+        *cap = c;
+    }
+    p->ivl[p->nivl++] = (an_ivl){key, max, event};
+    return 0;
+}
+
+static uint64_t key_of(const an_proc *p, uint64_t time_us)
+{
+    return (p->mono_ns + time_us * 1000 + KEY_NS / 2) / KEY_NS;
+}
+
+static int on_sample(void *ctx, uint64_t time_us, uint64_t rss, uint64_t heap)
+{
+    struct collect *c = ctx;
+    (void)rss;
+    (void)heap;
+    int err = add_ivl(c->p, &c->cap, key_of(c->p, time_us), c->rp->ivl_peak,
+                      c->rp->ivl_peak_event);
+    c->rp->ivl_peak = c->rp->cur; /* the next interval starts with what is live now */
+    c->rp->ivl_peak_event = c->rp->events;
+    return err;
+}
+
+/* Replay one trace into p. 0, or the replay's error (rp->msg says it). */
+static int run_proc(an_proc *p, an_replay *rp, const char *path, int progress)
+{
+    struct collect c = {rp, p, 0};
+    int err = an_replay_samples(rp, path, on_sample, &c, progress);
+    if (err)
+        return err;
+    p->pid = rp->hdr.pid;
+    p->ppid = rp->hdr.ppid;
+    p->image = rp->hdr.image;
+    p->peak = rp->peak;
+    p->peak_time_us = rp->peak_time_us;
+    p->peak_event = rp->peak_event;
+    p->end_us = rp->end_us;
+    p->live_at_end = rp->cur;
+    p->how = an_replay_ending(rp, &p->code);
+    p->ended_early = rp->ended_early;
+    /* the last interval: from the last sample to the end */
+    return add_ivl(p, &c.cap, key_of(p, rp->end_us) + 1, rp->ivl_peak, rp->ivl_peak_event)
+               ? FT_E_NOMEM
+               : 0;
+}
+
+/* The interval of p that ends at key, or the first one after it: what p held then
+ * (nothing before it started or after it ended). */
+static const an_ivl *ivl_at(const an_proc *p, uint64_t key)
+{
+    size_t lo = 0, hi = p->nivl;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (p->ivl[mid].key < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == p->nivl)
+        return NULL;
+    if (p->ivl[lo].key == key)
+        return &p->ivl[lo];
+    /* key falls inside p's interval lo (which ends later): p was alive then */
+    return lo > 0 || key >= key_of(p, 0) ? &p->ivl[lo] : NULL;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int an_job_run(an_job *j, char **paths, size_t n, char *msg, size_t msgcap, int progress)
+{
+    memset(j, 0, sizeof *j);
+    j->procs = calloc(n ? n : 1, sizeof *j->procs);
+    if (!j->procs)
+        return FT_E_NOMEM;
+    size_t nkeys = 0;
+    for (size_t i = 0; i < n; i++) {
+        an_replay rp;
+        an_proc *p = &j->procs[i];
+        ft_reader *r;
+        p->path = paths[i];
+        int err = ft_reader_open(&r, paths[i]); /* the header first: mono_ns for the keys */
+        if (err)
+            snprintf(msg, msgcap, "'%s': %s", paths[i], ft_reader_message(r));
+        else
+            p->mono_ns = ft_reader_header(r)->mono_ns;
+        ft_reader_close(r);
+        j->n = i + 1;
+        if (err)
+            return err;
+        if ((err = run_proc(p, &rp, paths[i], progress))) {
+            snprintf(msg, msgcap, "'%s': %s", paths[i], rp.msg);
+            an_replay_free(&rp);
+            return err;
+        }
+        an_replay_free(&rp);
+        nkeys += p->nivl;
+    }
+    /* Every moment any process was sampled at, then the sum over processes there. */
+    uint64_t *keys = malloc((nkeys ? nkeys : 1) * sizeof *keys);
+    if (!keys)
+        return FT_E_NOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t m = 0; m < j->procs[i].nivl; m++)
+            keys[k++] = j->procs[i].ivl[m].key;
+    qsort(keys, k, sizeof *keys, cmp_u64);
+    uint64_t best = 0, best_key = 0;
+    for (size_t m = 0; m < k; m++) {
+        if (m && keys[m] == keys[m - 1])
+            continue;
+        uint64_t sum = 0;
+        for (size_t i = 0; i < n; i++) {
+            const an_ivl *v = ivl_at(&j->procs[i], keys[m]);
+            sum += v ? v->max : 0;
+        }
+        if (sum > best || !m) {
+            best = sum;
+            best_key = keys[m];
+        }
+    }
+    free(keys);
+    j->peak = best;
+    j->start_ns = UINT64_MAX;
+    for (size_t i = 0; i < n; i++) {
+        an_proc *p = &j->procs[i];
+        const an_ivl *v = ivl_at(p, best_key);
+        p->at_job_peak = v ? v->max : 0;
+        p->at_job_peak_event = v ? v->event : 0;
+        if (p->mono_ns < j->start_ns)
+            j->start_ns = p->mono_ns;
+    }
+    if (!n)
+        j->start_ns = 0;
+    uint64_t abs = best_key * KEY_NS;
+    j->peak_time_us = abs > j->start_ns ? (abs - j->start_ns) / 1000 : 0;
+    return 0;
+}
+
+void an_job_free(an_job *j)
+{
+    for (size_t i = 0; i < j->n; i++)
+        free(j->procs[i].ivl);
+    free(j->procs);
+    memset(j, 0, sizeof *j);
+}

@@ -1,0 +1,43 @@
+/* sink_internal.h: what the sink's files share. The sink is the recorder's other half,
+ * run by `filrec run` (sink.h): it reads the logs the preloaded library writes into
+ * shared memory (record/rec_ir.h, struct rec_log of record/rec_internal.h, one build)
+ * and writes one trace per process. State lives in structs, one per log. */
+#ifndef SINK_INTERNAL_H
+#define SINK_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../record/rec_internal.h"
+
+/* ---- sink_tc.c: one log's words to trace records ---- */
+
+/* A log's transcoder: the log's registers (thread, context), the frame being filled,
+ * the counts for the trailer, and the definitions seen (for a forked child's trace). */
+typedef struct sink_tc sink_tc;
+sink_tc *sink_tc_new(void);
+void sink_tc_free(sink_tc *tc);
+/* Encode the log words [w, end) into the frame, writing it with out whenever it fills.
+ * A TRAILER word is held, not written: the sink adds how the process ended
+ * (sink_tc_end). 0 or an ft_error. */
+int sink_tc_words(sink_tc *tc, ft_writer *out, const uint64_t *w, const uint64_t *end);
+/* Append a SAMPLE (time since start, RSS) after what was encoded so far. */
+int sink_tc_sample(sink_tc *tc, ft_writer *out, uint64_t time_us, uint64_t rss);
+/* Write the frame being filled, if it holds anything. */
+int sink_tc_flush(sink_tc *tc, ft_writer *out);
+/* Whether the process logged its trailer (it exited, or killed itself), and whether
+ * its last event was an EXEC. */
+int sink_tc_said_bye(const sink_tc *tc);
+int sink_tc_exec_last(const sink_tc *tc);
+/* Write the trailer alone into the last frame: the logged one with flags added, or,
+ * when the process logged none, one with flags (FT_T_SINK is added) and time_us. end
+ * is 0 (unknown) or the process's wait status + 1. After it nothing may be encoded. */
+int sink_tc_end(sink_tc *tc, ft_writer *out, unsigned flags, uint64_t time_us, uint64_t end);
+/* Feed tc the first nstrings, nfuncs and nnodes definitions that parent has seen, as
+ * log words: a forked child's trace starts with the ids it inherited. 0 or an error. */
+int sink_tc_inherit(sink_tc *tc, ft_writer *out, const sink_tc *parent, uint32_t nstrings,
+                    uint32_t nfuncs, uint32_t nnodes);
+/* How many of each definition tc has seen. */
+void sink_tc_defined(const sink_tc *tc, uint32_t *nstrings, uint32_t *nfuncs, uint32_t *nnodes);
+
+#endif
