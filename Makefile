@@ -28,7 +28,7 @@ RECORD_SRC = record/rec_core.c record/rec_gate.c record/rec_hooks.c record/rec_l
 # The recorder's other half, run by `filrec run`: reads the job's logs, writes the traces.
 SINK_SRC = sink/sink.c sink/sink_tc.c
 ANALYZE_SRC = analyze/an_defs.c analyze/an_flame.c analyze/an_job.c analyze/an_live.c analyze/an_maps.c analyze/an_peak.c analyze/an_plot.c analyze/an_replay.c analyze/an_tree.c analyze/an_util.c
-CLI_SRC = cli/filrec.c cli/cmd_run.c cli/cmd_stats.c cli/cmd_summary.c cli/cmd_flamegraph.c cli/cmd_export.c cli/cmd_lines.c cli/cmd_report.c cli/cmd_plot.c
+CLI_SRC = cli/filrec.c cli/cli_ending.c cli/cmd_run.c cli/cmd_stats.c cli/cmd_summary.c cli/cmd_flamegraph.c cli/cmd_export.c cli/cmd_lines.c cli/cmd_report.c cli/cmd_plot.c
 PROGS = $(patsubst tests/progs/%.c,$(B)/progs/%,$(wildcard tests/progs/*.c))
 UNIT = $(patsubst tests/unit/%.c,$(B)/unit/%,$(wildcard tests/unit/*.c))
 

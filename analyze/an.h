@@ -80,6 +80,13 @@ uint32_t an_defs_charge(const an_defs *d, uint32_t stack, uint32_t thread);
 void an_defs_free(an_defs *d);
 
 /* ---- an_replay.c: one streaming pass over a trace ---- */
+/* An allocation that failed (FORMAT.md, FAILED), with what was live then. */
+typedef struct an_failure {
+    uint64_t size, live, event, time_us; /* event: how many events came before it */
+    uint32_t allocator, stack, thread;
+} an_failure;
+#define AN_MAX_FAILURES 64 /* kept; the rest are only counted */
+
 typedef struct an_marker {
     char *label;
     size_t len;
@@ -119,6 +126,7 @@ typedef struct an_replay {
      * on_sample callback reads them, and restarts them at cur and events). */
     uint64_t ivl_peak, ivl_peak_event;
     uint64_t events, now_us, end_us;
+    uint64_t end_live;          /* live bytes at the end, once read to the end */
     uint64_t total_bytes, unmatched_frees, reused_addrs;
     uint64_t trace_bytes;
     uint32_t threads;
@@ -131,6 +139,8 @@ typedef struct an_replay {
     size_t nmarkers, cap_markers;
     uint64_t *forks;
     size_t nforks, cap_forks;
+    an_failure failures[AN_MAX_FAILURES]; /* the first ones */
+    uint64_t nfailures;         /* all of them */
     char msg[320];              /* the error, one line, naming the offset */
     an_defs defs;
     an_live live;               /* the live blocks and mappings where the replay stopped */
@@ -206,6 +216,12 @@ typedef struct an_tree {
 
 /* Build the tree of rp's current state. 0, or -1 when out of memory. */
 int an_tree_build(an_tree *t, const an_replay *rp, int reversed);
+/* The same in steps, for a tree of many traces: start an empty tree, then add what is
+ * live in rp, its stack ids mapped by map into d (the merged definitions; what has no
+ * stack goes to nostack). map NULL: rp's own ids and definitions. 0 or -1. */
+int an_tree_start(an_tree *t, int reversed);
+int an_tree_add(an_tree *t, const an_replay *rp, const an_defs *d, const uint32_t *map,
+                uint32_t nostack);
 /* Each node's children, largest first: kids[first[i]] .. kids[first[i+1]-1]. Both
  * arrays are malloc'd. 0 or -1. */
 int an_tree_children(const an_tree *t, uint32_t **kids, uint32_t **first);
@@ -274,6 +290,7 @@ enum an_how {
     AN_END_EXEC,    /* replaced its image: exec_path */
     AN_END_RUNNING, /* still running when recording ended */
     AN_END_UNKNOWN, /* ended, but how is not known (its parent reaped it first) */
+    AN_END_OOM,     /* killed by the OOM killer */
 };
 /* The ending, with the exit code or signal number in *code (-1: not recorded). */
 enum an_how an_replay_ending(const an_replay *rp, int *code);
@@ -303,6 +320,8 @@ typedef struct an_job {
     uint64_t peak;               /* the whole-job peak: the sum of the processes' shares */
     uint64_t peak_time_us;       /* since the first process started */
     uint64_t start_ns;           /* the first process's start, monotonic clock */
+    char **paths;                /* the caller's, if it wants them kept with the job */
+    size_t npaths;
 } an_job;
 
 /* The traces of the job at path: path itself, then the traces in path.d/ (or, when
@@ -314,6 +333,12 @@ void an_job_paths_free(char **paths, size_t n);
  * with msg naming the trace. */
 int an_job_run(an_job *j, char **paths, size_t n, char *msg, size_t msgcap, int progress);
 void an_job_free(an_job *j);
+struct an_tree;
+/* The tree of what every process held at the whole-job peak: one frame per process
+ * under the root ("pid N command"), its stacks under it, their definitions merged into
+ * d (an_defs_free it, and an_tree_free t). 0, or an error with msg. */
+int an_job_tree(const an_job *j, int reversed, struct an_tree *t, an_defs *d, char *msg,
+                size_t cap);
 
 /* ---- an_util.c ---- */
 /* "1.2 MB" style, decimal units, into buf (at least 16 bytes). */

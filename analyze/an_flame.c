@@ -110,7 +110,8 @@ static void frame(FILE *out, const an_tree *t, const an_defs *d, sources *ss, ui
             "data-b=\"%llu\" data-l=\"", id, (x - PAD) / (WIDTH - 2 * PAD),
             w / (WIDTH - 2 * PAD), nd->depth, (unsigned long long)nd->bytes);
     xml(out, fn, fn_len);
-    if (nd->func)
+    int has_line = nd->func && (nd->line || file_len); /* a job's process frame has none */
+    if (has_line)
         fprintf(out, ":%u", nd->line);
     /* data-n: what search matches, the hover's first line (not its sizes or source
      * line: a caller's source names the functions it calls) */
@@ -143,7 +144,7 @@ static void frame(FILE *out, const an_tree *t, const an_defs *d, sources *ss, ui
             x + 3, y + ROW - 5);
     /* The label: function:line, cut to fit at about 7 px a character (12 px font). */
     char label[96] = "";
-    int ln = nd->func ? snprintf(label, sizeof label, ":%u", nd->line) : 0;
+    int ln = has_line ? snprintf(label, sizeof label, ":%u", nd->line) : 0;
     size_t fit = w > 20 ? (size_t)((w - 6) / 7) : 0;
     if (fit >= 3) {
         if (fn_len + (size_t)ln > fit) {

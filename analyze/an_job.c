@@ -246,3 +246,105 @@ void an_job_free(an_job *j)
     free(j->procs);
     memset(j, 0, sizeof *j);
 }
+
+/* ---- the job's tree at its peak ---- */
+
+static int def_string(an_defs *d, const char *s, size_t n, uint32_t *id)
+{
+    ft_record r = {.kind = FT_STRING, .str = s, .len = n};
+    if (an_defs_add(d, &r))
+        return -1;
+    *id = (uint32_t)d->nstr - 1;
+    return 0;
+}
+
+static int def_function(an_defs *d, uint32_t name, uint32_t file, uint32_t line, uint32_t *id)
+{
+    ft_record r = {.kind = FT_FUNCTION, .a = name, .b = file, .c = line};
+    if (an_defs_add(d, &r))
+        return -1;
+    *id = (uint32_t)d->nfunc - 1;
+    return 0;
+}
+
+static int def_node(an_defs *d, uint32_t parent, uint32_t func, uint32_t line, uint32_t *id)
+{
+    ft_record r = {.kind = FT_STACK_NODE, .stack = parent, .a = func, .b = line};
+    if (an_defs_add(d, &r))
+        return -1;
+    *id = (uint32_t)d->nnode - 1;
+    return 0;
+}
+
+/* Copy rp's definitions into d under a root frame named label: map[s] is d's id for
+ * rp's stack s, *nostack the node for what had no stack. 0 or -1. */
+static int merge_defs(an_defs *d, const an_replay *rp, const char *label, uint32_t *map,
+                      uint32_t *nostack)
+{
+    const an_defs *own = &rp->defs;
+    uint32_t root_name, root_func, root, *str = calloc(own->nstr + 1, sizeof *str),
+                                          *fn = calloc(own->nfunc + 1, sizeof *fn);
+    int rc = -1;
+    if (!str || !fn || def_string(d, label, strlen(label), &root_name) ||
+        def_function(d, root_name, 0, 0, &root_func) || def_node(d, 0, root_func, 0, &root) ||
+        def_node(d, root, 0, 0, nostack))
+        goto out;
+    for (uint32_t k = 1; k < own->nstr; k++) {
+        size_t n;
+        const char *s = an_defs_string(own, k, &n);
+        if (def_string(d, s, n, &str[k]))
+            goto out;
+    }
+    for (uint32_t k = 1; k < own->nfunc; k++) {
+        const an_func *f = &own->func[k];
+        if (def_function(d, f->name < own->nstr ? str[f->name] : 0,
+                         f->file < own->nstr ? str[f->file] : 0, f->line, &fn[k]))
+            goto out;
+    }
+    map[0] = *nostack;
+    for (uint32_t k = 1; k < own->nnode; k++) {
+        const an_node *n = &own->node[k];
+        uint32_t parent = n->parent && n->parent < k ? map[n->parent] : root;
+        if (def_node(d, parent, n->func < own->nfunc ? fn[n->func] : 0, n->line, &map[k]))
+            goto out;
+    }
+    rc = 0;
+out:
+    free(str);
+    free(fn);
+    return rc;
+}
+
+int an_job_tree(const an_job *j, int reversed, an_tree *t, an_defs *d, char *msg, size_t cap)
+{
+    memset(d, 0, sizeof *d);
+    if (an_tree_start(t, reversed))
+        return FT_E_NOMEM;
+    for (size_t i = 0; i < j->n; i++) {
+        const an_proc *p = &j->procs[i];
+        if (!p->at_job_peak)
+            continue;
+        an_replay rp;
+        int err = an_replay_run(&rp, p->path, p->at_job_peak_event, 0);
+        if (err) {
+            snprintf(msg, cap, "'%s': %s", p->path, rp.msg);
+            an_replay_free(&rp);
+            return err;
+        }
+        char label[160];
+        int k = snprintf(label, sizeof label, "pid %llu ", (unsigned long long)p->pid);
+        for (size_t c = 0; c < rp.hdr.cmdline_len && (size_t)k + 1 < sizeof label; c++)
+            label[k++] = rp.hdr.cmdline[c] ? rp.hdr.cmdline[c] : ' ';
+        label[k] = 0;
+        uint32_t *map = malloc((rp.defs.nnode + 1) * sizeof *map), nostack = 0;
+        err = !map || merge_defs(d, &rp, label, map, &nostack) ||
+              an_tree_add(t, &rp, d, map, nostack);
+        free(map);
+        an_replay_free(&rp);
+        if (err) {
+            snprintf(msg, cap, "out of memory");
+            return FT_E_NOMEM;
+        }
+    }
+    return 0;
+}

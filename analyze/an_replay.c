@@ -232,6 +232,13 @@ static int apply(an_replay *rp, const ft_record *rec)
             rp->forks[rp->nforks++] = rec->a;
         }
         break;
+    case FT_FAILED:
+        if (rp->nfailures < AN_MAX_FAILURES)
+            rp->failures[rp->nfailures] = (an_failure){rec->size, rp->cur, rp->events,
+                                                       rp->now_us, rec->allocator, rec->stack,
+                                                       rec->thread};
+        rp->nfailures++;
+        break;
     case FT_EXEC: {
         char *p = realloc(rp->exec_path, rec->len + 1);
         if (!p)
@@ -327,6 +334,7 @@ static int replay(an_replay *rp, const char *path, uint64_t stop_at, int progres
             snprintf(rp->msg, sizeof rp->msg, "%s", ft_reader_message(rp->r));
         return err;
     }
+    rp->end_live = rp->cur;
     rp->ended_early = ft_reader_ended_early(rp->r);
     rp->cut_offset = ft_reader_cut_offset(rp->r);
     if (rp->now_us > rp->end_us)
@@ -344,6 +352,8 @@ enum an_how an_replay_ending(const an_replay *rp, int *code)
         return AN_END_EXEC;
     if (rp->trailer_flags & FT_T_RUNNING)
         return AN_END_RUNNING;
+    if (rp->trailer_flags & FT_T_OOM)
+        return AN_END_OOM;
     if (rp->trailer_end) {
         unsigned st = (unsigned)(rp->trailer_end - 1);
         *code = (st & 0x7f) ? (int)(st & 0x7f) : (int)((st >> 8) & 0xff);

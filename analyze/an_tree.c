@@ -86,41 +86,57 @@ static int add_stack(an_tree *t, const an_defs *d, uint32_t stack, uint64_t byte
     return 0;
 }
 
-int an_tree_build(an_tree *t, const an_replay *rp, int reversed)
+int an_tree_start(an_tree *t, int reversed)
 {
     memset(t, 0, sizeof *t);
     t->reversed = reversed;
-    const an_defs *d = &rp->defs;
-    size_t nstacks = d->nnode ? d->nnode : 1;
-    uint64_t *bytes = calloc(nstacks, sizeof *bytes), *blocks = calloc(nstacks, sizeof *blocks);
-    uint32_t *frames = malloc(AN_MAX_DEPTH * sizeof *frames);
-    t->node = malloc(1024 * sizeof *t->node);
-    if (!bytes || !blocks || !frames || !t->node)
-        goto oom;
+    if (!(t->node = malloc(1024 * sizeof *t->node)))
+        return -1;
     t->cap = 1024;
     t->n = 1;
     t->node[0] = (an_tnode){0, 0, 0, 0, 0, 0, 0, 0};
+    return 0;
+}
+
+int an_tree_add(an_tree *t, const an_replay *rp, const an_defs *d, const uint32_t *map,
+                uint32_t nostack)
+{
+    const an_defs *own = &rp->defs;
+    size_t nstacks = own->nnode ? own->nnode : 1;
+    uint64_t *bytes = calloc(nstacks, sizeof *bytes), *blocks = calloc(nstacks, sizeof *blocks);
+    uint32_t *frames = malloc(AN_MAX_DEPTH * sizeof *frames);
+    int rc = -1;
+    if (!bytes || !blocks || !frames)
+        goto out;
     for (uint64_t i = 0; i <= rp->live.mask; i++) {
         const an_block *b = &rp->live.slot[i];
-        uint32_t s = b->addr ? an_defs_charge(d, b->stack, b->thread) : 0;
+        uint32_t s = b->addr ? an_defs_charge(own, b->stack, b->thread) : 0;
         if (b->addr && s < nstacks)
             bytes[s] += b->size, blocks[s]++;
     }
     for (size_t i = 0; i < rp->maps.n; i++) {
         const an_range *r = &rp->maps.r[i];
-        uint32_t s = an_defs_charge(d, r->stack, r->thread);
+        uint32_t s = an_defs_charge(own, r->stack, r->thread);
         if (s < nstacks)
             bytes[s] += r->end - r->start, blocks[s]++;
     }
     for (uint32_t s = 0; s < nstacks; s++)
-        if (blocks[s] && add_stack(t, d, s, bytes[s], blocks[s], frames))
-            goto oom;
+        if (blocks[s] && add_stack(t, d, map ? (s ? map[s] : nostack) : s, bytes[s], blocks[s],
+                                   frames))
+            goto out;
+    rc = 0;
+out:
     free(bytes), free(blocks), free(frames);
+    return rc;
+}
+
+int an_tree_build(an_tree *t, const an_replay *rp, int reversed)
+{
+    if (an_tree_start(t, reversed) || an_tree_add(t, rp, &rp->defs, NULL, 0)) {
+        an_tree_free(t);
+        return -1;
+    }
     return 0;
-oom:
-    free(bytes), free(blocks), free(frames);
-    an_tree_free(t);
-    return -1;
 }
 
 /* Children in order: largest first, ties by function and line, for stable output. */

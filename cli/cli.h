@@ -39,6 +39,19 @@ int cli_replay(struct an_replay *rp, const char *path, uint64_t stop_at, int war
 /* The same reporting for a replay already run, which returned err. */
 int cli_replayed(struct an_replay *rp, const char *path, int err, int warn);
 
+/* How the process of a replayed trace ended (cli_ending.c): a phrase on stdout (no
+ * newline), the same as a JSON object, and whether it simply exited. */
+typedef struct cJSON cJSON;
+void cli_put_ending(const struct an_replay *rp);
+cJSON *cli_ending_json(const struct an_replay *rp);
+int cli_ended_plainly(const struct an_replay *rp);
+
+/* The flamegraph of a job at its whole-job peak, one root frame per process, into out
+ * (title NULL: the default); quiet: without saying where. 0, or 1 with the error said. */
+struct an_job;
+int cli_job_flamegraph(const struct an_job *j, const char *out, const char *title,
+                       int reversed, int quiet);
+
 /* Print "filrec: <message>" and a newline on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Whether arg is -h or --help. */

@@ -32,6 +32,63 @@ static void command(const ft_header *h, char *out, size_t cap)
     out[n] = 0;
 }
 
+static int write_flame(const char *out, const an_tree *t, const an_defs *d,
+                       const an_flame_opts *o, int quiet)
+{
+    FILE *f = fopen(out, "w");
+    if (!f) {
+        cli_error("cannot open '%s': %s", out, strerror(errno));
+        return 1;
+    }
+    if (an_flame_svg(f, t, d, o) | fclose(f)) {
+        cli_error("cannot write '%s': %s", out, strerror(errno));
+        return 1;
+    }
+    if (!quiet)
+        fprintf(stderr, "filrec: wrote %s\n", out);
+    return 0;
+}
+
+int cli_job_flamegraph(const an_job *j, const char *out, const char *title, int reversed,
+                       int quiet)
+{
+    an_tree t = {0};
+    an_defs d = {0};
+    char msg[600];
+    int rc = 0;
+    if (an_job_tree(j, reversed, &t, &d, msg, sizeof msg)) {
+        cli_error("%s", msg);
+        rc = 1;
+    } else {
+        char head[256], sub[256], a[32];
+        snprintf(head, sizeof head, "Peak memory of the job: %s at %.3f s, %zu processes",
+                 an_human(j->peak, a, sizeof a), (double)j->peak_time_us / 1e6, j->n);
+        snprintf(sub, sizeof sub, "%s. One frame per process. Click a frame to zoom, type to "
+                 "search.", reversed ? "Reversed: innermost frames at the top"
+                                     : "Each frame's width is the bytes live under it");
+        an_flame_opts o = {title ? title : head, sub, reversed};
+        rc = write_flame(out, &t, &d, &o, quiet);
+    }
+    an_tree_free(&t);
+    an_defs_free(&d);
+    return rc;
+}
+
+/* A job (PATH and PATH.d/): the whole-job peak, one root frame per process. */
+static int job_flamegraph(char **paths, size_t n, const char *out, const char *title,
+                          int reversed)
+{
+    an_job j;
+    char msg[600];
+    int rc = an_job_run(&j, paths, n, msg, sizeof msg, 1);
+    if (rc)
+        cli_error("%s", msg);
+    else
+        rc = cli_job_flamegraph(&j, out, title, reversed, 0);
+    an_job_free(&j);
+    return rc != 0;
+}
+
 int cmd_flamegraph(int argc, char **argv)
 {
     const char *path = NULL, *out = NULL, *title = NULL;
@@ -77,6 +134,14 @@ int cmd_flamegraph(int argc, char **argv)
                  at_end ? "end" : "peak");
         out = dflt;
     }
+    char **paths;
+    size_t njob;
+    if (!at_end && an_job_paths(path, &paths, &njob) == 0) {
+        int rc = njob > 1 ? job_flamegraph(paths, njob, out, title, reversed) : -1;
+        an_job_paths_free(paths, njob);
+        if (rc >= 0)
+            return rc;
+    }
     an_replay rp;
     if (cli_replay(&rp, path, 0, 1))
         return 1;
@@ -106,17 +171,7 @@ int cmd_flamegraph(int argc, char **argv)
                         "Each frame's width is the bytes live under it",
              at_end ? " (at exit)" : " (at the peak)");
     an_flame_opts o = {title ? title : head, sub, reversed};
-    FILE *f = fopen(out, "w");
-    int rc = 0;
-    if (!f) {
-        cli_error("cannot open '%s': %s", out, strerror(errno));
-        rc = 1;
-    } else if (an_flame_svg(f, &t, &rp.defs, &o) | fclose(f)) {
-        cli_error("cannot write '%s': %s", out, strerror(errno));
-        rc = 1;
-    } else {
-        fprintf(stderr, "filrec: wrote %s\n", out);
-    }
+    int rc = write_flame(out, &t, &rp.defs, &o, 0);
     an_tree_free(&t);
     an_replay_free(&rp);
     return rc;

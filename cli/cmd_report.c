@@ -96,10 +96,33 @@ static int write_svg(const char *dir, const char *name, const an_replay *rp, int
     return rc ? -1 : 0;
 }
 
+/* A job's part of the page: its peak, its processes, its flamegraph (job.svg). The
+ * rest of the page is the first process's. */
+static void job_section(FILE *f, const an_job *j)
+{
+    char a[32], b[32];
+    fprintf(f, "<h2>The job: %zu processes</h2>\n<p id=\"job\" data-processes=\"%zu\" "
+            "data-bytes=\"%llu\">Together at most %s at %.3f s (added up at the moments "
+            "filrec sampled them all). <a href=\"job.svg\">Job flamegraph</a>, one frame per "
+            "process. The rest of this page is the first process's.</p>\n<table>\n"
+            "<tr><th>pid</th><th>parent</th><th>own peak</th><th>at the job's peak</th>"
+            "<th>trace</th></tr>\n", j->n, j->n, (unsigned long long)j->peak,
+            an_human(j->peak, a, sizeof a), (double)j->peak_time_us / 1e6);
+    for (size_t i = 0; i < j->n; i++) {
+        const an_proc *p = &j->procs[i];
+        fprintf(f, "<tr><td>%llu</td><td>%llu</td><td>%s</td><td>%s</td><td><code>",
+                (unsigned long long)p->pid, (unsigned long long)p->ppid,
+                an_human(p->peak, a, sizeof a), an_human(p->at_job_peak, b, sizeof b));
+        h(f, p->path);
+        fputs("</code></td></tr>\n", f);
+    }
+    fputs("</table>\n", f);
+}
+
 static int write_index(const char *dir, const an_replay *rp, const an_loc *loc, size_t n,
                        const char *temps, uint64_t peak, uint64_t peak_us,
                        uint64_t end_us, uint64_t total, uint64_t allocs, int early,
-                       int plotted)
+                       int plotted, const an_job *job)
 {
     char path[4200], a[32], b[32];
     snprintf(path, sizeof path, "%.4096s/index.html", dir);
@@ -132,7 +155,10 @@ static int write_index(const char *dir, const an_replay *rp, const an_loc *loc, 
     fprintf(f, "<dt>allocated</dt><dd>%s in %s allocations</dd>\n<dt>trace</dt><dd><code>",
             an_human(total, a, sizeof a), an_commas(allocs, b, sizeof b));
     h(f, rp->path);
-    fputs("</code></dd>\n</dl>\n<p><a href=\"peak.svg\">Peak flamegraph</a> &middot; "
+    fputs("</code></dd>\n</dl>\n", f);
+    if (job)
+        job_section(f, job);
+    fputs("<p><a href=\"peak.svg\">Peak flamegraph</a> &middot; "
           "<a href=\"peak-reversed.svg\">reversed (who allocated through a function)</a></p>\n"
           "<object data=\"peak.svg\" type=\"image/svg+xml\"></object>\n"
           "<h2>Memory over time</h2>\n", f);
@@ -151,6 +177,30 @@ static int write_index(const char *dir, const an_replay *rp, const an_loc *loc, 
           "<code>filrec stats</code> tell more.</p>\n</body></html>\n", f);
     free(cmd);
     return fclose(f) ? -1 : 0;
+}
+
+/* The job of trace, when it has one (trace.d/ beside it): 1 with *j run, 0 if none,
+ * -1 on an error (said). */
+static int load_job(const char *trace, an_job *j)
+{
+    char **paths, msg[600];
+    size_t n;
+    if (an_job_paths(trace, &paths, &n) || n < 2) {
+        if (n < 2)
+            an_job_paths_free(paths, n);
+        return 0;
+    }
+    int err = an_job_run(j, paths, n, msg, sizeof msg, 0);
+    if (err) {
+        cli_error("%s", msg);
+        an_job_free(j);
+        an_job_paths_free(paths, n);
+        return -1;
+    }
+    /* the paths must outlive the job: they are its processes' names */
+    j->paths = paths;
+    j->npaths = n;
+    return 1;
 }
 
 int cli_report(const char *trace, const char *dir)
@@ -224,10 +274,19 @@ int cli_report(const char *trace, const char *dir)
     } else {
         cli_plot_finish(pin, trace, NULL);
     }
-    rc = rc || write_svg(dir, "peak.svg", &rp, 0, title) ||
+    an_job job;
+    int has_job = rc ? 0 : load_job(trace, &job);
+    char jsvg[4200];
+    snprintf(jsvg, sizeof jsvg, "%.4096s/job.svg", dir);
+    rc = rc || has_job < 0 || (has_job > 0 && cli_job_flamegraph(&job, jsvg, NULL, 0, 1)) ||
+         write_svg(dir, "peak.svg", &rp, 0, title) ||
          write_svg(dir, "peak-reversed.svg", &rp, 1, title) ||
          write_index(dir, &rp, loc, n, temps, peak, peak_us, end_us, total, allocs, early,
-                     plotted);
+                     plotted, has_job > 0 ? &job : NULL);
+    if (has_job > 0) {
+        an_job_paths_free(job.paths, job.npaths);
+        an_job_free(&job);
+    }
     if (rc)
         cli_error("cannot write the report in '%s': %s", dir, strerror(errno));
     else

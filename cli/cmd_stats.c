@@ -25,45 +25,6 @@ static const char *kind_names[FT_KIND_COUNT] = {
     [FT_STACK_NODE] = "stack_node", [FT_SAMPLE] = "sample", [FT_MARKER] = "marker",
     [FT_FORK] = "fork", [FT_EXEC] = "exec",
 };
-static const char *how_names[] = {
-    [AN_END_EARLY] = "early", [AN_END_EXIT] = "exit", [AN_END_SIGNAL] = "signal",
-    [AN_END_EXEC] = "exec", [AN_END_RUNNING] = "running", [AN_END_UNKNOWN] = "unknown",
-};
-
-/* How the process ended, as a phrase. */
-static void print_ending(const an_replay *rp)
-{
-    int code;
-    enum an_how how = an_replay_ending(rp, &code);
-    switch (how) {
-    case AN_END_EARLY:
-        fputs("early (no trailer: the file is cut short or damaged)", stdout);
-        break;
-    case AN_END_EXIT:
-        if (code >= 0)
-            printf("cleanly, exit code %d", code);
-        else
-            fputs("cleanly, at exit", stdout);
-        break;
-    case AN_END_SIGNAL:
-        if (rp->trailer_flags & FT_T_SIGNAL)
-            fputs("by a signal the process sent itself (complete)", stdout);
-        else
-            printf("killed by signal %d (%s)", code, strsignal(code));
-        break;
-    case AN_END_EXEC:
-        fputs("exec'd into ", stdout);
-        cli_put_text(rp->exec_path ? rp->exec_path : "?");
-        break;
-    case AN_END_RUNNING:
-        fputs("still running when recording ended", stdout);
-        break;
-    case AN_END_UNKNOWN:
-        fputs("without a word (killed, or _exit; its status was not seen)", stdout);
-        break;
-    }
-    putchar('\n');
-}
 static const char *marker_types[] = {"point", "begin", "end"};
 
 static double per_event(const an_replay *rp)
@@ -123,7 +84,7 @@ static const char *ending_word(const an_proc *p, char *buf, size_t cap)
 {
     static const char *plain[] = {
         [AN_END_EARLY] = "cut short", [AN_END_EXEC] = "exec", [AN_END_RUNNING] = "running",
-        [AN_END_UNKNOWN] = "killed",
+        [AN_END_UNKNOWN] = "killed", [AN_END_OOM] = "oom-killed",
     };
     if ((p->how == AN_END_EXIT || p->how == AN_END_SIGNAL) && p->code >= 0)
         snprintf(buf, cap, "%s %d", p->how == AN_END_EXIT ? "exit" : "signal", p->code);
@@ -188,15 +149,7 @@ static int print_json(const an_replay *rp, const an_job *job)
     cJSON_AddBoolToObject(o, "ended_cleanly", !rp->ended_early);
     cJSON_AddBoolToObject(o, "ended_by_own_signal", !rp->ended_early &&
                                                     (rp->trailer_flags & FT_T_SIGNAL));
-    int code;
-    enum an_how how = an_replay_ending(rp, &code);
-    cJSON *end = cJSON_AddObjectToObject(o, "ending");
-    cJSON_AddStringToObject(end, "how", how_names[how]);
-    if (code >= 0 && (how == AN_END_EXIT || how == AN_END_SIGNAL))
-        cJSON_AddNumberToObject(end, how == AN_END_EXIT ? "exit_code" : "signal", code);
-    if (how == AN_END_EXEC && rp->exec_path)
-        add_string(end, "exec", rp->exec_path, rp->exec_len);
-    cJSON_AddBoolToObject(end, "by_filrec", !rp->ended_early && (rp->trailer_flags & FT_T_SINK));
+    cJSON_AddItemToObject(o, "ending", cli_ending_json(rp));
     cJSON *c = cJSON_AddObjectToObject(o, "counts");
     for (unsigned k = 1; k < FT_KIND_COUNT; k++)
         if (kind_names[k])
@@ -254,7 +207,8 @@ static void print_text(const an_replay *rp)
     putchar('\n');
     printf("duration:         %.3f s\n", (double)rp->end_us / 1e6);
     fputs("ended:            ", stdout);
-    print_ending(rp);
+    cli_put_ending(rp);
+    putchar('\n');
     printf("events:           %s (alloc %s, free %s, mmap %llu, munmap %llu, mremap %llu)\n",
            an_commas(rp->events, a, sizeof a), an_commas(rp->counts[FT_ALLOC], b, sizeof b),
            an_commas(rp->counts[FT_FREE], c, sizeof c), (unsigned long long)rp->counts[FT_MMAP],

@@ -182,6 +182,12 @@ static void print_header(const an_replay *rp, const struct opts *o, uint64_t pea
            an_commas(rp->counts[FT_ALLOC] + rp->counts[FT_MMAP], c, sizeof c));
     if (o->mode == LEAKS)
         printf("live at end: %s\n", size_text(rp->cur, o->exact, a, sizeof a));
+    if (!cli_ended_plainly(rp)) {
+        fputs("ended:       ", stdout);
+        cli_put_ending(rp);
+        printf(", with %s live then ('filrec leaks' shows where)\n",
+               size_text(rp->end_live, o->exact, a, sizeof a));
+    }
     printf("\n");
 }
 
@@ -208,7 +214,7 @@ static void print_rows(const an_replay *rp, const struct opts *o, const an_loc *
 }
 
 static int print_json(const an_replay *rp, const struct opts *o, const an_loc *loc, size_t n,
-                      uint64_t peak, uint64_t peak_us, uint64_t whole)
+                      uint64_t peak, uint64_t peak_us, uint64_t whole, cJSON *oom)
 {
     cJSON *j = cJSON_CreateObject();
     char *u = an_utf8(rp->path, strlen(rp->path));
@@ -220,6 +226,9 @@ static int print_json(const an_replay *rp, const struct opts *o, const an_loc *l
     cJSON_AddNumberToObject(j, "total_allocated_bytes", (double)rp->total_bytes);
     cJSON_AddNumberToObject(j, "allocations", (double)(rp->counts[FT_ALLOC] + rp->counts[FT_MMAP]));
     cJSON_AddBoolToObject(j, "ended_cleanly", !rp->ended_early);
+    cJSON_AddItemToObject(j, "ending", cli_ending_json(rp));
+    if (o->mode != LEAKS)
+        cJSON_AddNumberToObject(j, "live_at_end_bytes", (double)rp->end_live);
     cJSON_AddStringToObject(j, "by", by_names[o->by]);
     cJSON_AddStringToObject(j, "report", o->mode == TEMPORARY ? "temporary" : o->mode == LEAKS ? "leaks" : "peak");
     if (o->mode == TEMPORARY)
@@ -243,6 +252,8 @@ static int print_json(const an_replay *rp, const struct opts *o, const an_loc *l
         cJSON_AddItemToObject(e, "stack", stack_json(&rp->defs, loc[i].stack));
         cJSON_AddItemToArray(a, e);
     }
+    if (oom)
+        cJSON_AddItemToObject(j, "out_of_memory", oom);
     char *text = cJSON_Print(j);
     cJSON_Delete(j);
     if (!text)
@@ -250,6 +261,94 @@ static int print_json(const an_replay *rp, const struct opts *o, const an_loc *l
     puts(text);
     free(text);
     return 0;
+}
+
+/* ---- out of memory: allocations that failed ---- */
+
+static const char *allocator_names[FT_A_COUNT] = {
+    [0] = "mmap", [FT_A_MALLOC] = "malloc", [FT_A_CALLOC] = "calloc",
+    [FT_A_REALLOC] = "realloc", [FT_A_POSIX_MEMALIGN] = "posix_memalign",
+    [FT_A_ALIGNED_ALLOC] = "aligned_alloc", [FT_A_MEMALIGN] = "memalign",
+    [FT_A_VALLOC] = "valloc", [FT_A_PVALLOC] = "pvalloc",
+    [FT_A_REALLOCARRAY] = "reallocarray", [FT_A_PYMEM] = "PyMem", [FT_A_PYOBJECT] = "PyObject",
+};
+
+/* The first failed allocation of a trace, and the locations live when it failed (a
+ * replay that stops there). */
+struct oom {
+    an_failure first;
+    uint64_t count;
+    an_replay rp;
+    an_loc *loc;
+    size_t n;
+};
+
+/* 0 with m filled, 1 when nothing failed, -1 on an error (said). */
+static int oom_load(struct oom *m, const char *path, const an_replay *whole, enum an_by by)
+{
+    memset(m, 0, sizeof *m);
+    if (!whole->nfailures)
+        return 1;
+    m->first = whole->failures[0];
+    m->count = whole->nfailures;
+    if (cli_replay(&m->rp, path, m->first.event ? m->first.event : 1, 0))
+        return -1;
+    if (an_peak_locations(&m->rp, by, &m->loc, &m->n)) {
+        cli_error("out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+static void oom_free(struct oom *m)
+{
+    free(m->loc);
+    an_replay_free(&m->rp);
+}
+
+static cJSON *oom_json(const struct oom *m, long top)
+{
+    cJSON *o = cJSON_CreateObject();
+    const an_defs *d = &m->rp.defs;
+    uint32_t s = m->first.stack < d->nnode ? m->first.stack : 0;
+    place p = place_of(d, s ? d->node[s].func : 0, s ? d->node[s].line : 0);
+    cJSON_AddNumberToObject(o, "count", (double)m->count);
+    cJSON *f = cJSON_AddObjectToObject(o, "first");
+    cJSON_AddNumberToObject(f, "size", (double)m->first.size);
+    cJSON_AddStringToObject(f, "allocator", allocator_names[m->first.allocator]);
+    cJSON_AddStringToObject(f, "function", p.func ? p.func : "?");
+    cJSON_AddStringToObject(f, "file", p.file ? p.file : "?");
+    cJSON_AddNumberToObject(f, "line", p.line);
+    place_free(&p);
+    cJSON_AddItemToObject(f, "stack", stack_json(d, s));
+    cJSON_AddNumberToObject(f, "time_s", (double)m->first.time_us / 1e6);
+    cJSON_AddNumberToObject(f, "live_bytes", (double)m->first.live);
+    cJSON *ls = cJSON_AddArrayToObject(f, "locations");
+    size_t n = top && (size_t)top < m->n ? (size_t)top : m->n;
+    for (size_t i = 0; i < n; i++) {
+        place q = place_of(d, m->loc[i].func, m->loc[i].line);
+        cJSON *e = place_json(&q);
+        place_free(&q);
+        cJSON_AddNumberToObject(e, "bytes", (double)m->loc[i].bytes);
+        cJSON_AddItemToArray(ls, e);
+    }
+    return o;
+}
+
+static void oom_text(const struct oom *m, const struct opts *o)
+{
+    char a[32], b[32];
+    const an_defs *d = &m->rp.defs;
+    uint32_t s = m->first.stack < d->nnode ? m->first.stack : 0;
+    printf("\nout of memory: %llu allocation%s failed; the first, of %s (%s), at ",
+           (unsigned long long)m->count, m->count == 1 ? "" : "s",
+           size_text(m->first.size, o->exact, a, sizeof a), allocator_names[m->first.allocator]);
+    an_loc at = {s ? d->node[s].func : 0, s ? d->node[s].line : 0, 0, 0, s, 0};
+    print_label(d, &at, AN_BY_LINE);
+    printf(",\n%.3f s, with %s live, held by:\n", (double)m->first.time_us / 1e6,
+           size_text(m->first.live, o->exact, b, sizeof b));
+    size_t n = m->n < 5 ? m->n : 5;
+    print_rows(&m->rp, o, m->loc, n, m->first.live);
 }
 
 static int parse(int argc, char **argv, struct opts *o, const char *use)
@@ -325,6 +424,13 @@ static int report(struct opts *o)
     if (cli_replayed(&rp, o->path, err, 1))
         return 1;
     uint64_t peak = rp.peak, peak_us = rp.peak_time_us, peak_event = rp.peak_event, whole = peak;
+    struct oom oom;
+    int have_oom = o->mode == PEAK ? oom_load(&oom, o->path, &rp, o->by) : 1;
+    if (have_oom < 0) {
+        an_replay_free(&rp);
+        return 1;
+    }
+    have_oom = have_oom == 0;
     an_loc *loc = NULL;
     size_t n = 0;
     int rc = 0;
@@ -346,17 +452,28 @@ static int report(struct opts *o)
     } else {
         if (o->mode == PEAK) {
             uint64_t total = rp.total_bytes, allocs = rp.counts[FT_ALLOC] + rp.counts[FT_MMAP];
-            uint64_t end_us = rp.end_us;
-            int early = rp.ended_early;
+            uint64_t end_us = rp.end_us, end_live = rp.cur, tend = rp.trailer_end;
+            int early = rp.ended_early, tflags = rp.trailer_flags;
+            char *exec = rp.exec_path;
+            size_t exec_len = rp.exec_len;
+            rp.exec_path = NULL;
             an_replay_free(&rp);
-            if (cli_replay(&rp, o->path, peak_event, 0))
+            if (cli_replay(&rp, o->path, peak_event, 0)) {
+                free(exec);
                 return 1;
+            }
             /* the header describes the whole run, not the part up to the peak */
             rp.total_bytes = total;
             rp.counts[FT_ALLOC] = allocs;
             rp.counts[FT_MMAP] = 0;
             rp.end_us = end_us;
             rp.ended_early = early;
+            rp.end_live = end_live;
+            rp.trailer_flags = tflags;
+            rp.trailer_end = tend;
+            free(rp.exec_path);
+            rp.exec_path = exec;
+            rp.exec_len = exec_len;
         } else {
             whole = rp.cur;
         }
@@ -364,17 +481,24 @@ static int report(struct opts *o)
     }
     if (rc) {
         cli_error("out of memory");
+        if (have_oom)
+            oom_free(&oom);
         an_replay_free(&rp);
         return 1;
     }
     if (o->top && (size_t)o->top < n)
         n = (size_t)o->top;
     if (o->json) {
-        rc = print_json(&rp, o, loc, n, peak, peak_us, whole);
+        rc = print_json(&rp, o, loc, n, peak, peak_us, whole,
+                        have_oom ? oom_json(&oom, o->top) : NULL);
     } else {
         print_header(&rp, o, peak, peak_us);
         print_rows(&rp, o, loc, n, whole);
+        if (have_oom)
+            oom_text(&oom, o);
     }
+    if (have_oom)
+        oom_free(&oom);
     free(loc);
     an_replay_free(&rp);
     return rc;
@@ -399,6 +523,7 @@ static const char *ending_text(const an_proc *p, char *buf, size_t cap)
     case AN_END_EXEC: return "exec";
     case AN_END_RUNNING: return "running";
     case AN_END_UNKNOWN: return "killed";
+    case AN_END_OOM: return "oom-killed";
     }
     return "?";
 }

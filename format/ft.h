@@ -19,7 +19,7 @@
 enum ft_kind {
     FT_ALLOC = 1, FT_FREE, FT_MMAP, FT_MUNMAP, FT_MREMAP, FT_THREAD, FT_THREAD_START,
     FT_THREAD_NAME, FT_STRING, FT_FUNCTION, FT_STACK_NODE, FT_SAMPLE, FT_MARKER,
-    FT_FORK, FT_TRAILER, FT_RALLOC, FT_EXEC,
+    FT_FORK, FT_TRAILER, FT_RALLOC, FT_EXEC, FT_FAILED,
     FT_KIND_COUNT /* kinds 1..FT_KIND_COUNT-1 are defined; the rest are reserved */
 };
 
@@ -45,7 +45,8 @@ enum ft_trailer_flag {
     FT_T_SINK = 8,     /* written by the sink: the process ended without writing one */
     FT_T_EXEC = 16,    /* the process replaced its image (exec); see the EXEC record */
     FT_T_RUNNING = 32, /* recording ended while the process still ran */
-    FT_T_ALL = 63
+    FT_T_OOM = 64,     /* killed while its cgroup's OOM killer count went up */
+    FT_T_ALL = 127
 };
 
 /* Errors: 0 or a negative value; ft_strerror() names it. */
@@ -93,7 +94,7 @@ typedef struct ft_record {
     uint64_t addr, size;      /* ALLOC, FREE, MMAP, MUNMAP; MREMAP old range */
     uint64_t addr2, size2;    /* MREMAP new range */
     uint32_t stack;           /* ALLOC, MMAP, THREAD_START; STACK_NODE parent */
-    uint32_t allocator;       /* ALLOC */
+    uint32_t allocator;       /* ALLOC, FAILED (0 for FAILED: an anonymous mmap) */
     uint64_t a, b, c;         /* other integers, by kind (see ft_reader.c); TRAILER:
                                * flags, time, end (0 unknown, else wait status + 1) */
     const char *str; size_t len; /* STRING, THREAD_NAME, MARKER: valid until next call */

@@ -445,6 +445,15 @@ static int parse_rare(ft_reader *r, const uint8_t **pp, const uint8_t *at, ft_re
     case FT_FORK:
         NEED(get_varint(&p, e, &rec->a), "fork cut short");
         break;
+    case FT_FAILED:
+        NEED(r->version < 2, "kind 18 (failed) is not defined in version 1");
+        NEED(get_varint(&p, e, &rec->size), "failed allocation size");
+        NEED(get_varint(&p, e, &rec->a) || rec->a >= FT_A_COUNT, "failed allocation allocator");
+        NEED(get_varint(&p, e, &rec->addr) || rec->addr > r->nnodes, "failed allocation stack");
+        rec->allocator = (uint32_t)rec->a;
+        rec->stack = (uint32_t)rec->addr;
+        rec->addr = 0;
+        break;
     case FT_EXEC:
         NEED(r->version < 2, "kind 17 (exec) is not defined in version 1");
         NEED(get_string(&p, e, FT_STRING_MAX, &rec->str, &rec->len), "exec path");

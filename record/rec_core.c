@@ -193,6 +193,18 @@ void *rec_alloc_event(void *p, size_t size, unsigned allocator)
     return p;
 }
 
+void rec_alloc_failed(size_t size, unsigned allocator)
+{
+    if (!rec_want())
+        return;
+    int e = errno; /* the caller's ENOMEM must survive us */
+    rec_tl.busy++;
+    uint64_t v[3] = {size, allocator, rec_stack_now()};
+    rec_put(FT_FAILED, 3, v, NULL, 0, 0, 0);
+    rec_tl.busy--;
+    errno = e;
+}
+
 void rec_free_event(void *p)
 {
     int locked;

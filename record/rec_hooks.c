@@ -67,6 +67,11 @@ int rec_resolve(void)
  * everything else is a tail call. */
 static __attribute__((noinline)) void *record_alloc(void *p, size_t n, unsigned allocator)
 {
+    if (__builtin_expect(!p, 0)) {
+        if (n)
+            rec_alloc_failed(n, allocator);
+        return p;
+    }
     if (rec_alloc_fast((uintptr_t)p, n, allocator))
         return p;
     return rec_alloc_event(p, n, allocator);
@@ -103,7 +108,8 @@ REC_EXPORT void *calloc(size_t k, size_t n)
         return __builtin_mul_overflow(k, n, &b) ? NULL : pool_alloc(b); /* pool is zeroed */
     }
     void *p = rec_real.calloc(k, n);
-    return record_alloc(p, k * n, FT_A_CALLOC);
+    size_t b;
+    return record_alloc(p, __builtin_mul_overflow(k, n, &b) ? SIZE_MAX : b, FT_A_CALLOC);
 }
 
 REC_EXPORT void free(void *p)
@@ -156,6 +162,8 @@ REC_EXPORT int posix_memalign(void **out, size_t align, size_t n)
         rc = ENOMEM;
     if (rc == 0)
         record_alloc(*out, n, FT_A_POSIX_MEMALIGN);
+    else if (rc == ENOMEM)
+        record_alloc(NULL, n, FT_A_POSIX_MEMALIGN);
     return rc;
 }
 
@@ -195,8 +203,12 @@ static void *mmap_hook(void *(*real)(void *, size_t, int, int, int, off_t), void
         return MAP_FAILED;
     }
     void *p = (real ? real : rec_real.mmap)(a, n, prot, flags, fd, off);
-    if (p != MAP_FAILED && (flags & MAP_ANONYMOUS) && rec_want())
-        rec_mmap(p, n);
+    if ((flags & MAP_ANONYMOUS) && rec_want()) {
+        if (p != MAP_FAILED)
+            rec_mmap(p, n);
+        else if (errno == ENOMEM)
+            rec_alloc_failed(n, 0);
+    }
     return p;
 }
 

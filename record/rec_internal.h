@@ -174,6 +174,8 @@ int rec_put(unsigned kind, unsigned n, const uint64_t *v, const void *s, size_t 
  * rec_alloc_event returns p, so a hook can end with it. */
 void *rec_alloc_event(void *p, size_t size, unsigned allocator);
 void rec_free_event(void *p);
+/* An allocation of size bytes that failed (allocator 0: an anonymous mmap). */
+void rec_alloc_failed(size_t size, unsigned allocator);
 void rec_mmap(void *p, size_t len);
 void rec_munmap(void *p, size_t len);
 void rec_fork(pid_t child);

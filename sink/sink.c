@@ -5,7 +5,6 @@
  * A log ends when its process is gone (pidfd), when the same process joins again (it
  * exec'd), or when the job stops: then its trailer is written with how the process ended.
  * The programs never wait for us unless every buffer of their log is full. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -50,6 +49,8 @@ struct slog {
     uint64_t last_flush;
     int failed;            /* writing failed: read on (the program must not wait), write nothing */
     int ended;             /* trailer written, resources released but tc (for forks) */
+    char *oom_file;        /* its memory cgroup's OOM kill count, and the count seen */
+    uint64_t oom_kills;
 };
 
 struct job {
@@ -205,6 +206,49 @@ static uint64_t end_status(struct job *j, struct slog *l)
     return field == 52 ? strtoull(p, NULL, 10) + 1 : 0;
 }
 
+/* The file of pid's memory cgroup that counts the OOM killer's kills (v2:
+ * memory.events, v1: memory.oom_control; both say "oom_kill N"), malloc'd, or NULL. */
+static char *oom_file(pid_t pid)
+{
+    char path[4200], line[4096];
+    snprintf(path, sizeof path, "/proc/%d/cgroup", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return NULL;
+    path[0] = 0;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        const char *p = strchr(line, ':'), *q = p ? strchr(p + 1, ':') : NULL;
+        if (!q)
+            continue;
+        if (!strncmp(line, "0::", 3))
+            snprintf(path, sizeof path, "/sys/fs/cgroup%s/memory.events", q + 1);
+        else if ((size_t)(q - p - 1) == 6 && !strncmp(p + 1, "memory", 6))
+            snprintf(path, sizeof path, "/sys/fs/cgroup/memory%s/memory.oom_control", q + 1);
+        else
+            continue;
+        if (!access(path, R_OK))
+            break;
+        path[0] = 0;
+    }
+    fclose(f);
+    return path[0] ? strdup(path) : NULL;
+}
+
+static uint64_t oom_kills(const char *file)
+{
+    char line[256];
+    uint64_t n = 0;
+    FILE *f = file ? fopen(file, "re") : NULL;
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "oom_kill ", 9))
+            n = strtoull(line + 9, NULL, 10);
+    fclose(f);
+    return n;
+}
+
 /* Close a log for good: what is left, the trailer (flags added to what the process
  * said, or the sink's own), and the trace. The transcoder stays, for a fork child that
  * may still join after its parent's end. */
@@ -220,6 +264,17 @@ static void end_log(struct job *j, struct slog *l, unsigned flags, uint64_t end)
         uint32_t said = atomic_load(&l->g->exit_end);
         if (said && !(flags & FT_T_EXEC))
             end = said; /* the program's own word beats what its zombie showed */
+        /* Died without a word, killed or status unknown: was it the OOM killer? */
+        if (!sink_tc_said_bye(l->tc) && !said && !(flags & (FT_T_EXEC | FT_T_RUNNING)) &&
+            (end == 0 || ((end - 1) & 0x7f) == SIGKILL)) {
+            uint64_t k = oom_kills(l->oom_file);
+            if (k > l->oom_kills) {
+                flags |= FT_T_OOM;
+                for (size_t i = 0; i < j->n; i++) /* one kill, one process */
+                    if (j->logs[i]->oom_file && !strcmp(j->logs[i]->oom_file, l->oom_file))
+                        j->logs[i]->oom_kills = k;
+            }
+        }
         check(l, sink_tc_end(l->tc, l->out, flags, t, end));
     }
     ft_writer_free(l->out);
@@ -337,6 +392,8 @@ static int setup(struct job *j, struct slog *l, const struct rec_hello *h, const
             return -1;
     }
     l->pidfd = (int)syscall(SYS_pidfd_open, l->pid, 0);
+    l->oom_file = oom_file(l->pid);
+    l->oom_kills = oom_kills(l->oom_file);
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/statm", (int)l->pid);
     l->statm = j->o->sample_us ? open(path, O_RDONLY | O_CLOEXEC) : -1;
@@ -352,6 +409,7 @@ static void free_slog(struct job *j, struct slog *l)
     if (l->fd >= 0 && l->fd != j->o->trace_fd)
         close(l->fd);
     sink_tc_free(l->tc);
+    free(l->oom_file);
     free(l);
 }
 

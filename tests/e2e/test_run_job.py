@@ -5,6 +5,7 @@ Each test runs a real job (tests/e2e/pyprogs/job_*.py) whose processes hold know
 bytes at known lines, and checks every trace's numbers against them."""
 import json
 import os
+import re
 import signal
 import subprocess
 from pathlib import Path
@@ -170,6 +171,34 @@ def test_run_job_process_pool_executor(job, python):
         trace, st = j.by_pid(pid)
         assert 30 * MB <= j.held(trace, prog, "HOLD") <= 30 * MB + 100, trace
         assert st["peak_bytes"] >= 30 * MB
+
+
+def test_flamegraph_and_report_of_job(job, one_python, filrec, tmp_path):
+    """The job's flamegraph has one frame per process under the root, each as wide as
+    that process's share of the whole-job peak; the report folder links it and lists
+    the processes."""
+    prog = PYPROGS / "job_pool.py"
+    j = job(one_python, str(prog), "fork", "100")
+    s = job_summary(filrec, j.trace)
+    svg = tmp_path / "job.svg"
+    p = subprocess.run([filrec, "flamegraph", "-o", str(svg), str(j.trace)],
+                       capture_output=True, text=True, timeout=TIMEOUT)
+    assert p.returncode == 0, p.stderr
+    frames = re.findall(r'<g class="f" id="f\d+" data-x="[^"]*" data-w="[^"]*" '
+                        r'data-d="(\d+)" data-b="(\d+)" data-l="([^"]*)"', svg.read_text())
+    root = [(int(b), l) for d, b, l in frames if d == "0"]
+    assert root == [(s["peak_bytes"], "all")]
+    procs = {int(l.split()[1]): int(b) for d, b, l in frames if d == "1"}
+    want = {p["pid"]: p["at_job_peak_bytes"] for p in s["processes"] if p["at_job_peak_bytes"]}
+    assert procs == want
+    assert all(l.startswith("pid ") for d, b, l in frames if d == "1")
+    r = subprocess.run([filrec, "report", "-o", str(tmp_path / "rep"), str(j.trace)],
+                       capture_output=True, text=True, timeout=TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    page = (tmp_path / "rep" / "index.html").read_text()
+    m = re.search(r'id="job" data-processes="(\d+)" data-bytes="(\d+)"', page)
+    assert m and int(m[1]) == len(s["processes"]) and int(m[2]) == s["peak_bytes"]
+    assert (tmp_path / "rep" / "job.svg").read_text().count('data-d="1"') == len(want)
 
 
 def test_run_job_subprocess_child_traced(job, python):

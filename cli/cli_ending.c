@@ -1,0 +1,73 @@
+/* cli_ending.c: how a traced process ended (an_replay_ending), in words and in JSON,
+ * the same for every verb that says it. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../analyze/an.h"
+#include "cli.h"
+
+static const char *how_names[] = {
+    [AN_END_EARLY] = "early", [AN_END_EXIT] = "exit", [AN_END_SIGNAL] = "signal",
+    [AN_END_EXEC] = "exec", [AN_END_RUNNING] = "running", [AN_END_UNKNOWN] = "unknown",
+    [AN_END_OOM] = "oom_killer",
+};
+
+int cli_ended_plainly(const an_replay *rp)
+{
+    int code;
+    return an_replay_ending(rp, &code) == AN_END_EXIT;
+}
+
+void cli_put_ending(const an_replay *rp)
+{
+    int code;
+    switch (an_replay_ending(rp, &code)) {
+    case AN_END_EARLY:
+        fputs("early (no trailer: the file is cut short or damaged)", stdout);
+        break;
+    case AN_END_EXIT:
+        if (code >= 0)
+            printf("cleanly, exit code %d", code);
+        else
+            fputs("cleanly, at exit", stdout);
+        break;
+    case AN_END_SIGNAL:
+        if (rp->trailer_flags & FT_T_SIGNAL)
+            fputs("by a signal the process sent itself (complete)", stdout);
+        else
+            printf("killed by signal %d (%s)", code, strsignal(code));
+        break;
+    case AN_END_EXEC:
+        fputs("exec'd into ", stdout);
+        cli_put_text(rp->exec_path ? rp->exec_path : "?");
+        break;
+    case AN_END_RUNNING:
+        fputs("still running when recording ended", stdout);
+        break;
+    case AN_END_UNKNOWN:
+        fputs("killed (by a signal: which was not seen before its parent reaped it)", stdout);
+        break;
+    case AN_END_OOM:
+        fputs("killed by the OOM killer", stdout);
+        break;
+    }
+}
+
+cJSON *cli_ending_json(const an_replay *rp)
+{
+    int code;
+    enum an_how how = an_replay_ending(rp, &code);
+    cJSON *end = cJSON_CreateObject();
+    cJSON_AddStringToObject(end, "how", how_names[how]);
+    if (code >= 0 && (how == AN_END_EXIT || how == AN_END_SIGNAL))
+        cJSON_AddNumberToObject(end, how == AN_END_EXIT ? "exit_code" : "signal", code);
+    if (how == AN_END_EXEC && rp->exec_path) {
+        char *u = an_utf8(rp->exec_path, rp->exec_len);
+        cJSON_AddStringToObject(end, "exec", u ? u : "");
+        free(u);
+    }
+    cJSON_AddBoolToObject(end, "by_filrec", !rp->ended_early && (rp->trailer_flags & FT_T_SINK));
+    return end;
+}
