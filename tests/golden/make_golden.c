@@ -84,11 +84,12 @@ int main(int argc, char **argv)
     ft_enc_thread(&f, 0); note(FT_THREAD);
     str(FT_MARKER | FT_MARK_POINT << 5, "done");
     ft_enc_ints(&f, FT_FORK, 1, 4300, 0, 0, 0); note(FT_FORK);
+    ft_enc_ints(&f, FT_FAILED, 3, 1ull << 40, FT_A_MALLOC, 1, 0); note(FT_FAILED);
     str(FT_EXEC, "/bin/true");
     err |= flush(w);
 
     /* Frame 3: the trailer alone: exec'd, written by the sink, 20 ms, end unknown,
-     * counts of kinds 1..17. */
+     * counts of kinds 1..18. */
     ft_enc_ints(&f, FT_TRAILER, 4, FT_T_SINK | FT_T_EXEC, 20000, 0, FT_KIND_COUNT - 1);
     for (unsigned k = 1; k < FT_KIND_COUNT; k++)
         ft_enc_more(&f, counts[k]);

@@ -58,6 +58,7 @@ static int rec_diff(const rec *w, const rec *g, char *why, size_t cap)
     case FT_MUNMAP: DIFF(addr); DIFF(size); break;
     case FT_MREMAP: DIFF(addr); DIFF(size); DIFF(addr2); DIFF(size2); break;
     case FT_THREAD: case FT_FORK: DIFF(a); break;
+    case FT_FAILED: DIFF(size); DIFF(allocator); DIFF(stack); break;
     case FT_THREAD_START: DIFF(a); DIFF(b); DIFF(c); DIFF(stack); break;
     case FT_STRING: case FT_THREAD_NAME: case FT_MARKER: case FT_EXEC:
         if (w->kind != FT_EXEC)
@@ -1377,21 +1378,24 @@ static void golden_v1_basic_reads(void)
     CHECK(o->n == n, "%zu records, want %zu", o->n, n);
 }
 
-/* tests/golden/v2-basic.bin: the same records as v1's, then an EXEC, and the version-2
- * trailer (flags 24: by the sink, exec'd; end 0; counts of kinds 1..17); the header's
- * appended mono_ns and image. */
+/* tests/golden/v2-basic.bin: the same records as v1's, then a FAILED (1 TiB, malloc,
+ * stack 1) and an EXEC, and the version-2 trailer (flags 24: by the sink, exec'd; end
+ * 0; counts of kinds 1..18); the header's appended mono_ns and image. */
 static void golden_v2_basic_reads(void)
 {
     size_t n = sizeof golden / sizeof *golden;
     readout *o = golden_read(GOLDEN_DIR "/v2-basic.bin", 123456789000ull, 1, n - 1);
-    CHECK(o->n == n + 1, "%zu records, want %zu", o->n, n + 1);
+    CHECK(o->n == n + 2, "%zu records, want %zu", o->n, n + 2);
     char why[128];
+    rec failed = {R(FT_FAILED, 0, 0), .size = 1ull << 40, .allocator = FT_A_MALLOC, .stack = 1};
     rec exec = {R(FT_EXEC, 0, 0), .str = "/bin/true", .len = 9};
     rec trailer = {R(FT_TRAILER, 0, 0), .a = FT_T_SINK | FT_T_EXEC, .b = 20000, .c = 0,
-                   .ncounts = 17, .counts = {0, 4, 4, 1, 1, 1, 3, 1, 1, 2, 1, 1, 2, 3, 1, 0, 0, 1}};
-    if (o->n == n + 1) {
-        CHECK(!rec_diff(&exec, &o->r[n - 1], why, sizeof why), "exec: %s", why);
-        CHECK(!rec_diff(&trailer, &o->r[n], why, sizeof why), "trailer: %s", why);
+                   .ncounts = 18,
+                   .counts = {0, 4, 4, 1, 1, 1, 3, 1, 1, 2, 1, 1, 2, 3, 1, 0, 0, 1, 1}};
+    if (o->n == n + 2) {
+        CHECK(!rec_diff(&failed, &o->r[n - 1], why, sizeof why), "failed: %s", why);
+        CHECK(!rec_diff(&exec, &o->r[n], why, sizeof why), "exec: %s", why);
+        CHECK(!rec_diff(&trailer, &o->r[n + 1], why, sizeof why), "trailer: %s", why);
     }
 }
 
