@@ -58,6 +58,11 @@ $(B)/progs/%: tests/progs/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -D_GNU_SOURCE -o $@ $< -ldl -lpthread
 
+# static_*: programs no preloaded library can enter
+$(B)/progs/static_%: tests/progs/static_%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -D_GNU_SOURCE -static -o $@ $<
+
 $(B)/unit/%: tests/unit/%.c tests/unit/check.h $(call obj,obj,$(ANALYZE_SRC) $(SINK_SRC) $(FORMAT_SRC))
 	@mkdir -p $(dir $@)
 	$(CC) $(filter-out -MMD -MP,$(CPPFLAGS)) $(CFLAGS) -o $@ $(filter %.c %.o,$^) -lzstd $(CJSON_LIBS) -lm

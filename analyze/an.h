@@ -333,6 +333,21 @@ void an_job_paths_free(char **paths, size_t n);
  * with msg naming the trace. */
 int an_job_run(an_job *j, char **paths, size_t n, char *msg, size_t msgcap, int progress);
 void an_job_free(an_job *j);
+/* The job over time: at each moment any process was sampled (*ntimes of them, in
+ * microseconds since the first process started), the most each process held in the
+ * interval ending there: (*values)[t * j->n + p]; their sum at the whole-job peak's
+ * moment is j->peak. Both arrays malloc'd. 0 or -1. */
+int an_job_series(const an_job *j, uint64_t **times_us, uint64_t **values, size_t *ntimes);
+
+/* A process of the job that ran unrecorded, as filrec run listed it. */
+typedef struct an_unrec {
+    uint64_t pid, ppid;
+    char why[128], cmd[256];     /* any bytes but NUL, tab and newline */
+} an_unrec;
+/* The job's unrecorded processes (path.d/unrecorded.tsv; none when it is not there):
+ * *out malloc'd. 0, or -1 when out of memory. */
+int an_job_unrecorded(const char *path, an_unrec **out, size_t *n);
+
 struct an_tree;
 /* The tree of what every process held at the whole-job peak: one frame per process
  * under the root ("pid N command"), its stacks under it, their definitions merged into

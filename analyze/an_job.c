@@ -348,3 +348,88 @@ int an_job_tree(const an_job *j, int reversed, an_tree *t, an_defs *d, char *msg
     }
     return 0;
 }
+
+/* ---- the processes that ran unrecorded (the sink's PATH.d/unrecorded.tsv) ---- */
+
+int an_job_unrecorded(const char *path, an_unrec **out, size_t *n)
+{
+    struct stat st;
+    char file[4200], line[1024];
+    *out = NULL;
+    *n = 0;
+    int is_dir = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    snprintf(file, sizeof file, is_dir ? "%.4096s/unrecorded.tsv" : "%.4096s.d/unrecorded.tsv",
+             path);
+    FILE *f = fopen(file, "re");
+    if (!f)
+        return 0;
+    size_t cap = 0;
+    int rc = 0;
+    while (fgets(line, sizeof line, f) && *n < 100000) {
+        line[strcspn(line, "\n")] = 0;
+        char *pid = line, *ppid = strchr(pid, '\t'), *why = ppid ? strchr(ppid + 1, '\t') : NULL,
+             *cmd = why ? strchr(why + 1, '\t') : NULL;
+        if (!cmd)
+            continue; /* not a line of ours: skipped, as a hand-edited file may hold */
+        *ppid++ = *why++ = *cmd++ = 0;
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 16;
+            an_unrec *v = realloc(*out, cap * sizeof *v);
+            if (!v) {
+                rc = -1;
+                break;
+            }
+            *out = v;
+        }
+        an_unrec *u = &(*out)[(*n)++];
+        u->pid = strtoull(pid, NULL, 10);
+        u->ppid = strtoull(ppid, NULL, 10);
+        snprintf(u->why, sizeof u->why, "%s", why);
+        snprintf(u->cmd, sizeof u->cmd, "%s", cmd);
+    }
+    fclose(f);
+    return rc;
+}
+
+/* ---- the job over time ---- */
+
+int an_job_series(const an_job *j, uint64_t **times_us, uint64_t **values, size_t *ntimes)
+{
+    size_t nkeys = 0;
+    *times_us = NULL;
+    *values = NULL;
+    *ntimes = 0;
+    for (size_t i = 0; i < j->n; i++)
+        nkeys += j->procs[i].nivl;
+    uint64_t *keys = malloc((nkeys ? nkeys : 1) * sizeof *keys);
+    if (!keys)
+        return -1;
+    size_t k = 0;
+    for (size_t i = 0; i < j->n; i++)
+        for (size_t m = 0; m < j->procs[i].nivl; m++)
+            keys[k++] = j->procs[i].ivl[m].key;
+    qsort(keys, k, sizeof *keys, cmp_u64);
+    size_t u = 0;
+    for (size_t m = 0; m < k; m++)
+        if (!u || keys[m] != keys[u - 1])
+            keys[u++] = keys[m];
+    uint64_t *t = malloc((u ? u : 1) * sizeof *t), *v = calloc((u ? u : 1) * (j->n ? j->n : 1),
+                                                              sizeof *v);
+    if (!t || !v) {
+        free(keys), free(t), free(v);
+        return -1;
+    }
+    for (size_t m = 0; m < u; m++) {
+        uint64_t abs = keys[m] * KEY_NS;
+        t[m] = abs > j->start_ns ? (abs - j->start_ns) / 1000 : 0;
+        for (size_t i = 0; i < j->n; i++) {
+            const an_ivl *x = ivl_at(&j->procs[i], keys[m]);
+            v[m * j->n + i] = x ? x->max : 0;
+        }
+    }
+    free(keys);
+    *times_us = t;
+    *values = v;
+    *ntimes = u;
+    return 0;
+}

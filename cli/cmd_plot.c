@@ -25,7 +25,8 @@ static const char usage[] =
     "\n"
     "Draw memory over time with gnuplot: the tracked heap (exact at every sample) and\n"
     "the process RSS, the peak with its bytes and top allocating line, markers as\n"
-    "vertical lines and regions as shaded spans (filrec.mark, filrec.region).\n"
+    "vertical lines and regions as shaded spans (filrec.mark, filrec.region). For a\n"
+    "job (TRACE with TRACE.d/ beside it), all processes together and the largest each.\n"
     "\n"
     "  -o FILE        the picture; .png, .svg or .pdf (default: TRACE's name with .png)\n"
     "  --width W      width in pixels (default 1200; for .pdf, hundredths of an inch)\n"
@@ -429,6 +430,108 @@ out:
     return rc;
 }
 
+/* ---- a job: the processes together, and each of the largest ---- */
+
+#define JOB_LINES 8 /* processes drawn one by one; the rest as one line */
+
+static int by_own_peak(const void *a, const void *b, void *ctx)
+{
+    const an_job *j = ctx;
+    uint64_t x = j->procs[*(const size_t *)a].peak, y = j->procs[*(const size_t *)b].peak;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* The data: one row per moment, time (s), all processes, then each drawn process
+ * (and the others together when there are more). Numbers only: nothing from a trace. */
+static int job_data(FILE *f, const an_job *j, const size_t *order, size_t lines, int others)
+{
+    uint64_t *t, *v;
+    size_t n;
+    if (an_job_series(j, &t, &v, &n))
+        return -1;
+    for (size_t m = 0; m < n; m++) {
+        uint64_t all = 0, rest = 0;
+        for (size_t i = 0; i < j->n; i++)
+            all += v[m * j->n + i];
+        fprintf(f, "%.6f\t%llu", (double)t[m] / 1e6, (unsigned long long)all);
+        for (size_t i = 0; i < lines; i++)
+            fprintf(f, "\t%llu", (unsigned long long)v[m * j->n + order[i]]);
+        for (size_t i = lines; i < j->n; i++)
+            rest += v[m * j->n + order[i]];
+        if (others)
+            fprintf(f, "\t%llu", (unsigned long long)rest);
+        fputc('\n', f);
+    }
+    free(t), free(v);
+    return ferror(f) ? -1 : 0;
+}
+
+static int job_plot(const struct opts *o, const an_job *j, enum term t)
+{
+    size_t *order = malloc((j->n ? j->n : 1) * sizeof *order);
+    if (!order) {
+        cli_error("out of memory");
+        return 1;
+    }
+    for (size_t i = 0; i < j->n; i++)
+        order[i] = i;
+    qsort_r(order, j->n, sizeof *order, by_own_peak, (void *)j);
+    size_t lines = j->n < JOB_LINES ? j->n : JOB_LINES;
+    int others = j->n > lines, tmp, rc = 1;
+    char data[4200], *text = NULL;
+    size_t len;
+    FILE *f = open_data(o, data, sizeof data, &tmp);
+    if (!f) {
+        free(order);
+        return 1;
+    }
+    if (job_data(f, j, order, lines, others) | fclose(f)) {
+        cli_error("cannot write '%s': %s", data, strerror(errno));
+        goto out;
+    }
+    FILE *s = open_memstream(&text, &len);
+    if (!s) {
+        cli_error("out of memory");
+        goto out;
+    }
+    char title[256];
+    double ys = 1, top = (double)j->peak;
+    static const char *unit[] = {"B", "KB", "MB", "GB", "TB", "PB"};
+    int u = 0;
+    while (u < 5 && top >= ys * 1000)
+        ys *= 1000, u++;
+    snprintf(title, sizeof title, "Memory over time: a job of %zu processes", j->n);
+    fputs("# filrec plot of a job: gnuplot -d < this > picture\n", s);
+    script_terminal(s, t, o->width, o->height);
+    fputs("set title ", s);
+    gp_quote(s, o->title ? o->title : title, strlen(o->title ? o->title : title));
+    fprintf(s, "\nset datafile separator tab\nset key below horizontal\nset grid\n"
+               "set border 3\nset tics nomirror\nset xlabel 'time (s)'\n"
+               "set ylabel 'memory (%s)'\nset yrange [0:%.9g]\nplot ", unit[u],
+            top ? top / ys * 1.15 : 1);
+    gp_quote(s, data, strlen(data));
+    fprintf(s, " using 1:($2/%g) with lines lw 2.5 lc rgb '#d62728' title 'all processes'",
+            ys);
+    for (size_t i = 0; i < lines; i++)
+        fprintf(s, ", \\\n  '' using 1:($%zu/%g) with lines lw 1 title 'pid %llu'", i + 3, ys,
+                (unsigned long long)j->procs[order[i]].pid);
+    if (others)
+        fprintf(s, ", \\\n  '' using 1:($%zu/%g) with lines lw 1 dt 2 title '%zu others'",
+                lines + 3, ys, j->n - lines);
+    fputc('\n', s);
+    if (fclose(s)) {
+        cli_error("out of memory");
+        goto out;
+    }
+    rc = (o->data && keep_script(o->data, text, len)) ? 1 : draw(o, text, len);
+out:
+    free(text);
+    free(order);
+    if (tmp)
+        unlink(data);
+    return rc;
+}
+
 static struct cli_plot_input *input_new(void)
 {
     struct cli_plot_input *in = calloc(1, sizeof *in);
@@ -459,6 +562,25 @@ static int plot(const struct opts *o)
         cli_error("cannot tell the format of '%s': want a name ending in .png, .svg or .pdf",
                   o->out);
         return 1;
+    }
+    char **paths, msg[600];
+    size_t n;
+    if (an_job_paths(o->path, &paths, &n) == 0) {
+        int rc = -1;
+        if (n > 1) {
+            an_job j;
+            rc = an_job_run(&j, paths, n, msg, sizeof msg, 1);
+            if (rc)
+                cli_error("%s", msg);
+            else
+                rc = job_plot(o, &j, (enum term)t);
+            an_job_free(&j);
+            if (!rc)
+                fprintf(stderr, "filrec: wrote %s\n", o->out);
+        }
+        an_job_paths_free(paths, n);
+        if (rc >= 0)
+            return rc != 0;
     }
     struct cli_plot_input *in = input_new();
     if (!in) {

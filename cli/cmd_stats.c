@@ -135,7 +135,7 @@ static void job_text(const an_job *j)
     }
 }
 
-static int print_json(const an_replay *rp, const an_job *job)
+static int print_json(const an_replay *rp, const an_job *job, const an_unrec *un, size_t nun)
 {
     cJSON *o = cJSON_CreateObject();
     add_string(o, "trace", rp->path, strlen(rp->path));
@@ -180,6 +180,17 @@ static int print_json(const an_replay *rp, const an_job *job)
         cJSON_AddItemToArray(fs, cJSON_CreateNumber((double)rp->forks[i]));
     if (job)
         job_json(o, job);
+    if (nun) {
+        cJSON *us = cJSON_AddArrayToObject(o, "not_recorded");
+        for (size_t i = 0; i < nun; i++) {
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddNumberToObject(e, "pid", (double)un[i].pid);
+            cJSON_AddNumberToObject(e, "ppid", (double)un[i].ppid);
+            add_string(e, "command", un[i].cmd, strlen(un[i].cmd));
+            add_string(e, "why", un[i].why, strlen(un[i].why));
+            cJSON_AddItemToArray(us, e);
+        }
+    }
     char *text = cJSON_Print(o);
     cJSON_Delete(o);
     if (!text)
@@ -275,9 +286,24 @@ int cmd_stats(int argc, char **argv)
         an_replay_free(&rp);
         return 1;
     }
-    int rc = json ? print_json(&rp, is_job ? &job : NULL) : (print_text(&rp), 0);
+    an_unrec *un = NULL;
+    size_t nun = 0;
+    an_job_unrecorded(path, &un, &nun);
+    int rc = json ? print_json(&rp, is_job ? &job : NULL, un, nun) : (print_text(&rp), 0);
     if (!json && is_job)
         job_text(&job);
+    if (!json && nun) {
+        printf("not recorded:     %zu process%s\n", nun, nun == 1 ? "" : "es");
+        for (size_t i = 0; i < nun; i++) {
+            printf("  %8llu %8llu  ", (unsigned long long)un[i].pid,
+                   (unsigned long long)un[i].ppid);
+            cli_put_text(un[i].cmd);
+            fputs(": ", stdout);
+            cli_put_text(un[i].why);
+            putchar('\n');
+        }
+    }
+    free(un);
     an_job_free(&job);
     an_job_paths_free(paths, n);
     an_replay_free(&rp);

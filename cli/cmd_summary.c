@@ -621,6 +621,11 @@ static int print_job(const struct opts *o, const an_job *j, struct job_locs *pl)
             cJSON_AddStringToObject(e, "ended", ending_text(p, c, sizeof c));
             cJSON_AddItemToArray(ps, e);
         }
+        an_unrec *un = NULL;
+        size_t nun = 0;
+        an_job_unrecorded(o->path, &un, &nun);
+        cJSON_AddNumberToObject(root, "not_recorded", (double)nun);
+        free(un);
         cJSON *ls = cJSON_AddArrayToObject(root, "locations");
         for (size_t i = 0; i < k; i++) {
             const an_replay *rp = &pl[rows[i].proc].rp;
@@ -655,6 +660,13 @@ static int print_job(const struct opts *o, const an_job *j, struct job_locs *pl)
         print_command(&pl[i].rp.hdr);
         putchar('\n');
     }
+    an_unrec *un = NULL;
+    size_t nun = 0;
+    an_job_unrecorded(o->path, &un, &nun);
+    if (nun)
+        printf("not recorded: %zu process%s ('filrec stats' lists them)\n", nun,
+               nun == 1 ? "" : "es");
+    free(un);
     printf("\n%14s %7s %9s %8s  %s\n", "bytes at peak", "%", "blocks", "pid", "location");
     for (size_t i = 0; i < k; i++) {
         const an_loc *l = rows[i].loc;

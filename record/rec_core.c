@@ -21,6 +21,7 @@
 
 #include "filrec.h"
 #include "rec_internal.h"
+#include "rec_link.h"
 
 __thread struct rec_tls rec_tl __attribute__((tls_model("initial-exec")));
 /* Read on every event by every thread: each on a cache line no one writes often. */
@@ -243,8 +244,92 @@ void rec_fork(pid_t child)
         rec_put(FT_FORK, 1, &v, NULL, 0, 0, 0);
 }
 
-void rec_exec(const char *path)
+/* Whether envp holds what the program to come needs to join: our socket's name and a
+ * preloaded libfilrec. */
+static int env_records(char *const envp[])
 {
+    int sock = 0, lib = 0;
+    size_t n = strlen(params.sock);
+    for (size_t i = 0; envp && envp[i]; i++) {
+        const char *e = envp[i];
+        if (!strncmp(e, "FILREC_SOCK=", 12) && !strncmp(e + 12, params.sock, n) && !e[12 + n])
+            sock = 1;
+        else if (!strncmp(e, "LD_PRELOAD=", 11) && strstr(e + 11, "libfilrec"))
+            lib = 1;
+    }
+    return sock && lib;
+}
+
+/* Why the program file would not record itself even with our environment: static (no
+ * ELF interpreter: nothing loads libfilrec) or setuid/setgid to someone else (the
+ * loader ignores LD_PRELOAD); 0 when it would (or it is a script, or unreadable).
+ * file is looked up in PATH like execvp when search is set. Stack and syscalls only. */
+static unsigned program_why(const char *file, int search)
+{
+    char path[4096];
+    const char *p = file;
+    if (search && !strchr(file, '/')) {
+        const char *dirs = getenv("PATH");
+        p = NULL;
+        for (const char *d = dirs ? dirs : "/bin:/usr/bin"; *d && !p;) {
+            size_t n = strcspn(d, ":");
+            if (n + strlen(file) + 2 < sizeof path) {
+                memcpy(path, n ? d : ".", n ? n : 1);
+                path[n ? n : 1] = '/';
+                strcpy(path + (n ? n : 1) + 1, file);
+                if (!access(path, X_OK))
+                    p = path;
+            }
+            d += n + (d[n] == ':');
+        }
+        if (!p)
+            return 0;
+    }
+    struct stat st;
+    if (stat(p, &st))
+        return 0;
+    if (((st.st_mode & S_ISUID) && st.st_uid != geteuid()) ||
+        ((st.st_mode & S_ISGID) && st.st_gid != getegid()))
+        return REC_WHY_SETUID;
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    unsigned char eh[64], ph[56];
+    unsigned why = 0;
+    if (fd >= 0 && read(fd, eh, sizeof eh) == (ssize_t)sizeof eh && !memcmp(eh, "\x7f" "ELF", 4) &&
+        eh[4] == 2 /* 64-bit */) {
+        uint64_t off;
+        uint16_t size, num;
+        memcpy(&off, eh + 32, 8);
+        memcpy(&size, eh + 54, 2);
+        memcpy(&num, eh + 56, 2);
+        why = REC_WHY_STATIC;
+        for (unsigned i = 0; i < num && i < 128 && size >= sizeof ph; i++)
+            if (pread(fd, ph, sizeof ph, (off_t)(off + (uint64_t)i * size)) == (ssize_t)sizeof ph &&
+                ph[0] == 3 && !ph[1] && !ph[2] && !ph[3]) { /* PT_INTERP */
+                why = 0;
+                break;
+            }
+    }
+    if (fd >= 0)
+        close(fd);
+    return why;
+}
+
+/* Whether the program about to run (argv, in envp) will join, else tell the sink why
+ * not; pid: the process that will run it (0: this one). */
+void rec_note_unless_joins(const char *file, int search, char *const argv[],
+                           char *const envp[], pid_t pid)
+{
+    extern char **environ;
+    if (!rec_want() || !params.follow)
+        return;
+    unsigned why = env_records(envp ? envp : environ) ? program_why(file, search) : REC_WHY_ENV;
+    if (why)
+        rec_link_note(params.sock, argv, why, pid);
+}
+
+void rec_exec(const char *path, int search, char *const argv[], char *const envp[])
+{
+    rec_note_unless_joins(path, search, argv, envp, 0);
     if (!rec_want() || getpid() != rec.pid)
         return; /* a vfork child shares our memory but is not us: the new image joins */
     size_t n = path ? strnlen(path, FT_STRING_MAX) : 0;

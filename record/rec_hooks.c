@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -304,26 +305,51 @@ REC_EXPORT int raise(int sig)
 
 REC_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
-    rec_exec(path);
+    rec_exec(path, 0, argv, envp);
     return REAL(execve, path, argv, envp);
 }
 
 REC_EXPORT int execv(const char *path, char *const argv[])
 {
-    rec_exec(path);
+    rec_exec(path, 0, argv, NULL);
     return REAL(execv, path, argv);
 }
 
 REC_EXPORT int execvp(const char *file, char *const argv[])
 {
-    rec_exec(file);
+    rec_exec(file, 1, argv, NULL);
     return REAL(execvp, file, argv);
 }
 
 REC_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-    rec_exec(file);
+    rec_exec(file, 1, argv, envp);
     return REAL(execvpe, file, argv, envp);
+}
+
+/* posix_spawn execs inside libc, where no hook sees it: check the program here. */
+REC_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+                           const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    pid_t child = 0;
+    int rc = REAL(posix_spawn, &child, path, fa, attr, argv, envp);
+    if (pid)
+        *pid = child;
+    if (rc == 0)
+        rec_note_unless_joins(path, 0, argv, envp, child);
+    return rc;
+}
+
+REC_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+                            const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    pid_t child = 0;
+    int rc = REAL(posix_spawnp, &child, file, fa, attr, argv, envp);
+    if (pid)
+        *pid = child;
+    if (rc == 0)
+        rec_note_unless_joins(file, 1, argv, envp, child);
+    return rc;
 }
 
 /* ---- _exit skips the destructor that writes the trailer: write it here ---- */

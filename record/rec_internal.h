@@ -6,6 +6,7 @@
 #define REC_INTERNAL_H
 
 #include <pthread.h>
+#include <spawn.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -48,6 +49,10 @@
     X(execv, int, (const char *, char *const *))                                \
     X(execvp, int, (const char *, char *const *))                               \
     X(execvpe, int, (const char *, char *const *, char *const *))               \
+    X(posix_spawn, int, (pid_t *, const char *, const posix_spawn_file_actions_t *, \
+                         const posix_spawnattr_t *, char *const *, char *const *))     \
+    X(posix_spawnp, int, (pid_t *, const char *, const posix_spawn_file_actions_t *, \
+                          const posix_spawnattr_t *, char *const *, char *const *))    \
     X(_exit, void, (int))                                                       \
     X(_Exit, void, (int))
 
@@ -179,8 +184,14 @@ void rec_alloc_failed(size_t size, unsigned allocator);
 void rec_mmap(void *p, size_t len);
 void rec_munmap(void *p, size_t len);
 void rec_fork(pid_t child);
-/* The process is about to exec path: log it, and hand the sink the log so far. */
-void rec_exec(const char *path);
+/* The process is about to exec path with argv and envp (NULL: environ): log it, hand
+ * the sink the log so far, and tell it when the new program will not record itself
+ * (search: file is looked up in PATH, as execvp does). */
+void rec_exec(const char *path, int search, char *const argv[], char *const envp[]);
+/* Tell the sink when the program file (looked up in PATH when search), run with argv
+ * in envp (NULL: environ) by process pid (0: this one), will not record itself. */
+void rec_note_unless_joins(const char *file, int search, char *const argv[],
+                           char *const envp[], pid_t pid);
 
 /* Write the trailer (with flags, enum ft_trailer_flag, beside FT_T_EXIT, and end: the
  * wait status + 1 when known, else 0) and stop: at exit, or just before the process
@@ -208,6 +219,10 @@ static inline void rec_put_word(uint64_t w)
  * or a fork child. */
 int rec_link_join(const char *name, int shm, size_t log_bytes, pid_t forked_from,
                   uint64_t parent_mono_ns);
+/* Tell the sink that process pid (0: this one, maybe a vfork child) is about to run argv
+ * unrecorded, for the reason why (enum rec_link_why). Plain system calls, nothing
+ * shared written. */
+void rec_link_note(const char *name, char *const argv[], unsigned why, pid_t pid);
 /* Close the connection (a fork child drops its parent's). */
 void rec_link_drop(void);
 /* Wake the sink: a buffer is sealed, or the trailer is logged. Lock held. */

@@ -124,6 +124,33 @@ int rec_link_join(const char *name, int shm, size_t log_bytes, pid_t forked_from
     return 0;
 }
 
+void rec_link_note(const char *name, char *const argv[], unsigned why, pid_t pid)
+{
+    /* On the stack: a vfork child shares our memory, and may run beside other threads. */
+    uint8_t msg[sizeof(struct rec_hello) + 2048];
+    struct rec_hello h = {.magic = REC_LINK_NOTE, .pid = (int32_t)(pid ? pid : getpid()),
+                          .ppid = (int32_t)(pid ? getpid() : getppid()), .forked = why};
+    size_t n = 0, cap = sizeof msg - sizeof h;
+    for (size_t i = 0; argv && argv[i] && n < cap; i++) {
+        size_t k = strnlen(argv[i], cap - n);
+        memcpy(msg + sizeof h + n, argv[i], k);
+        n += k;
+        if (n < cap)
+            msg[sizeof h + n++] = 0;
+    }
+    h.cmdline_len = (uint32_t)(n && !msg[sizeof h + n - 1] ? n - 1 : n);
+    memcpy(msg, &h, sizeof h);
+    int fd = dial(name);
+    if (fd < 0)
+        return;
+    struct timeval tv = {1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char answer;
+    if (send(fd, msg, sizeof h + h.cmdline_len, MSG_NOSIGNAL) >= 0)
+        (void)!recv(fd, &answer, 1, 0); /* the sink has it before the exec happens */
+    close(fd);
+}
+
 void rec_link_drop(void)
 {
     if (link_fd >= 0)

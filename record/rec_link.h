@@ -10,18 +10,27 @@
  * or REC_LINK_NO (recording refused: the process runs on unrecorded). Afterwards the
  * process sends a byte now and then (REC_LINK_WAKE, when it seals a buffer) to wake the
  * sink; the connection's end means nothing by itself (exec closes it, so may a program
- * closing every descriptor): the sink follows the process's life with a pidfd. */
+ * closing every descriptor): the sink follows the process's life with a pidfd.
+ *
+ * A process about to exec a program that will not join (its environment lacks filrec's
+ * variables, or the program is static or setuid) says so first on a connection of its
+ * own: a rec_hello with magic REC_LINK_NOTE and no memfd, forked holding the reason
+ * (enum rec_link_why), pid the process that will run it (0: the sender), its command
+ * line the program's arguments. The sink lists it as not recorded. */
 #ifndef REC_LINK_H
 #define REC_LINK_H
 
 #include <stdint.h>
 
 #define REC_LINK_MAGIC 0x6b6e6c66u /* "flnk" */
+#define REC_LINK_NOTE 0x65746f6eu  /* "note": a process about to run unrecorded */
 #define REC_LINK_OK 'y'
 #define REC_LINK_NO 'n'
 #define REC_LINK_WAKE 'w'
 #define REC_LINK_CMDLINE_MAX 16384
 #define REC_LINK_MAX (sizeof(struct rec_hello) + REC_LINK_CMDLINE_MAX)
+
+enum rec_link_why { REC_WHY_ENV = 1, REC_WHY_STATIC, REC_WHY_SETUID };
 
 struct rec_hello {
     uint32_t magic;     /* REC_LINK_MAGIC */

@@ -35,7 +35,7 @@ static const size_t ring_bytes = (size_t)REC_NBUF * REC_BUF_WORDS * sizeof(uint6
 
 /* One process image's log and trace. */
 struct slog {
-    pid_t pid;
+    pid_t pid, ppid;
     unsigned image;        /* 0, then n after the n-th exec */
     unsigned gen;          /* earlier processes of the job that had this pid */
     uint64_t mono_ns;      /* its start on the monotonic clock: names it for fork children */
@@ -53,6 +53,13 @@ struct slog {
     uint64_t oom_kills;
 };
 
+/* A process of the job that runs unrecorded. */
+struct unrec {
+    pid_t pid, ppid;
+    const char *why;
+    char cmd[256];
+};
+
 struct job {
     const struct sink_opts *o;
     int lfd;
@@ -62,7 +69,31 @@ struct job {
     int root_status, root_gone;
     struct sink_result *res;
     int made_dir;
+    struct unrec *unrec;
+    size_t nunrec, cap_unrec;
 };
+
+static void add_unrec(struct job *j, pid_t pid, pid_t ppid, const char *why, const char *cmd,
+                      size_t len)
+{
+    for (size_t i = 0; i < j->nunrec; i++)
+        if (j->unrec[i].pid == pid)
+            return;
+    if (j->nunrec == j->cap_unrec) {
+        size_t cap = j->cap_unrec ? 2 * j->cap_unrec : 16;
+        struct unrec *v = realloc(j->unrec, cap * sizeof *v);
+        if (!v)
+            return;
+        j->unrec = v;
+        j->cap_unrec = cap;
+    }
+    struct unrec *u = &j->unrec[j->nunrec++];
+    *u = (struct unrec){pid, ppid, why, ""};
+    size_t n = len < sizeof u->cmd - 1 ? len : sizeof u->cmd - 1;
+    for (size_t i = 0; i < n; i++) /* one field of a line: no NUL, tab or newline */
+        u->cmd[i] = (unsigned char)cmd[i] < 0x20 ? ' ' : cmd[i];
+    u->cmd[n] = 0;
+}
 
 static volatile sig_atomic_t stop_now; /* ^C or a TERM once the program has exited */
 static void on_stop(int sig) { (void)sig; stop_now = 1; }
@@ -254,12 +285,18 @@ static uint64_t oom_kills(const char *file)
  * may still join after its parent's end. */
 static void end_log(struct job *j, struct slog *l, unsigned flags, uint64_t end)
 {
+    int end_by_exit = !(flags & FT_T_EXEC); /* not closed by the next program's join */
     if (l->ended)
         return;
     drain(l);
     if (!l->failed) {
-        if (!sink_tc_said_bye(l->tc) && sink_tc_exec_last(l->tc))
+        if (!sink_tc_said_bye(l->tc) && sink_tc_exec_last(l->tc)) {
             flags |= FT_T_EXEC;
+            if (!(flags & FT_T_RUNNING) && end_by_exit)
+                add_unrec(j, l->pid, l->ppid, "exec'd, and the new program never joined (a static "
+                          "or setuid program?)", sink_tc_exec_path(l->tc),
+                          strlen(sink_tc_exec_path(l->tc)));
+        }
         uint64_t t = (rec_now_ns() - l->g->start_ns) / 1000;
         uint32_t said = atomic_load(&l->g->exit_end);
         if (said && !(flags & FT_T_EXEC))
@@ -438,9 +475,23 @@ static void join(struct job *j, int conn)
     struct stat st;
     char answer = REC_LINK_NO;
     struct slog *l = NULL;
-    if (n < (ssize_t)sizeof h || shm < 0 || getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &cl))
+    if (n < (ssize_t)sizeof h || getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &cl))
         goto out;
     memcpy(&h, msg, sizeof h);
+    if (h.magic == REC_LINK_NOTE && shm < 0 && h.cmdline_len <= (size_t)n - sizeof h) {
+        static const char *why[] = {
+            [REC_WHY_ENV] = "started with an environment without filrec's variables",
+            [REC_WHY_STATIC] = "a static program (no dynamic loader to load the recorder)",
+            [REC_WHY_SETUID] = "a setuid or setgid program (the loader ignores LD_PRELOAD)",
+        };
+        add_unrec(j, h.pid > 0 ? h.pid : cred.pid, h.ppid,
+                  h.forked >= 1 && h.forked <= REC_WHY_SETUID ? why[h.forked] : "unknown",
+                  (const char *)msg + sizeof h, h.cmdline_len);
+        answer = REC_LINK_OK;
+        goto out;
+    }
+    if (shm < 0)
+        goto out;
     if (h.magic != REC_LINK_MAGIC || h.log_bytes != sizeof(struct rec_log) + ring_bytes ||
         h.cmdline_len > REC_LINK_CMDLINE_MAX || (size_t)n != sizeof h + h.cmdline_len ||
         fstat(shm, &st) || (size_t)st.st_size != h.log_bytes)
@@ -458,7 +509,7 @@ static void join(struct job *j, int conn)
     }
     if (!(l = calloc(1, sizeof *l)))
         goto out;
-    *l = (struct slog){.pid = cred.pid, .image = prev ? prev->image + 1 : 0,
+    *l = (struct slog){.pid = cred.pid, .ppid = h.ppid, .image = prev ? prev->image + 1 : 0,
                        .gen = prev ? prev->gen : earlier(j, cred.pid), .mono_ns = h.mono_ns,
                        .conn = -1, .pidfd = -1, .statm = -1, .fd = -1};
     h.pid = cred.pid;
@@ -492,6 +543,31 @@ static void accept_all(struct job *j)
             return;
         join(j, c);
     }
+}
+
+/* The processes that ran unrecorded: said on stderr (the first few) and kept in
+ * DIR/unrecorded.tsv, a line each: pid, parent pid, why, command. */
+static void write_unrec(struct job *j)
+{
+    j->res->unrecorded = (unsigned)j->nunrec;
+    if (!j->nunrec)
+        return;
+    char path[4200];
+    snprintf(path, sizeof path, "%.4096s/unrecorded.tsv", j->o->dir);
+    FILE *f = (j->made_dir || !mkdir(j->o->dir, 0755) || errno == EEXIST) ? fopen(path, "we")
+                                                                          : NULL;
+    for (size_t i = 0; i < j->nunrec; i++) {
+        const struct unrec *u = &j->unrec[i];
+        if (f)
+            fprintf(f, "%d\t%d\t%s\t%s\n", (int)u->pid, (int)u->ppid, u->why, u->cmd);
+        if (i < 5)
+            fprintf(stderr, "filrec: not recorded: process %d (%s): %s\n", (int)u->pid,
+                    u->cmd[0] ? u->cmd : "?", u->why);
+    }
+    if (j->nunrec > 5)
+        fprintf(stderr, "filrec: not recorded: %zu more processes (%s)\n", j->nunrec - 5, path);
+    if (f)
+        fclose(f);
 }
 
 /* ---- the loop ---- */
@@ -651,6 +727,8 @@ int sink_run(int listen_fd, const struct sink_opts *o, pid_t root, int *status,
         end_log(&j, j.logs[i], FT_T_RUNNING, 0);
         free_slog(&j, j.logs[i]);
     }
+    write_unrec(&j);
+    free(j.unrec);
     free(j.logs);
     free(fds);
     free(who);

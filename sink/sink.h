@@ -24,6 +24,7 @@ struct sink_result {
     unsigned processes;    /* traces written */
     unsigned children;     /* of them, in dir */
     unsigned refused;      /* processes that asked to join and could not */
+    unsigned unrecorded;   /* processes that ran unrecorded (listed in dir/unrecorded.tsv) */
 };
 
 /* Listen for the job's processes: a socket whose name (for FILREC_SOCK) is written to

@@ -29,6 +29,8 @@ int sink_tc_flush(sink_tc *tc, ft_writer *out);
  * its last event was an EXEC. */
 int sink_tc_said_bye(const sink_tc *tc);
 int sink_tc_exec_last(const sink_tc *tc);
+/* The program of the last EXEC (cut to 255 bytes), "" if none. */
+const char *sink_tc_exec_path(const sink_tc *tc);
 /* Write the trailer alone into the last frame: the logged one with flags added, or,
  * when the process logged none, one with flags (FT_T_SINK is added) and time_us. end
  * is 0 (unknown) or the process's wait status + 1. After it nothing may be encoded. */

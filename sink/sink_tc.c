@@ -20,6 +20,7 @@ struct sink_tc {
     uint64_t counts[FT_KIND_COUNT];
     uint64_t bye_flags, bye_time, bye_end; /* the logged trailer's, once said */
     int said_bye, exec_last;
+    char exec_path[256];           /* the last EXEC's program, cut to fit */
     int ended;                     /* the trailer is written: nothing may follow */
     uint64_t *defs;                /* STRING, FUNCTION and STACK_NODE log words, in order */
     size_t ndefs, defs_cap;
@@ -135,6 +136,11 @@ static size_t put_rec(sink_tc *tc, ft_writer *out, uint64_t h, const uint64_t *w
     if ((*err = room(tc, out, len + 10)))
         return 1 + words;
     tc->exec_last = k == FT_EXEC;
+    if (k == FT_EXEC) {
+        size_t c = len < sizeof tc->exec_path - 1 ? len : sizeof tc->exec_path - 1;
+        memcpy(tc->exec_path, w + n, c);
+        tc->exec_path[c] = 0;
+    }
     switch (k) {
     case FT_ALLOC:
         ft_enc_alloc(&tc->fr, v[0], v[1], ctx_allocator(tc), ctx_stack(tc));
@@ -254,6 +260,7 @@ int sink_tc_flush(sink_tc *tc, ft_writer *out)
 }
 
 int sink_tc_said_bye(const sink_tc *tc) { return tc->said_bye; }
+const char *sink_tc_exec_path(const sink_tc *tc) { return tc->exec_path; }
 int sink_tc_exec_last(const sink_tc *tc) { return tc->exec_last; }
 
 static unsigned def_kind(uint64_t h) { return (unsigned)(h >> 16) & FT_KIND_MASK; }

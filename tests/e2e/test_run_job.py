@@ -6,6 +6,7 @@ bytes at known lines, and checks every trace's numbers against them."""
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 from pathlib import Path
@@ -201,6 +202,31 @@ def test_flamegraph_and_report_of_job(job, one_python, filrec, tmp_path):
     assert (tmp_path / "rep" / "job.svg").read_text().count('data-d="1"') == len(want)
 
 
+def test_plot_job_total_and_each_process(job, one_python, filrec, tmp_path):
+    """plot of a job draws all processes together and each one: the data's total column
+    peaks at the whole-job peak, each process's column at most its own peak."""
+    if not shutil.which("gnuplot"):
+        pytest.skip("needs gnuplot (apt-get install gnuplot-nox)")
+    j = job(one_python, str(PYPROGS / "job_pool.py"), "fork", "100")
+    s = job_summary(filrec, j.trace)
+    data, png = tmp_path / "job.dat", tmp_path / "job.png"
+    p = subprocess.run([filrec, "plot", "--data", str(data), "-o", str(png), str(j.trace)],
+                       capture_output=True, text=True, timeout=TIMEOUT)
+    assert p.returncode == 0, p.stderr
+    rows = [list(map(float, l.split("\t"))) for l in data.read_text().splitlines()]
+    procs = sorted(s["processes"], key=lambda p: -p["peak_bytes"])
+    assert all(len(r) == 2 + len(procs) for r in rows)
+    assert max(r[1] for r in rows) == s["peak_bytes"]
+    for i, p in enumerate(procs):
+        assert max(r[2 + i] for r in rows) <= p["peak_bytes"]
+    script = (tmp_path / "job.dat.gp").read_text()
+    assert all(f"title 'pid {p['pid']}'" in script for p in procs)
+    r = subprocess.run([filrec, "plot", "-o", str(png), str(j.trace)], capture_output=True,
+                       text=True, timeout=TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_run_job_subprocess_child_traced(job, python):
     prog, child = PYPROGS / "job_children.py", PYPROGS / "job_child.py"
     j = job(python, str(prog), "subprocess")
@@ -275,6 +301,31 @@ def test_run_job_many_children_none_lost(job, one_python):
     assert len({s["pid"] for s in kids}) == n
     for s in kids:
         assert ending(s) == ("exit", 0) and s["peak_bytes"] >= MB
+
+
+def test_run_job_unrecorded_children_listed(filrec, python, prog, stats, tmp_path):
+    """Children filrec cannot record are said and listed, never silently missing: an
+    empty environment, an environment without LD_PRELOAD, a static program (exec'd by
+    a fork child, and spawned); the plain child is recorded."""
+    trace = tmp_path / "job.bin"
+    static = prog("static_hello")
+    r = subprocess.run([filrec, "run", "--no-report", "-o", str(trace), "--python", python.exe,
+                        str(PYPROGS / "job_unrecorded.py"), static], capture_output=True,
+                       text=True, timeout=TIMEOUT, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    a = program_answer(r.stdout)
+    said = [l for l in r.stderr.splitlines() if l.startswith("filrec: not recorded: ")]
+    p, st = stats(trace)
+    listed = {u["pid"]: u for u in st["not_recorded"]}
+    assert set(listed) == {a["scrubbed"], a["no_preload"], a["static"], a["static_spawned"]}, \
+        (listed, a)
+    assert len(said) == 4 and all(str(pid) in " ".join(said) for pid in listed)
+    assert listed[a["scrubbed"]]["command"] == "/bin/sh -c echo scrubbed"
+    assert "environment" in listed[a["no_preload"]]["why"]
+    for pid in a["static"], a["static_spawned"]:
+        assert listed[pid]["command"] == static and "static" in listed[pid]["why"]
+    assert all(u["ppid"] == a["pid"] for u in listed.values())
+    assert (trace.parent / "job.bin.d" / f"{a['followed']}.bin").exists()
 
 
 def test_run_job_no_follow_single_trace(job, python, prog):
