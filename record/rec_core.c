@@ -433,12 +433,12 @@ static void fork_child(void)
 
 /* ---- start-up ---- */
 
-/* Take our own variables and library out of the environment, so that programs this
- * one starts are not recorded (--no-follow). */
+/* Take our socket and library out of the environment, so that programs this one
+ * starts are not recorded (--no-follow). FILREC_FOLLOW=0 stays for the Python
+ * bootstrap, which runs later and puts PYTHONPATH back. */
 static void scrub_environment(void)
 {
     unsetenv("FILREC_SOCK");
-    unsetenv("FILREC_FOLLOW");
     const char *pre = getenv("LD_PRELOAD");
     Dl_info me;
     if (!pre || !dladdr((void *)scrub_environment, &me) || !me.dli_fname)

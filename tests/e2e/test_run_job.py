@@ -328,6 +328,23 @@ def test_run_job_unrecorded_children_listed(filrec, python, prog, stats, tmp_pat
     assert (trace.parent / "job.bin.d" / f"{a['followed']}.bin").exists()
 
 
+def test_run_no_follow_environment_as_without_filrec(filrec, python, tmp_path):
+    """--no-follow: the program and its children see the environment they would see
+    without filrec (no FILREC_*, LD_PRELOAD or PYTHONPATH of ours)."""
+    code = ("import json, os, subprocess, sys\n"
+            "mine = {k: v for k, v in os.environ.items() if k.startswith(('FILREC', 'LD_PRE', 'PYTHONP'))}\n"
+            "kid = subprocess.run([sys.executable, '-c', 'import json, os; print(json.dumps("
+            "{k: v for k, v in os.environ.items() if k.startswith((\\'FILREC\\', \\'LD_PRE\\', "
+            "\\'PYTHONP\\'))}))'], capture_output=True, text=True).stdout\n"
+            "print(json.dumps({'mine': mine, 'kid': json.loads(kid)}))\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FILREC", "LD_PRE", "PYTHONP"))}
+    r = subprocess.run([filrec, "run", "--no-report", "--no-follow", "-o", str(tmp_path / "t.bin"),
+                        "--python", python.exe, "-c", code], capture_output=True, text=True,
+                       timeout=TIMEOUT, cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr
+    assert program_answer(r.stdout) == {"mine": {}, "kid": {}}
+
+
 def test_run_job_no_follow_single_trace(job, python, prog):
     j = job(python, str(PYPROGS / "job_children.py"), "forkexec", prog("fork"), follow=False)
     assert j.files == [j.trace] and not j.dir.exists()

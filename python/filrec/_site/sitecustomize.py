@@ -17,7 +17,7 @@ def _filrec_start():
     package = env.get("FILREC_PYPKG", "")
     objects = env.get("FILREC_PYOBJECTS", "") == "1"  # --python-allocators
     if env.get("FILREC_FOLLOW") == "0":
-        for name in ("FILREC_PYDIR", "FILREC_PYPKG", "FILREC_PYOBJECTS"):
+        for name in ("FILREC_PYDIR", "FILREC_PYPKG", "FILREC_PYOBJECTS", "FILREC_FOLLOW"):
             env.pop(name, None)
         ours = env.pop("FILREC_PYTHONPATH", None)
         if ours is not None:  # PYTHONPATH as it was before filrec prepended this folder
