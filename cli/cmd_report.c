@@ -278,8 +278,9 @@ int cli_report(const char *trace, const char *dir)
     int has_job = rc ? 0 : load_job(trace, &job);
     char jsvg[4200];
     snprintf(jsvg, sizeof jsvg, "%.4096s/job.svg", dir);
-    rc = rc || has_job < 0 || (has_job > 0 && cli_job_flamegraph(&job, jsvg, NULL, 0, 1)) ||
-         write_svg(dir, "peak.svg", &rp, 0, title) ||
+    /* the job's loading and flamegraph say what went wrong themselves */
+    int said = !rc && (has_job < 0 || (has_job > 0 && cli_job_flamegraph(&job, jsvg, NULL, 0, 1)));
+    rc = rc || said || write_svg(dir, "peak.svg", &rp, 0, title) ||
          write_svg(dir, "peak-reversed.svg", &rp, 1, title) ||
          write_index(dir, &rp, loc, n, temps, peak, peak_us, end_us, total, allocs, early,
                      plotted, has_job > 0 ? &job : NULL);
@@ -287,9 +288,9 @@ int cli_report(const char *trace, const char *dir)
         an_job_paths_free(job.paths, job.npaths);
         an_job_free(&job);
     }
-    if (rc)
+    if (rc && !said)
         cli_error("cannot write the report in '%s': %s", dir, strerror(errno));
-    else
+    else if (!rc)
         fprintf(stderr, "filrec: report written to %s/index.html\n", dir);
     free(loc);
     free(temps);

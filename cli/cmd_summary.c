@@ -191,14 +191,16 @@ static void print_header(const an_replay *rp, const struct opts *o, uint64_t pea
     printf("\n");
 }
 
+/* The rows of locations; head names the bytes column (NULL: by the mode). */
 static void print_rows(const an_replay *rp, const struct opts *o, const an_loc *loc, size_t n,
-                       uint64_t whole)
+                       uint64_t whole, const char *head)
 {
     char a[32], b[32], c[32];
     if (o->mode == TEMPORARY)
         printf("%14s %14s %12s  %s\n", "count", "bytes", "average", "location");
     else
-        printf("%14s %7s %9s  %s\n", o->mode == LEAKS ? "bytes at end" : "bytes at peak", "%",
+        printf("%14s %7s %9s  %s\n", head ? head : o->mode == LEAKS ? "bytes at end"
+                                                                    : "bytes at peak", "%",
                "blocks", "location");
     for (size_t i = 0; i < n; i++) {
         if (o->mode == TEMPORARY)
@@ -348,7 +350,7 @@ static void oom_text(const struct oom *m, const struct opts *o)
     printf(",\n%.3f s, with %s live, held by:\n", (double)m->first.time_us / 1e6,
            size_text(m->first.live, o->exact, b, sizeof b));
     size_t n = m->n < 5 ? m->n : 5;
-    print_rows(&m->rp, o, m->loc, n, m->first.live);
+    print_rows(&m->rp, o, m->loc, n, m->first.live, "bytes live");
 }
 
 static int parse(int argc, char **argv, struct opts *o, const char *use)
@@ -493,7 +495,7 @@ static int report(struct opts *o)
                         have_oom ? oom_json(&oom, o->top) : NULL);
     } else {
         print_header(&rp, o, peak, peak_us);
-        print_rows(&rp, o, loc, n, whole);
+        print_rows(&rp, o, loc, n, whole, NULL);
         if (have_oom)
             oom_text(&oom, o);
     }

@@ -67,3 +67,35 @@ def test_verb_damaged_trace_refused_or_read(stats_exe, trace, verb):
             assert all(l.startswith("filrec: ") for l in p.stderr.splitlines()), p.stderr
     with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
         list(pool.map(one, damaged_traces(data, body)))
+
+
+JOB_VERBS = ["summary", "stats", "flamegraph", "plot", "report"]
+
+
+@pytest.mark.parametrize("verb", JOB_VERBS)
+def test_job_damaged_child_refused_or_read(stats_exe, trace, tmp_path, verb):
+    """A job (TRACE and TRACE.d/) whose second trace is damaged: each job verb refuses it
+    with one line naming that trace and an offset, or reads the part it can; a
+    hand-made unrecorded.tsv with junk lines is skipped line by line."""
+    import subprocess
+    d, data, body = trace
+    for name, blob in damaged_traces(data, body)[::6]:
+        root = tmp_path / name / "job.bin"
+        (tmp_path / name / "job.bin.d").mkdir(parents=True)
+        root.write_bytes(data)
+        child = tmp_path / name / "job.bin.d" / "4242.bin"
+        child.write_bytes(blob)
+        (tmp_path / name / "job.bin.d" / "unrecorded.tsv").write_bytes(
+            b"junk\n1\t2\n\xff\xfe\t\t\t\n7\t1\twhy\tcmd\n")
+        args = {"flamegraph": ["-o", str(root) + ".svg"], "plot": ["-o", str(root) + ".svg"],
+                "report": ["-o", str(root) + "-report"]}.get(verb, [])
+        p = subprocess.run([stats_exe, verb, *args, str(root)], capture_output=True, text=True,
+                           errors="replace", timeout=60)
+        assert p.returncode >= 0 and not SANITIZER.search(p.stderr), f"{verb} {name}:\n{p.stderr}"
+        assert p.returncode in (0, 1), f"{verb} {name}: exit {p.returncode}:\n{p.stderr}"
+        if p.returncode == 1:
+            lines = p.stderr.splitlines()
+            assert len(lines) == 1 and lines[0].startswith(f"filrec: '{child}': offset "), \
+                f"{verb} {name}: {p.stderr}"
+        else:
+            assert all(l.startswith("filrec: ") for l in p.stderr.splitlines()), p.stderr
