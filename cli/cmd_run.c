@@ -247,6 +247,24 @@ static char *real_python(const char *python)
     return strdup(buf);
 }
 
+/* s as one word for a POSIX shell: as it is when it holds nothing the shell would
+ * read, else single-quoted (a ' inside as '\''). */
+static void put_shell_word(FILE *f, const char *s)
+{
+    if (*s && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                        "_-./+,:@%=") == strlen(s) && *s != '-') {
+        fputs(s, f);
+        return;
+    }
+    fputc('\'', f);
+    for (; *s; s++)
+        if (*s == '\'')
+            fputs("'\\''", f);
+        else
+            fputc(*s, f);
+    fputc('\'', f);
+}
+
 static int ends_with(const char *s, const char *tail)
 {
     size_t n = strlen(s), t = strlen(tail);
@@ -269,6 +287,8 @@ int cmd_run(int argc, char **argv)
             break;
         } else if (!strcmp(a, "--python") && i + 1 < argc) {
             python = argv[++i];
+        } else if (!strncmp(a, "--python=", 9) && a[9]) {
+            python = a + 9;
         } else if (!strcmp(a, "--no-report")) {
             report = 0;
         } else if (!strcmp(a, "--no-follow")) {
@@ -280,7 +300,8 @@ int cmd_run(int argc, char **argv)
             return 0;
         } else if (!strcmp(a, "-f") || !strcmp(a, "--force")) {
             force = 1;
-        } else if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && i + 1 < argc) {
+        } else if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && i + 1 < argc &&
+                   strcmp(argv[i + 1], "--")) {
             out = argv[++i];
         } else if (!strncmp(a, "--output=", 9)) {
             out = a + 9;
@@ -301,8 +322,14 @@ int cmd_run(int argc, char **argv)
         }
     }
     if (i >= argc) {
-        fputs(usage, stderr);
+        cli_error("run needs a program: SCRIPT.py, -m MODULE, -c CODE or PROGRAM; see "
+                  "'filrec run --help'");
         return 1;
+    }
+    /* A script that is not there: say so as Python would, and leave no trace behind. */
+    if (!pyflag && ends_with(argv[i], ".py") && access(argv[i], R_OK)) {
+        cli_error("cannot open '%s': %s", argv[i], strerror(errno));
+        return 2;
     }
     static struct paths where;
     char dflt[PATH_MAX];
@@ -390,7 +417,9 @@ int cmd_run(int argc, char **argv)
                 fprintf(stderr, "filrec: trace written to %s\n", out);
             if (report)
                 cli_report(out, NULL);
-            fprintf(stderr, "filrec: next: filrec summary %s\n", out);
+            fputs("filrec: next: filrec summary ", stderr);
+            put_shell_word(stderr, out);
+            fputc('\n', stderr);
         }
     }
     return mirror(status);

@@ -84,7 +84,8 @@ static int help(FILE *to)
     fputs(usage, to);
     for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
         fprintf(to, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
-    fputs("\n'filrec <verb> --help' and 'man filrec-<verb>' tell more.\n", to);
+    fputs("\n  --version  the version of filrec and of its trace format\n"
+          "\n'filrec <verb> --help' and 'man filrec-<verb>' tell more.\n", to);
     return to == stdout ? 0 : 1;
 }
 
@@ -95,7 +96,7 @@ int main(int argc, char **argv)
     if (cli_is_help(argv[1]) || !strcmp(argv[1], "help"))
         return help(stdout);
     if (!strcmp(argv[1], "--version")) {
-        puts("filrec 0.1 (trace format 1)");
+        printf("filrec 0.1 (trace format %u; reads 1 to %u)\n", FT_VERSION, FT_VERSION);
         return 0;
     }
     for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)

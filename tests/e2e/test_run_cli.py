@@ -86,3 +86,52 @@ def test_run_blocked_signal_stays_pending(record):
     assert r.stats["ended_cleanly"] is True and r.stats["ended_by_own_signal"] is False
     assert r.stats["live_at_exit_bytes"] >= r.answer["live_at_exit"]
     assert r.stats["live_at_exit_bytes"] <= r.answer["live_at_exit"] + 65536
+
+
+def test_run_missing_script_leaves_no_trace(filrec, tmp_path):
+    r = run(filrec, "nosuch.py", cwd=tmp_path)
+    assert r.returncode == 2                    # as python3 nosuch.py exits
+    assert r.stderr.splitlines() == [
+        "filrec: cannot open 'nosuch.py': No such file or directory"]
+    assert list(tmp_path.iterdir()) == []       # no trace, no report, no hint
+
+
+def test_run_no_program_says_what_is_missing(filrec, tmp_path):
+    r = run(filrec, "-f", cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stderr.splitlines() == ["filrec: run needs a program: SCRIPT.py, -m MODULE, "
+                                     "-c CODE or PROGRAM; see 'filrec run --help'"]
+
+
+def test_run_output_dashdash_is_an_error(filrec, prog, tmp_path):
+    r = run(filrec, "-o", "--", prog("hello"), cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stderr.splitlines() == ["filrec: option '-o' needs a value; see 'filrec run --help'"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_run_python_equals_form(filrec, tmp_path):
+    trace = tmp_path / "eq.bin"
+    r = run(filrec, "-o", str(trace), "--no-report", "--python=/usr/bin/python3", "-c",
+            "import sys; print(sys.executable)", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "/usr/bin/python3" and trace.is_file()
+
+
+def test_run_next_hint_is_shell_quoted(filrec, prog, tmp_path):
+    trace = tmp_path / "it's here.bin"
+    r = run(filrec, "-o", str(trace), "--no-report", "--", prog("hello"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    hint = [l for l in r.stderr.splitlines() if l.startswith("filrec: next: ")]
+    quoted = "'" + str(trace).replace("'", "'\\''") + "'"
+    assert hint == [f"filrec: next: filrec summary {quoted}"]
+    # the shell reads it back as the path
+    p = subprocess.run(["sh", "-c", f"printf %s {quoted}"], capture_output=True, text=True)
+    assert p.stdout == str(trace)
+
+
+def test_version_names_the_trace_format(filrec):
+    p = subprocess.run([filrec, "--version"], capture_output=True, text=True, timeout=TIMEOUT)
+    assert p.returncode == 0 and p.stdout == "filrec 0.1 (trace format 2; reads 1 to 2)\n"
+    h = subprocess.run([filrec, "--help"], capture_output=True, text=True, timeout=TIMEOUT)
+    assert "--version" in h.stdout
