@@ -288,6 +288,16 @@ int cmd_lines(int argc, char **argv)
         goto done;
     }
     qsort(rows, nrows, sizeof *rows, by_line);
+    for (int f = 0; f < nfiles; f++) { /* a file asked for that the trace never saw */
+        size_t k = 0;
+        while (k < nrows && !named(&rp.defs, rows[k]->file, files + f, 1))
+            k++;
+        if (k == nrows) {
+            cli_error("'%s' is not in '%s': nothing was allocated from it", files[f], path);
+            rc = 1;
+            goto done;
+        }
+    }
     cJSON *root = NULL;
     if (c.json) {
         root = cJSON_CreateObject();

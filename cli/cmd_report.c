@@ -220,7 +220,7 @@ int cli_report(const char *trace, const char *dir)
     an_replay rp;
     cli_plot_input *pin = cli_plot_start(); /* NULL: out of memory, no plot */
     if (cli_replayed(&rp, trace, an_replay_temporaries_samples(&rp, trace, 1, pin ?
-                     cli_plot_on_sample : NULL, pin, 1), 0)) {
+                     cli_plot_on_sample : NULL, pin, 1), 1)) {
         cli_plot_finish(pin, trace, NULL);
         return 1;
     }
