@@ -49,6 +49,7 @@ struct slog {
     uint64_t last_flush;
     int failed;            /* writing failed: read on (the program must not wait), write nothing */
     int ended;             /* trailer written, resources released but tc (for forks) */
+    char path[256];        /* its trace in dir ("" for the caller's) */
     char *oom_file;        /* its memory cgroup's OOM kill count, and the count seen */
     uint64_t oom_kills;
 };
@@ -56,6 +57,7 @@ struct slog {
 /* A process of the job that runs unrecorded. */
 struct unrec {
     pid_t pid, ppid;
+    int said;              /* already said on stderr: only listed */
     const char *why;
     char cmd[256];
 };
@@ -88,7 +90,7 @@ static void add_unrec(struct job *j, pid_t pid, pid_t ppid, const char *why, con
         j->cap_unrec = cap;
     }
     struct unrec *u = &j->unrec[j->nunrec++];
-    *u = (struct unrec){pid, ppid, why, ""};
+    *u = (struct unrec){pid, ppid, 0, why, ""};
     size_t n = len < sizeof u->cmd - 1 ? len : sizeof u->cmd - 1;
     for (size_t i = 0; i < n; i++) /* one field of a line: no NUL, tab or newline */
         u->cmd[i] = (unsigned char)cmd[i] < 0x20 ? ' ' : cmd[i];
@@ -216,7 +218,7 @@ static uint64_t rss_of(int statm)
  * parent has not reaped it yet. 0: unknown. */
 static uint64_t end_status(struct job *j, struct slog *l)
 {
-    if (l->pid == j->root)
+    if (l->pid == j->root && l->gen == 0)
         return j->root_gone ? (uint64_t)j->root_status + 1 : 0;
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)l->pid);
@@ -361,7 +363,7 @@ static unsigned earlier(struct job *j, pid_t pid)
 /* The trace file for a process image: the caller's for the first image of the root,
  * else DIR/PID.bin, DIR/PID.N.bin after its N-th exec, DIR/PID_G.bin for the G-th
  * other process with that pid. */
-static int open_trace(struct job *j, const struct slog *l)
+static int open_trace(struct job *j, struct slog *l)
 {
     pid_t pid = l->pid;
     unsigned image = l->image;
@@ -378,6 +380,8 @@ static int open_trace(struct job *j, const struct slog *l)
     if (image)
         snprintf(img, sizeof img, ".%u", image);
     int n = snprintf(path, sizeof path, "%s/%d%s%s.bin", j->o->dir, (int)pid, gen, img);
+    if (n > 0 && (size_t)n < sizeof l->path)
+        memcpy(l->path, path, (size_t)n + 1);
     if (n < 0 || (size_t)n >= sizeof path) {
         errno = ENAMETOOLONG;
         return -1;
@@ -462,7 +466,7 @@ static void join(struct job *j, int conn)
     struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
                        .msg_controllen = sizeof ctl.buf};
     ssize_t n;
-    while ((n = recvmsg(conn, &m, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+    while ((n = recvmsg(conn, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT)) < 0 && errno == EINTR)
         ;
     int shm = -1;
     struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&m) : NULL;
@@ -497,6 +501,11 @@ static void join(struct job *j, int conn)
         fstat(shm, &st) || (size_t)st.st_size != h.log_bytes)
         goto out;
     struct slog *prev = find_live(j, cred.pid);
+    struct pollfd gone = {.fd = prev ? prev->pidfd : -1, .events = POLLIN};
+    if (prev && (h.forked || (gone.fd >= 0 && poll(&gone, 1, 0) == 1))) {
+        end_log(j, prev, 0, end_status(j, prev)); /* it died, and its pid was reused */
+        prev = NULL;
+    }
     if (prev)
         end_log(j, prev, FT_T_EXEC, 0); /* the same process again: it exec'd */
     if (j->n == j->cap) {
@@ -514,8 +523,15 @@ static void join(struct job *j, int conn)
                        .conn = -1, .pidfd = -1, .statm = -1, .fd = -1};
     h.pid = cred.pid;
     if (setup(j, l, &h, (const char *)msg + sizeof h, shm)) {
+        int e = errno;
         fprintf(stderr, "filrec: recording stopped: cannot record process %d: %s\n",
-                (int)cred.pid, errno ? strerror(errno) : "its log cannot be read");
+                (int)cred.pid, e ? strerror(e) : "its log cannot be read");
+        if (l->path[0])
+            unlink(l->path); /* no header-only trace left in the job */
+        add_unrec(j, cred.pid, h.ppid, "filrec could not record it (it said why)",
+                  (const char *)msg + sizeof h, h.cmdline_len);
+        if (j->nunrec && j->unrec[j->nunrec - 1].pid == cred.pid)
+            j->unrec[j->nunrec - 1].said = 1;
         free_slog(j, l);
         l = NULL;
         goto out;
@@ -538,10 +554,16 @@ out:
 static void accept_all(struct job *j)
 {
     for (;;) {
-        int c = accept4(j->lfd, NULL, NULL, SOCK_CLOEXEC);
+        int c = accept4(j->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (c < 0)
             return;
-        join(j, c);
+        /* A joiner sends its hello right after connecting; one that does not within a
+         * second (stopped, or not one of ours) is dropped rather than waited for. */
+        struct pollfd p = {.fd = c, .events = POLLIN};
+        if (poll(&p, 1, 1000) == 1 && (p.revents & POLLIN))
+            join(j, c);
+        else
+            close(c);
     }
 }
 
@@ -556,11 +578,11 @@ static void write_unrec(struct job *j)
     snprintf(path, sizeof path, "%.4096s/unrecorded.tsv", j->o->dir);
     FILE *f = (j->made_dir || !mkdir(j->o->dir, 0755) || errno == EEXIST) ? fopen(path, "we")
                                                                           : NULL;
-    for (size_t i = 0; i < j->nunrec; i++) {
+    for (size_t i = 0, k = 0; i < j->nunrec; i++) {
         const struct unrec *u = &j->unrec[i];
         if (f)
             fprintf(f, "%d\t%d\t%s\t%s\n", (int)u->pid, (int)u->ppid, u->why, u->cmd);
-        if (i < 5)
+        if (!u->said && k++ < 5)
             fprintf(stderr, "filrec: not recorded: process %d (%s): %s\n", (int)u->pid,
                     u->cmd[0] ? u->cmd : "?", u->why);
     }
@@ -607,6 +629,39 @@ static void notice_waiting(const struct job *j)
     fprintf(stderr, "%s); ^C stops recording them\n", live(j) > 10 ? ", ..." : "");
 }
 
+/* Whether pid is still a running process (not gone, not a zombie). */
+static int alive(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')');
+    return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+/* Whether a process some log forked is alive and has not joined yet. */
+static int unjoined_forks(const struct job *j)
+{
+    for (size_t i = 0; i < j->n; i++) {
+        size_t n;
+        const pid_t *f = sink_tc_forks(j->logs[i]->tc, &n);
+        for (size_t k = 0; k < n; k++) {
+            int joined = 0;
+            for (size_t m = 0; m < j->n && !joined; m++)
+                joined = j->logs[m]->pid == f[k];
+            if (!joined && alive(f[k]))
+                return 1;
+        }
+    }
+    return 0;
+}
+
 /* Whether waiting for root failed; reaps it when it is gone. */
 static int reap_root(struct job *j)
 {
@@ -641,12 +696,22 @@ int sink_run(int listen_fd, const struct sink_opts *o, pid_t root, int *status,
             signal(SIGTERM, on_stop);
             /* The root's log ends with it, whatever its pidfd says yet. */
             accept_all(&j);
-            struct slog *l = find_live(&j, root);
-            if (l)
-                end_log(&j, l, 0, end_status(&j, l));
+            for (size_t i = 0; i < j.n; i++)
+                if (j.logs[i]->pid == root && j.logs[i]->gen == 0 && !j.logs[i]->ended)
+                    end_log(&j, j.logs[i], 0, end_status(&j, j.logs[i]));
         }
-        if (j.root_gone && !live(&j))
-            break;
+        if (j.root_gone && !live(&j)) {
+            /* A child forked at the very end may not have joined yet: wait for the
+             * ones still alive (up to a second), then stop. */
+            accept_all(&j);
+            if (!live(&j) && (!unjoined_forks(&j) || rec_now_ns() - root_gone_at > 1000000000ull))
+                break;
+            if (!live(&j)) {
+                struct pollfd p = {.fd = listen_fd, .events = POLLIN};
+                poll(&p, 1, 10);
+                continue;
+            }
+        }
         if (stop_now) {
             for (size_t i = 0; i < j.n; i++)
                 end_log(&j, j.logs[i], FT_T_RUNNING, 0);
@@ -712,9 +777,16 @@ int sink_run(int listen_fd, const struct sink_opts *o, pid_t root, int *status,
                     close(l->conn); /* exec, or a program closing its descriptors */
                     l->conn = -1;
                 }
-            } else if (l->pid != root) { /* the root's end comes from waitpid */
+            } else if (l->pid != root || l->gen) { /* the root's end comes from waitpid */
                 end_log(&j, l, 0, end_status(&j, l));
             }
+        }
+        /* A process we hold no pidfd for (pidfd_open failed: gone already, or no
+         * descriptors left): its end is seen by asking the kernel. */
+        for (size_t i = 0; i < j.n; i++) {
+            struct slog *l = j.logs[i];
+            if (!l->ended && l->pidfd < 0 && (l->pid != root || l->gen) && !alive(l->pid))
+                end_log(&j, l, 0, end_status(&j, l));
         }
         uint64_t now = rec_now_ns();
         int sample = o->sample_us && now >= next_sample;

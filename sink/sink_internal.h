@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "../record/rec_internal.h"
 
@@ -29,6 +30,8 @@ int sink_tc_flush(sink_tc *tc, ft_writer *out);
  * its last event was an EXEC. */
 int sink_tc_said_bye(const sink_tc *tc);
 int sink_tc_exec_last(const sink_tc *tc);
+/* The last (up to 64) children the log's process forked. */
+const pid_t *sink_tc_forks(const sink_tc *tc, size_t *n);
 /* The program of the last EXEC (cut to 255 bytes), "" if none. */
 const char *sink_tc_exec_path(const sink_tc *tc);
 /* Write the trailer alone into the last frame: the logged one with flags added, or,

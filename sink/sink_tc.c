@@ -22,6 +22,8 @@ struct sink_tc {
     int said_bye, exec_last;
     char exec_path[256];           /* the last EXEC's program, cut to fit */
     int ended;                     /* the trailer is written: nothing may follow */
+    pid_t forks[64];               /* the last children it forked (FORK records) */
+    size_t nforks;
     uint64_t *defs;                /* STRING, FUNCTION and STACK_NODE log words, in order */
     size_t ndefs, defs_cap;
 };
@@ -136,6 +138,8 @@ static size_t put_rec(sink_tc *tc, ft_writer *out, uint64_t h, const uint64_t *w
     if ((*err = room(tc, out, len + 10)))
         return 1 + words;
     tc->exec_last = k == FT_EXEC;
+    if (k == FT_FORK)
+        tc->forks[tc->nforks++ % 64] = (pid_t)v[0];
     if (k == FT_EXEC) {
         size_t c = len < sizeof tc->exec_path - 1 ? len : sizeof tc->exec_path - 1;
         memcpy(tc->exec_path, w + n, c);
@@ -261,6 +265,12 @@ int sink_tc_flush(sink_tc *tc, ft_writer *out)
 
 int sink_tc_said_bye(const sink_tc *tc) { return tc->said_bye; }
 const char *sink_tc_exec_path(const sink_tc *tc) { return tc->exec_path; }
+
+const pid_t *sink_tc_forks(const sink_tc *tc, size_t *n)
+{
+    *n = tc->nforks < 64 ? tc->nforks : 64;
+    return tc->forks;
+}
 int sink_tc_exec_last(const sink_tc *tc) { return tc->exec_last; }
 
 static unsigned def_kind(uint64_t h) { return (unsigned)(h >> 16) & FT_KIND_MASK; }

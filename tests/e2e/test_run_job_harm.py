@@ -43,6 +43,7 @@ def stats(filrec, trace):
     ("closefds", "child", "HOLD_CLOSED", 50_000_000),
     ("daemon", "daemon", "HOLD_DAEMON", 30_000_000),
     ("threads", "child", "HOLD_FORKED", 10_000_000),
+    ("late", "late", "HOLD_LATE", 20_000_000),
 ])
 def test_run_job_hard_children_unharmed(filrec, python, tmp_path, what, key, tag, size):
     trace, a = run_job(filrec, python, tmp_path, what)
@@ -54,3 +55,13 @@ def test_run_job_hard_children_unharmed(filrec, python, tmp_path, what, key, tag
     _, got = held(filrec, child, tag)
     assert size <= got <= size + 4096  # the bytearray, and the odd small object
     assert stats(filrec, trace)["ending"]["how"] == "exit"
+
+
+def test_run_job_children_killed_at_once_no_hang(filrec, python, tmp_path):
+    """Children killed before (or while) they join: filrec run ends with the program,
+    and every trace it wrote is complete."""
+    trace, a = run_job(filrec, python, tmp_path, "killfast")
+    assert a["killed"] == 50
+    for child in (tmp_path / "job.bin.d").glob("*.bin"):
+        st = stats(filrec, child)
+        assert st["ended_cleanly"] is True, child
