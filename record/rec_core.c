@@ -316,22 +316,30 @@ static unsigned program_why(const char *file, int search)
 
 /* Whether the program about to run (argv, in envp) will join, else tell the sink why
  * not; pid: the process that will run it (0: this one). */
-void rec_note_unless_joins(const char *file, int search, char *const argv[],
-                           char *const envp[], pid_t pid)
+int rec_note_unless_joins(const char *file, int search, char *const argv[],
+                          char *const envp[], pid_t pid)
 {
     extern char **environ;
     if (!rec_want() || !params.follow)
-        return;
+        return 0;
     unsigned why = env_records(envp ? envp : environ) ? program_why(file, search) : REC_WHY_ENV;
     if (why)
         rec_link_note(params.sock, argv, why, pid);
+    return why != 0;
 }
 
-void rec_exec(const char *path, int search, char *const argv[], char *const envp[])
+void rec_exec_failed(char *const argv[])
 {
-    rec_note_unless_joins(path, search, argv, envp, 0);
+    int e = errno;
+    rec_link_note(params.sock, argv, REC_WHY_CANCEL, 0);
+    errno = e;
+}
+
+int rec_exec(const char *path, int search, char *const argv[], char *const envp[])
+{
+    int noted = rec_note_unless_joins(path, search, argv, envp, 0);
     if (!rec_want() || getpid() != rec.pid)
-        return; /* a vfork child shares our memory but is not us: the new image joins */
+        return noted; /* a vfork child shares our memory but is not us: the new image joins */
     size_t n = path ? strnlen(path, FT_STRING_MAX) : 0;
     rec_tl.busy++;
     if (rec_put(FT_EXEC, 0, NULL, path, n, 0, 0)) {
@@ -342,6 +350,7 @@ void rec_exec(const char *path, int search, char *const argv[], char *const envp
         pthread_mutex_unlock(&rec.lock);
     }
     rec_tl.busy--;
+    return noted;
 }
 
 static int mark(unsigned type, const char *label)

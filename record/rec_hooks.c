@@ -305,26 +305,38 @@ REC_EXPORT int raise(int sig)
 
 REC_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
-    rec_exec(path, 0, argv, envp);
-    return REAL(execve, path, argv, envp);
+    int noted = rec_exec(path, 0, argv, envp);
+    int rc = REAL(execve, path, argv, envp);
+    if (noted)
+        rec_exec_failed(argv); /* still here: the exec failed */
+    return rc;
 }
 
 REC_EXPORT int execv(const char *path, char *const argv[])
 {
-    rec_exec(path, 0, argv, NULL);
-    return REAL(execv, path, argv);
+    int noted = rec_exec(path, 0, argv, NULL);
+    int rc = REAL(execv, path, argv);
+    if (noted)
+        rec_exec_failed(argv); /* still here: the exec failed */
+    return rc;
 }
 
 REC_EXPORT int execvp(const char *file, char *const argv[])
 {
-    rec_exec(file, 1, argv, NULL);
-    return REAL(execvp, file, argv);
+    int noted = rec_exec(file, 1, argv, NULL);
+    int rc = REAL(execvp, file, argv);
+    if (noted)
+        rec_exec_failed(argv); /* still here: the exec failed */
+    return rc;
 }
 
 REC_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-    rec_exec(file, 1, argv, envp);
-    return REAL(execvpe, file, argv, envp);
+    int noted = rec_exec(file, 1, argv, envp);
+    int rc = REAL(execvpe, file, argv, envp);
+    if (noted)
+        rec_exec_failed(argv); /* still here: the exec failed */
+    return rc;
 }
 
 /* posix_spawn execs inside libc, where no hook sees it: check the program here. */

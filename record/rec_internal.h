@@ -187,11 +187,13 @@ void rec_fork(pid_t child);
 /* The process is about to exec path with argv and envp (NULL: environ): log it, hand
  * the sink the log so far, and tell it when the new program will not record itself
  * (search: file is looked up in PATH, as execvp does). */
-void rec_exec(const char *path, int search, char *const argv[], char *const envp[]);
+int rec_exec(const char *path, int search, char *const argv[], char *const envp[]);
+/* The exec rec_exec told the sink about (it returned 1) failed: take that back. */
+void rec_exec_failed(char *const argv[]);
 /* Tell the sink when the program file (looked up in PATH when search), run with argv
  * in envp (NULL: environ) by process pid (0: this one), will not record itself. */
-void rec_note_unless_joins(const char *file, int search, char *const argv[],
-                           char *const envp[], pid_t pid);
+int rec_note_unless_joins(const char *file, int search, char *const argv[],
+                          char *const envp[], pid_t pid);
 
 /* Write the trailer (with flags, enum ft_trailer_flag, beside FT_T_EXIT, and end: the
  * wait status + 1 when known, else 0) and stop: at exit, or just before the process

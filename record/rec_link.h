@@ -30,7 +30,8 @@
 #define REC_LINK_CMDLINE_MAX 16384
 #define REC_LINK_MAX (sizeof(struct rec_hello) + REC_LINK_CMDLINE_MAX)
 
-enum rec_link_why { REC_WHY_ENV = 1, REC_WHY_STATIC, REC_WHY_SETUID };
+/* REC_WHY_CANCEL: the exec a note was sent for failed; the process runs on, recorded. */
+enum rec_link_why { REC_WHY_ENV = 1, REC_WHY_STATIC, REC_WHY_SETUID, REC_WHY_CANCEL };
 
 struct rec_hello {
     uint32_t magic;     /* REC_LINK_MAGIC */

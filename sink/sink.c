@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -482,6 +483,14 @@ static void join(struct job *j, int conn)
     if (n < (ssize_t)sizeof h || getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &cl))
         goto out;
     memcpy(&h, msg, sizeof h);
+    if (h.magic == REC_LINK_NOTE && shm < 0 && h.forked == REC_WHY_CANCEL) {
+        pid_t who = h.pid > 0 ? h.pid : cred.pid;
+        for (size_t i = 0; i < j->nunrec; i++)
+            if (j->unrec[i].pid == who) /* its exec failed: it runs on as it was */
+                j->unrec[i] = j->unrec[--j->nunrec];
+        answer = REC_LINK_OK;
+        goto out;
+    }
     if (h.magic == REC_LINK_NOTE && shm < 0 && h.cmdline_len <= (size_t)n - sizeof h) {
         static const char *why[] = {
             [REC_WHY_ENV] = "started with an environment without filrec's variables",
@@ -679,6 +688,13 @@ int sink_run(int listen_fd, const struct sink_opts *o, pid_t root, int *status,
              struct sink_result *res)
 {
     struct job j = {.o = o, .lfd = listen_fd, .root = root, .res = res};
+    /* Every live process costs us four descriptors: take all the kernel allows (the
+     * program, already started, keeps its own limit). */
+    struct rlimit nofile;
+    if (!getrlimit(RLIMIT_NOFILE, &nofile) && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &nofile);
+    }
     memset(res, 0, sizeof *res);
     size_t cap = 0;
     struct pollfd *fds = NULL;
