@@ -217,24 +217,33 @@ static uint64_t rss_of(int statm)
 /* The wait status + 1 of a process that is gone, when it can still be read: the root
  * from waitpid, any other from its zombie's /proc/PID/stat (field 52, exit_code) if its
  * parent has not reaped it yet. 0: unknown. */
+/* pid's /proc/PID/stat read into buf: a pointer to its state letter (field 3, the
+ * fields after it follow), or NULL when the process is gone. */
+static const char *proc_state(pid_t pid, char *buf, size_t cap)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, cap - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0)
+        return NULL;
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')'); /* the command may hold spaces and parentheses */
+    return p && p[1] == ' ' && p[2] ? p + 2 : NULL;
+}
+
 static uint64_t end_status(struct job *j, struct slog *l)
 {
     if (l->pid == j->root && l->gen == 0)
         return j->root_gone ? (uint64_t)j->root_status + 1 : 0;
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)l->pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-    if (fd >= 0)
-        close(fd);
-    if (n <= 0)
+    char buf[1024];
+    const char *p = proc_state(l->pid, buf, sizeof buf);
+    if (!p || *p != 'Z')
         return 0;
-    buf[n] = 0;
-    char *p = strrchr(buf, ')'); /* the command may hold spaces and parentheses */
-    if (!p || p[1] != ' ' || p[2] != 'Z')
-        return 0;
-    int field = 2;
-    for (p += 2; *p && field < 52; p++)
+    int field = 3;
+    for (; *p && field < 52; p++)
         if (*p == ' ')
             field++;
     return field == 52 ? strtoull(p, NULL, 10) + 1 : 0;
@@ -641,17 +650,9 @@ static void notice_waiting(const struct job *j)
 /* Whether pid is still a running process (not gone, not a zombie). */
 static int alive(pid_t pid)
 {
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-    if (fd >= 0)
-        close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = 0;
-    const char *p = strrchr(buf, ')');
-    return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+    char buf[1024];
+    const char *p = proc_state(pid, buf, sizeof buf);
+    return p && *p != 'Z' && *p != 'X';
 }
 
 /* Whether a process some log forked is alive and has not joined yet. */

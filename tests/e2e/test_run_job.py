@@ -291,6 +291,15 @@ def test_run_job_sigkill_child_marked(job, python):
     assert ending(j.stats[j.trace]) == ("exit", 0)  # the others are complete
 
 
+def test_run_job_sigkill_zombie_signal_named(job, one_python):
+    """A killed child its parent reaps a second later: filrec reads the zombie's status
+    (its /proc/PID/stat exit_code field) and names the signal."""
+    j = job(one_python, str(PYPROGS / "job_children.py"), "kill_late")
+    a = program_answer(j.run.stdout)
+    _, st = j.by_pid(a["child"])
+    assert ending(st) == ("signal", signal.SIGKILL), st["ending"]
+
+
 def test_run_job_many_children_none_lost(job, one_python):
     n = 200
     j = job(one_python, str(PYPROGS / "job_children.py"), "many", str(n))

@@ -4,6 +4,8 @@
   execv        os.execv into job_child.py (this process becomes it)
   exit         os.fork, the child allocates 30,000,000 bytes and calls os._exit(7)
   kill         os.fork, the child allocates 40,000,000 bytes and is killed (SIGKILL)
+  kill_late    the same, the parent reaping the child only a second later (a zombie
+               meanwhile, whose status filrec can read)
   many N       N short Python subprocesses, one after another
 Prints one JSON line (except execv: the child prints it): what the test needs to know."""
 import json
@@ -39,7 +41,7 @@ def main():
             os._exit(7)
         _, status = os.waitpid(pid, 0)
         out.update(child=pid, code=os.WEXITSTATUS(status))
-    elif what == "kill":
+    elif what in ("kill", "kill_late"):
         r, w = os.pipe()
         pid = os.fork()
         if pid == 0:
@@ -50,6 +52,8 @@ def main():
         os.read(r, 1)
         time.sleep(0.3)  # its allocation is in its log
         os.kill(pid, signal.SIGKILL)
+        if what == "kill_late":
+            time.sleep(1)
         os.waitpid(pid, 0)
         out.update(child=pid)
     elif what == "many":
