@@ -45,6 +45,10 @@ typedef struct cJSON cJSON;
 void cli_put_ending(const struct an_replay *rp);
 cJSON *cli_ending_json(const struct an_replay *rp);
 int cli_ended_plainly(const struct an_replay *rp);
+/* A job's process's ending in a word or two ("exit 0", "signal 9", "exec", "killed"),
+ * in buf (32 bytes) or a constant. */
+struct an_proc;
+const char *cli_proc_ending(const struct an_proc *p, char *buf, size_t cap);
 
 /* The flamegraph of a job at its whole-job peak, one root frame per process, into out
  * (title NULL: the default); quiet: without saying where. 0, or 1 with the error said. */

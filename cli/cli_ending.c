@@ -1,5 +1,5 @@
 /* cli_ending.c: how a traced process ended (an_replay_ending), in words and in JSON,
- * the same for every verb that says it. */
+ * and a job's process's ending in a word, the same for every verb that says it. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,4 +70,26 @@ cJSON *cli_ending_json(const an_replay *rp)
     }
     cJSON_AddBoolToObject(end, "by_filrec", !rp->ended_early && (rp->trailer_flags & FT_T_SINK));
     return end;
+}
+
+const char *cli_proc_ending(const an_proc *p, char *buf, size_t cap)
+{
+    switch (p->how) {
+    case AN_END_EARLY: return "cut short";
+    case AN_END_EXIT:
+        if (p->code < 0)
+            return "exit";
+        snprintf(buf, cap, "exit %d", p->code);
+        return buf;
+    case AN_END_SIGNAL:
+        if (p->code < 0)
+            return "signal";
+        snprintf(buf, cap, "signal %d", p->code);
+        return buf;
+    case AN_END_EXEC: return "exec";
+    case AN_END_RUNNING: return "running";
+    case AN_END_UNKNOWN: return "killed";
+    case AN_END_OOM: return "oom-killed";
+    }
+    return "?";
 }

@@ -80,20 +80,6 @@ static cJSON *command_array(const ft_header *h)
     return a;
 }
 
-static const char *ending_word(const an_proc *p, char *buf, size_t cap)
-{
-    static const char *plain[] = {
-        [AN_END_EARLY] = "cut short", [AN_END_EXEC] = "exec", [AN_END_RUNNING] = "running",
-        [AN_END_UNKNOWN] = "killed", [AN_END_OOM] = "oom-killed",
-    };
-    if ((p->how == AN_END_EXIT || p->how == AN_END_SIGNAL) && p->code >= 0)
-        snprintf(buf, cap, "%s %d", p->how == AN_END_EXIT ? "exit" : "signal", p->code);
-    else
-        snprintf(buf, cap, "%s", p->how == AN_END_EXIT ? "exit" : p->how == AN_END_SIGNAL
-                                                                  ? "signal" : plain[p->how]);
-    return buf;
-}
-
 static void job_json(cJSON *o, const an_job *j)
 {
     char w[32];
@@ -111,7 +97,7 @@ static void job_json(cJSON *o, const an_job *j)
         cJSON_AddNumberToObject(e, "image", (double)p->image);
         cJSON_AddNumberToObject(e, "peak_bytes", (double)p->peak);
         cJSON_AddNumberToObject(e, "at_job_peak_bytes", (double)p->at_job_peak);
-        cJSON_AddStringToObject(e, "ended", ending_word(p, w, sizeof w));
+        cJSON_AddStringToObject(e, "ended", cli_proc_ending(p, w, sizeof w));
         cJSON_AddItemToArray(ts, e);
     }
 }
@@ -127,7 +113,7 @@ static void job_text(const an_job *j)
         const an_proc *p = &j->procs[i];
         printf("  %8llu %8llu %10s %12s  %-10s ", (unsigned long long)p->pid,
                (unsigned long long)p->ppid, an_human(p->peak, a, sizeof a),
-               an_human(p->at_job_peak, b, sizeof b), ending_word(p, w, sizeof w));
+               an_human(p->at_job_peak, b, sizeof b), cli_proc_ending(p, w, sizeof w));
         char *u = an_utf8(p->path, strlen(p->path));
         cli_put_text(u ? u : "?");
         free(u);

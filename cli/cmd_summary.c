@@ -508,28 +508,6 @@ static int report(struct opts *o)
 
 /* ---- a job of many processes (filrec run's PATH and PATH.d/) ---- */
 
-static const char *ending_text(const an_proc *p, char *buf, size_t cap)
-{
-    switch (p->how) {
-    case AN_END_EARLY: return "cut short";
-    case AN_END_EXIT:
-        if (p->code < 0)
-            return "exit";
-        snprintf(buf, cap, "exit %d", p->code);
-        return buf;
-    case AN_END_SIGNAL:
-        if (p->code < 0)
-            return "signal";
-        snprintf(buf, cap, "signal %d", p->code);
-        return buf;
-    case AN_END_EXEC: return "exec";
-    case AN_END_RUNNING: return "running";
-    case AN_END_UNKNOWN: return "killed";
-    case AN_END_OOM: return "oom-killed";
-    }
-    return "?";
-}
-
 /* The command of a trace, its arguments joined by spaces, for a terminal. */
 static void print_command(const ft_header *h)
 {
@@ -620,7 +598,7 @@ static int print_job(const struct opts *o, const an_job *j, struct job_locs *pl)
             cJSON_AddNumberToObject(e, "peak_bytes", (double)p->peak);
             cJSON_AddNumberToObject(e, "peak_time_s", (double)p->peak_time_us / 1e6);
             cJSON_AddNumberToObject(e, "at_job_peak_bytes", (double)p->at_job_peak);
-            cJSON_AddStringToObject(e, "ended", ending_text(p, c, sizeof c));
+            cJSON_AddStringToObject(e, "ended", cli_proc_ending(p, c, sizeof c));
             cJSON_AddItemToArray(ps, e);
         }
         an_unrec *un = NULL;
@@ -658,7 +636,7 @@ static int print_job(const struct opts *o, const an_job *j, struct job_locs *pl)
         const an_proc *p = &j->procs[i];
         printf("%8llu %12s %12s  %-10s ", (unsigned long long)p->pid,
                size_text(p->peak, o->exact, a, sizeof a),
-               size_text(p->at_job_peak, o->exact, b, sizeof b), ending_text(p, c, sizeof c));
+               size_text(p->at_job_peak, o->exact, b, sizeof b), cli_proc_ending(p, c, sizeof c));
         print_command(&pl[i].rp.hdr);
         putchar('\n');
     }
