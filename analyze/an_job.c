@@ -113,6 +113,7 @@ static int on_sample(void *ctx, uint64_t time_us, uint64_t rss, uint64_t heap)
     struct collect *c = ctx;
     (void)rss;
     (void)heap;
+    c->p->mono_ns = c->rp->hdr.mono_ns; /* the header is read before any record */
     int err = add_ivl(c->p, &c->cap, key_of(c->p, time_us), c->rp->ivl_peak,
                       c->rp->ivl_peak_event);
     c->rp->ivl_peak = c->rp->cur; /* the next interval starts with what is live now */
@@ -127,6 +128,7 @@ static int run_proc(an_proc *p, an_replay *rp, const char *path, int progress)
     int err = an_replay_samples(rp, path, on_sample, &c, progress);
     if (err)
         return err;
+    p->mono_ns = rp->hdr.mono_ns;
     p->pid = rp->hdr.pid;
     p->ppid = rp->hdr.ppid;
     p->image = rp->hdr.image;
@@ -179,18 +181,10 @@ int an_job_run(an_job *j, char **paths, size_t n, char *msg, size_t msgcap, int 
     for (size_t i = 0; i < n; i++) {
         an_replay rp;
         an_proc *p = &j->procs[i];
-        ft_reader *r;
         p->path = paths[i];
-        int err = ft_reader_open(&r, paths[i]); /* the header first: mono_ns for the keys */
-        if (err)
-            snprintf(msg, msgcap, "'%s': %s", paths[i], ft_reader_message(r));
-        else
-            p->mono_ns = ft_reader_header(r)->mono_ns;
-        ft_reader_close(r);
         j->n = i + 1;
-        if (err)
-            return err;
-        if ((err = run_proc(p, &rp, paths[i], progress))) {
+        int err = run_proc(p, &rp, paths[i], progress);
+        if (err) {
             snprintf(msg, msgcap, "'%s': %s", paths[i], rp.msg);
             an_replay_free(&rp);
             return err;

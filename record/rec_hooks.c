@@ -303,40 +303,37 @@ REC_EXPORT int raise(int sig)
 
 /* ---- exec: the sink closes this image's trace when the next one joins ---- */
 
+/* After the real exec returned rc (it failed: a successful one does not return): take
+ * back the "not recorded" note rec_exec sent, if it did. */
+static int exec_returned(int noted, int rc, char *const argv[])
+{
+    if (noted)
+        rec_exec_failed(argv);
+    return rc;
+}
+
 REC_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
     int noted = rec_exec(path, 0, argv, envp);
-    int rc = REAL(execve, path, argv, envp);
-    if (noted)
-        rec_exec_failed(argv); /* still here: the exec failed */
-    return rc;
+    return exec_returned(noted, REAL(execve, path, argv, envp), argv);
 }
 
 REC_EXPORT int execv(const char *path, char *const argv[])
 {
     int noted = rec_exec(path, 0, argv, NULL);
-    int rc = REAL(execv, path, argv);
-    if (noted)
-        rec_exec_failed(argv); /* still here: the exec failed */
-    return rc;
+    return exec_returned(noted, REAL(execv, path, argv), argv);
 }
 
 REC_EXPORT int execvp(const char *file, char *const argv[])
 {
     int noted = rec_exec(file, 1, argv, NULL);
-    int rc = REAL(execvp, file, argv);
-    if (noted)
-        rec_exec_failed(argv); /* still here: the exec failed */
-    return rc;
+    return exec_returned(noted, REAL(execvp, file, argv), argv);
 }
 
 REC_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
     int noted = rec_exec(file, 1, argv, envp);
-    int rc = REAL(execvpe, file, argv, envp);
-    if (noted)
-        rec_exec_failed(argv); /* still here: the exec failed */
-    return rc;
+    return exec_returned(noted, REAL(execvpe, file, argv, envp), argv);
 }
 
 /* posix_spawn execs inside libc, where no hook sees it: check the program here. */
