@@ -6,6 +6,8 @@
 #include <stdint.h>
 
 int cmd_run(int argc, char **argv);
+int cmd_attach(int argc, char **argv);
+int cmd_detach(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_summary(int argc, char **argv);
 int cmd_flamegraph(int argc, char **argv);
@@ -14,6 +16,7 @@ int cmd_export(int argc, char **argv);
 int cmd_lines(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+int cmd_sink(int argc, char **argv); /* `filrec _sink`, for filrec.start() */
 /* Write the report folder for trace (into dir, or the default); 0 or 1. */
 int cli_report(const char *trace, const char *dir);
 
@@ -55,6 +58,16 @@ const char *cli_proc_ending(const struct an_proc *p, char *buf, size_t cap);
 struct an_job;
 int cli_job_flamegraph(const struct an_job *j, const char *out, const char *title,
                        int reversed, int quiet);
+
+/* Where filrec's parts are (cmd_run.c): libfilrec.so, the per-interpreter Python
+ * modules, the folder holding the Python package, the bootstrap's folder; found from
+ * the binary's own place (build tree, install, pip install). 0, or -1 if the library is
+ * not there. */
+#include <limits.h>
+struct cli_parts {
+    char lib[PATH_MAX], modules[PATH_MAX], package[PATH_MAX], site[PATH_MAX];
+};
+int cli_find_parts(struct cli_parts *p);
 
 /* Print "filrec: <message>" and a newline on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -43,11 +43,6 @@ static const char usage[] =
     "filrec run exits with the program's exit status; if the program dies of a\n"
     "signal, filrec says so and dies of the same signal.\n";
 
-/* Where filrec's parts are: libfilrec.so, the per-interpreter Python modules, the
- * Python package with the bootstrap. */
-struct paths {
-    char lib[PATH_MAX], modules[PATH_MAX], package[PATH_MAX], site[PATH_MAX];
-};
 
 static pid_t child;
 
@@ -69,8 +64,9 @@ static int join(char *out, const char *a, const char *b)
 }
 
 /* The build tree keeps libfilrec.so and python/ (modules) beside the binary and the
- * package in ../python; an install keeps all three in ../lib/filrec. */
-static int find_paths(struct paths *p)
+ * package in ../python; `make install` keeps all three in ../lib/filrec; a pip install
+ * keeps the first two beside the binary, in the package's _native folder. */
+int cli_find_parts(struct cli_parts *p)
 {
     char exe[PATH_MAX], dir[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -78,8 +74,11 @@ static int find_paths(struct paths *p)
         return -1;
     exe[n] = 0;
     *strrchr(exe, '/') = 0;
-    int bad = join(dir, exe, "") | join(p->lib, dir, "/libfilrec.so");
-    if (access(p->lib, R_OK) == 0) {
+    int bad = join(dir, exe, "") | join(p->lib, dir, "/libfilrec.so") |
+              join(p->site, dir, "/../__init__.py");
+    if (access(p->lib, R_OK) == 0 && access(p->site, R_OK) == 0) {
+        bad |= join(p->package, dir, "/../.."); /* a pip install: PACKAGES/filrec/_native */
+    } else if (access(p->lib, R_OK) == 0) {
         bad |= join(p->package, dir, "/../python");
     } else {
         bad |= join(dir, exe, "/../lib/filrec") | join(p->lib, dir, "/libfilrec.so") |
@@ -152,7 +151,7 @@ static void env_prepend(const char *name, const char *first)
     free(v);
 }
 
-static void exec_program(char **argv, const struct paths *p, const char *sock, int follow,
+static void exec_program(char **argv, const struct cli_parts *p, const char *sock, int follow,
                          unsigned flags)
 {
     setenv("FILREC_SOCK", sock, 1);
@@ -331,9 +330,9 @@ int cmd_run(int argc, char **argv)
         cli_error("cannot open '%s': %s", argv[i], strerror(errno));
         return 2;
     }
-    static struct paths where;
+    static struct cli_parts where;
     char dflt[PATH_MAX];
-    if (find_paths(&where)) {
+    if (cli_find_parts(&where)) {
         cli_error("cannot find libfilrec.so next to the filrec binary (set FILREC_LIB)");
         return 1;
     }

@@ -133,6 +133,7 @@ static int print_json(const an_replay *rp, const an_job *job, const an_unrec *un
     cJSON_AddNumberToObject(o, "start_time_s", (double)rp->hdr.start_ns / 1e9);
     cJSON_AddNumberToObject(o, "duration_s", (double)rp->end_us / 1e6);
     cJSON_AddBoolToObject(o, "ended_cleanly", !rp->ended_early);
+    cJSON_AddBoolToObject(o, "started_late", (rp->hdr.flags & FT_H_LATE) != 0);
     cJSON_AddBoolToObject(o, "ended_by_own_signal", !rp->ended_early &&
                                                     (rp->trailer_flags & FT_T_SIGNAL));
     cJSON_AddItemToObject(o, "ending", cli_ending_json(rp));
@@ -203,6 +204,9 @@ static void print_text(const an_replay *rp)
         printf(", its program after exec number %llu", (unsigned long long)h->image);
     putchar('\n');
     printf("duration:         %.3f s\n", (double)rp->end_us / 1e6);
+    if (h->flags & FT_H_LATE)
+        printf("started:          in the running process (filrec.start, attach): earlier "
+               "blocks unseen\n");
     fputs("ended:            ", stdout);
     cli_put_ending(rp);
     putchar('\n');

@@ -178,6 +178,9 @@ static void print_header(const an_replay *rp, const struct opts *o, uint64_t pea
     char a[32], b[32], c[32];
     printf("peak:        %s at %.3f s\n", size_text(peak, o->exact, a, sizeof a), (double)peak_us / 1e6);
     printf("duration:    %.3f s\n", (double)rp->end_us / 1e6);
+    if (rp->hdr.flags & FT_H_LATE)
+        printf("started:     in the running process (filrec.start, attach): what it had "
+               "allocated before is not counted\n");
     printf("allocated:   %s in %s allocations\n", size_text(rp->total_bytes, o->exact, b, sizeof b),
            an_commas(rp->counts[FT_ALLOC] + rp->counts[FT_MMAP], c, sizeof c));
     if (o->mode == LEAKS)
@@ -229,6 +232,7 @@ static int print_json(const an_replay *rp, const struct opts *o, const an_loc *l
     cJSON_AddNumberToObject(j, "allocations", (double)(rp->counts[FT_ALLOC] + rp->counts[FT_MMAP]));
     cJSON_AddBoolToObject(j, "ended_cleanly", !rp->ended_early);
     cJSON_AddItemToObject(j, "ending", cli_ending_json(rp));
+    cJSON_AddBoolToObject(j, "started_late", (rp->hdr.flags & FT_H_LATE) != 0);
     if (o->mode != LEAKS)
         cJSON_AddNumberToObject(j, "live_at_end_bytes", (double)rp->end_live);
     cJSON_AddStringToObject(j, "by", by_names[o->by]);

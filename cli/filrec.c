@@ -12,6 +12,8 @@ static const struct verb {
     const char *summary;
 } verbs[] = {
     {"run", cmd_run, "record a program's allocations into a trace"},
+    {"attach", cmd_attach, "start recording a running Python process"},
+    {"detach", cmd_detach, "stop recording it, and complete its trace"},
     {"summary", cmd_summary, "the top allocating locations at the peak"},
     {"report", cmd_report, "a folder with index.html, flamegraphs and tables"},
     {"flamegraph", cmd_flamegraph, "what was live at the peak, as an interactive SVG"},
@@ -99,6 +101,8 @@ int main(int argc, char **argv)
         printf("filrec 0.1 (trace format %u; reads 1 to %u)\n", FT_VERSION, FT_VERSION);
         return 0;
     }
+    if (!strcmp(argv[1], "_sink")) /* not for people: see cmd_sink.c */
+        return cmd_sink(argc - 1, argv + 1);
     for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
         if (!strcmp(argv[1], verbs[i].name))
             return verbs[i].fn(argc - 1, argv + 1);

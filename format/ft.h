@@ -38,7 +38,11 @@ enum ft_allocator {
 
 enum ft_marker { FT_MARK_POINT = 0, FT_MARK_BEGIN = 1, FT_MARK_END = 2 };
 
-enum ft_header_flag { FT_H_PYTHON = 1, FT_H_PYALLOC = 2, FT_H_NATIVE = 4 };
+enum ft_header_flag {
+    FT_H_PYTHON = 1, FT_H_PYALLOC = 2, FT_H_NATIVE = 4,
+    FT_H_LATE = 8, /* recording began in a running process: earlier blocks are unseen */
+    FT_H_ALL = 15
+};
 /* FT_T_SINK and later: version 2. */
 enum ft_trailer_flag {
     FT_T_EXIT = 1, FT_T_FAILED = 2, FT_T_SIGNAL = 4,

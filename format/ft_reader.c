@@ -153,7 +153,7 @@ static int parse_header(ft_reader *r, uint32_t hlen)
         if (get_varint(&p, e, more[i]))
             return fail(r, FT_E_HEADER, "offset %llu: header field %zu is cut short",
                         (unsigned long long)(16 + (p - r->hbuf)), i + 9);
-    if (h->flags > 7)
+    if (h->flags & ~(uint64_t)FT_H_ALL)
         return fail(r, FT_E_HEADER, "offset 16: unknown recording flags %#llx",
                     (unsigned long long)h->flags);
     if (h->page_size < 512 || h->page_size > (1u << 30) || (h->page_size & (h->page_size - 1)))

@@ -44,6 +44,14 @@ int filrec_record_free(void *p);
  * record nothing. A wrapper raises it around the wrapped allocator's call, so what
  * that allocator gets from malloc or mmap is not recorded as well. */
 int *filrec_busy(void);
+/* In-process activation, for the Python API and attach: with the library loaded into a
+ * running process (dlopen, not LD_PRELOAD), start recording into a new log joined to
+ * the sink listening at sock (an abstract socket name, "@...") and put the hooks into
+ * every loaded object; stop writes the trailer (the process still running) and takes
+ * the hooks out. Both return 0 or an errno value (EBUSY: preloaded by `filrec run`,
+ * which records the process already; ESRCH: stop when not recording). */
+int filrec_inprocess_start(const char *sock);
+int filrec_inprocess_stop(void);
 
 #ifdef __cplusplus
 }

@@ -24,6 +24,8 @@
 #include "rec_link.h"
 
 __thread struct rec_tls rec_tl __attribute__((tls_model("initial-exec")));
+uint32_t rec_logno;
+static uint32_t keys; /* thread keys given so far (rec_tls); under rec.lock */
 /* Read on every event by every thread: each on a cache line no one writes often. */
 _Alignas(64) atomic_int rec_on;
 struct rec_log rec = {.lock = PTHREAD_MUTEX_INITIALIZER, .gate = REC_GATE_NONE};
@@ -114,10 +116,19 @@ static int room(size_t words)
     }
 }
 
+/* The calling thread's key, given once for the life of the process. Lock held. */
+static void give_key(void)
+{
+    while (!rec_tl.key)
+        rec_tl.key = ++keys; /* 0 is "none": skipped if the count ever wraps */
+}
+
 void rec_thread_assign(uint32_t parent, uint32_t stack)
 {
     uint32_t tid = rec.nthreads;
-    rec_tl.key = tid + 1;
+    give_key();
+    rec_tl.idx = tid;
+    rec_tl.log = rec_logno;
     if (!room(rec_ir_words(4, 0)))
         return;
     rec.nthreads++;
@@ -127,25 +138,24 @@ void rec_thread_assign(uint32_t parent, uint32_t stack)
 
 uint32_t rec_tid(void)
 {
-    if (!rec_tl.key) {
-        rec_tl.busy++;
-        rec_gate_lock();
-        if (!rec_tl.key)
-            rec_thread_assign(0, 0);
-        pthread_mutex_unlock(&rec.lock);
-        rec_tl.busy--;
-    }
-    return rec_tl.key - 1;
+    rec_tl.busy++;
+    rec_gate_lock();
+    if (!rec_tl_in_log())
+        rec_thread_assign(0, 0);
+    uint32_t idx = rec_tl.idx;
+    pthread_mutex_unlock(&rec.lock);
+    rec_tl.busy--;
+    return idx;
 }
 
 int rec_reserve(size_t words)
 {
-    if (!rec_tl.key)
+    if (!rec_tl_in_log())
         rec_thread_assign(0, 0);
     if (!room(words))
         return 0;
-    if (rec.thread != rec_tl.key - 1) {
-        rec.thread = rec_tl.key - 1;
+    if (rec.thread != rec_tl.idx) {
+        rec.thread = rec_tl.idx;
         rec_put_word(rec_ir_thread(rec.thread));
     }
     rec_gate_streak();
@@ -393,11 +403,11 @@ static void fork_parent(void)
 
 static size_t ring_bytes(void) { return (size_t)REC_NBUF * REC_BUF_WORDS * sizeof(uint64_t); }
 
-/* Everything of the log but what carries over to a fork child: the ids defined so far
- * (its trace starts with them, copied by the sink) and the fd. */
+/* Everything of the log but its lock and what carries over to a fork child: the ids
+ * defined so far (its trace starts with them, copied by the sink). The calling thread
+ * becomes the new log's thread 0. */
 static void log_reset(void)
 {
-    rec.lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
     rec.at = rec.end = NULL;
     rec.ctx = rec_ir_ctx(FT_A_MALLOC, 0); /* the trace's registers at a frame start */
     rec.thread = 0;
@@ -414,6 +424,10 @@ static void log_reset(void)
     rec.stopping = rec.failed = 0;
     rec.streak_key = rec.streak = 0;
     rec.pid = getpid();
+    rec_logno++;
+    give_key();
+    rec_tl.idx = 0;
+    rec_tl.log = rec_logno;
 }
 
 static void fork_child(void)
@@ -430,8 +444,8 @@ static void fork_child(void)
         rec.buf[i] = NULL;
     pid_t parent = rec.pid;
     uint64_t parent_start = rec.start_ns;
-    log_reset();
-    rec_tl.key = 1; /* the forking thread is the child's thread 0 */
+    rec.lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER; /* held by another thread? */
+    log_reset(); /* the forking thread is the child's thread 0 */
     if (!params.follow || start_log(parent, parent_start)) {
         rec.stopping = 1;
         if (params.follow)
@@ -545,17 +559,38 @@ static void on_exit_status(int status, void *arg)
         atomic_store(&rec.exit_end, (uint32_t)((status & 0xff) << 8) + 1);
 }
 
+/* Other threads may be running: the lock is held throughout, so none is inside the
+ * log while it moves to new memory (share_log copies it, lock word and all, and maps
+ * the copy in place in one step), and the earlier log's ring is dropped only then. */
 int rec_start(const struct rec_params *p)
 {
-    if (atomic_load(&rec_on) || !p->sock || strlen(p->sock) >= sizeof params_sock)
+    if (!p->sock || strlen(p->sock) >= sizeof params_sock) {
+        errno = EINVAL;
         return -1;
+    }
+    pthread_mutex_lock(&rec.lock);
+    rec_gate_revoke(0);
+    if (atomic_load(&rec_on)) {
+        pthread_mutex_unlock(&rec.lock);
+        errno = EBUSY;
+        return -1;
+    }
+    uint64_t *old = rec.buf[0];
     params = *p;
     strcpy(params_sock, p->sock);
     params.sock = params_sock;
-    log_reset();
-    rec_tl.key = 1; /* the starting thread is thread 0, and the first owner */
-    if (start_log(0, 0))
+    log_reset(); /* the starting thread is thread 0, and the first owner */
+    rec.nstrings = rec.nfuncs = rec.nnodes = 0;
+    for (int i = 0; i < REC_NBUF; i++)
+        rec.buf[i] = NULL;
+    int rc = start_log(0, 0), e = errno;
+    pthread_mutex_unlock(&rec.lock);
+    if (old)
+        rec_real.munmap(old, ring_bytes());
+    if (rc) {
+        errno = e;
         return -1;
+    }
     static int once;
     if (!once++) {
         pthread_atfork(fork_prepare, fork_parent, fork_child);
@@ -570,8 +605,8 @@ static void start_from_environment(void)
 {
     const char *sock = getenv("FILREC_SOCK"), *follow = getenv("FILREC_FOLLOW");
     struct rec_params p = {.sock = sock, .follow = !follow || strcmp(follow, "0")};
-    if (!sock || !*sock)
-        return; /* not under `filrec run`: stay passive */
+    if (!sock || !*sock || !rec_preloaded)
+        return; /* not under `filrec run` (or loaded by in-process activation): passive */
     char name[sizeof params_sock];
     snprintf(name, sizeof name, "%s", sock);
     p.sock = name;
@@ -579,6 +614,35 @@ static void start_from_environment(void)
         scrub_environment();
     if (rec_start(&p) && errno != ECONNREFUSED) /* refused: the sink said why */
         rec_say("not recording: cannot join filrec: ", strerror(errno), NULL);
+}
+
+/* ---- in-process activation (filrec.h): a process that starts recording by itself ---- */
+
+REC_EXPORT int filrec_inprocess_start(const char *sock)
+{
+    if (rec_preloaded || rec_resolve())
+        return EBUSY; /* preloaded: `filrec run` records this process already */
+    rec_tl.busy++;
+    struct rec_params p = {.sock = sock, .follow = 0};
+    int rc = rec_start(&p) ? errno : 0;
+    if (!rc && rec_got_patch()) {
+        rc = errno;
+        rec_finish(FT_T_RUNNING | FT_T_FAILED, 0);
+    }
+    rec_tl.busy--;
+    return rc;
+}
+
+REC_EXPORT int filrec_inprocess_stop(void)
+{
+    if (rec_preloaded)
+        return EBUSY;
+    rec_tl.busy++;
+    int was = atomic_load(&rec_on);
+    rec_finish(FT_T_RUNNING, 0);
+    rec_got_unpatch();
+    rec_tl.busy--;
+    return was ? 0 : ESRCH;
 }
 
 void rec_finish(unsigned flags, uint64_t end)
@@ -592,7 +656,7 @@ void rec_finish(unsigned flags, uint64_t end)
         return;
     }
     if (!rec.failed && room(rec_ir_words(3, 0))) {
-        uint64_t v[3] = {FT_T_EXIT | flags, (rec_now_ns() - rec.start_ns) / 1000, end};
+        uint64_t v[3] = {flags, (rec_now_ns() - rec.start_ns) / 1000, end};
         rec_publish(rec_ir_rec(rec.at, FT_TRAILER, 3, v, NULL, 0));
         rec_seal();
     }
@@ -618,6 +682,6 @@ __attribute__((destructor)) static void rec_exit(void)
         return; /* exit() from inside the recorder (a signal handler): no trailer */
     rec_tl.busy++;
     if (atomic_load(&rec_on))
-        rec_finish(0, 0);
+        rec_finish(FT_T_EXIT, 0);
     rec_tl.busy--;
 }

@@ -4,6 +4,7 @@
  * Before the real functions are known (dlsym itself may calloc), a static pool serves. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <link.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include "rec_internal.h"
 
 struct rec_real rec_real;
+int rec_preloaded;
 
 /* ---- the early pool: serves allocations made while rec_resolve runs ---- */
 static _Alignas(64) uint8_t pool[64 * 1024];
@@ -36,6 +38,21 @@ static void *pool_alloc(size_t n)
     return pool + at;
 }
 
+/* Whether this library was preloaded: the loader lists preloaded objects ahead of the
+ * C library, and appends what dlopen loads after it. (Asking which malloc the process
+ * binds to cannot tell: a program built without -fPIE answers with its own PLT entry.) */
+static int preloaded(void)
+{
+    Dl_info di;
+    struct link_map *lm = NULL;
+    if (!dladdr1((void *)rec_resolve, &di, (void **)&lm, RTLD_DL_LINKMAP) || !lm)
+        return 1;
+    for (struct link_map *p = lm->l_prev; p; p = p->l_prev)
+        if (p->l_name && strstr(p->l_name, "/libc.so"))
+            return 0;
+    return 1;
+}
+
 int rec_resolve(void)
 {
     if (rec_real.free)
@@ -44,7 +61,10 @@ int rec_resolve(void)
         return -1;
     resolving = 1;
     struct rec_real r;
-#define X(name, ret, args) r.name = (ret(*) args)dlsym(RTLD_NEXT, #name);
+    /* Preloaded, the process's malloc is ours and the real one is the next; loaded
+     * later (RTLD_LOCAL), the process's is the real one. */
+    void *from = preloaded() ? RTLD_NEXT : RTLD_DEFAULT;
+#define X(name, ret, args) r.name = (ret(*) args)dlsym(from, #name);
     REC_HOOKS(X)
 #undef X
     resolving = 0;
@@ -52,6 +72,7 @@ int rec_resolve(void)
         !r.mremap || !r.fork || !r.pthread_create || !r.posix_memalign)
         return -1;
     rec_real = r;
+    rec_preloaded = from == RTLD_NEXT;
     return 0;
 }
 
@@ -284,7 +305,7 @@ static void before_self_signal(int sig)
         pthread_sigmask(SIG_BLOCK, NULL, &blocked) || sigismember(&blocked, sig))
         return; /* caught, ignored or blocked: the program goes on, and so do we */
     rec_tl.busy++;
-    rec_finish(FT_T_SIGNAL, (uint64_t)sig + 1);
+    rec_finish(FT_T_EXIT | FT_T_SIGNAL, (uint64_t)sig + 1);
     rec_tl.busy--;
 }
 
@@ -367,7 +388,7 @@ static __attribute__((noreturn)) void exit_now(void (*real)(int), int status)
 {
     if (rec_want()) {
         rec_tl.busy++;
-        rec_finish(0, (uint64_t)((status & 0xff) << 8) + 1);
+        rec_finish(FT_T_EXIT, (uint64_t)((status & 0xff) << 8) + 1);
         rec_tl.busy--;
     }
     if (real || !rec_resolve())
@@ -393,7 +414,7 @@ static void *thread_main(void *v)
     rec_real.free(v);
     if (atomic_load(&rec_on)) {
         rec_gate_lock();
-        if (!rec_tl.key)
+        if (!rec_tl_in_log())
             rec_thread_assign(s.parent, s.stack);
         pthread_mutex_unlock(&rec.lock);
     }
@@ -421,3 +442,12 @@ REC_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*
         rec_real.free(s);
     return rc;
 }
+
+/* Each hook under a hidden name: in a library loaded after the C library, the exported
+ * names bind to the C library's functions, even inside this library. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmissing-attributes" /* the C library's, not needed here */
+#endif
+#define X(name, ret, args) extern ret rec_hook_##name args __attribute__((alias(#name)));
+REC_HOOKS(X)
+#undef X

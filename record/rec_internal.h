@@ -66,6 +66,13 @@ struct rec_real {
 extern struct rec_real rec_real;
 /* Look up the real functions; 0 on success. Safe to call from a hook. */
 int rec_resolve(void);
+/* Set by rec_resolve: 1 when the library is preloaded (its malloc is the process's),
+ * 0 when it was loaded later (in-process activation: rec_got.c puts the hooks in). */
+extern int rec_preloaded;
+/* Each hook's own address, whatever the loader bound the exported name to. */
+#define X(name, ret, args) extern ret rec_hook_##name args;
+REC_HOOKS(X)
+#undef X
 
 /* ---- shared by the library and the sink ---- */
 
@@ -93,19 +100,29 @@ struct rec_params {
     int follow;       /* a forked child records too (and the environment is left for
                        * exec'd and spawned programs to record themselves) */
 };
-/* Start recording this process: 0, or -1 with errno set (then nothing is recorded). */
+/* Start recording this process into a new log: 0, or -1 with errno set (then nothing
+ * is recorded; EBUSY: recording already). Other threads may be running, and an earlier
+ * log of this process may have ended (in-process activation starts many times). */
 int rec_start(const struct rec_params *p);
 
 /* Per-thread state, initial-exec TLS so reading it never allocates. Owned by its
  * thread; no locking. busy > 0 means "inside the recorder": hooks pass straight
  * through, so the recorder's, zstd's and libc's own allocations are not recorded.
- * key is the thread's index + 1 once it has one, else 0. */
+ * key names the thread to the gate: 0 until the thread first records, then unique in
+ * the process for good, so a thread that last wrote to an earlier log can never pass
+ * for the owner of this one. idx is its index in log number log (rec_logno). */
 struct rec_tls {
     uint32_t key;          /* first, then busy: rec_tl_word() reads both at once */
     int busy;
     void *stack_slot;      /* the stack source's per-thread state */
+    uint32_t idx, log;
 };
 extern __thread struct rec_tls rec_tl __attribute__((tls_model("initial-exec")));
+/* The number of the current log, bumped by every start (a fork child's too). Read and
+ * written under rec.lock. */
+extern uint32_t rec_logno;
+/* Whether the calling thread has an index in the current log. Lock held. */
+static inline int rec_tl_in_log(void) { return rec_tl.key && rec_tl.log == rec_logno; }
 
 /* 1 while recording. Written under rec.lock, read without it by the hooks as a fast
  * filter (a stale 1 is caught under the lock by rec_reserve). */
@@ -195,10 +212,18 @@ void rec_exec_failed(char *const argv[]);
 int rec_note_unless_joins(const char *file, int search, char *const argv[],
                           char *const envp[], pid_t pid);
 
-/* Write the trailer (with flags, enum ft_trailer_flag, beside FT_T_EXIT, and end: the
- * wait status + 1 when known, else 0) and stop: at exit, or just before the process
- * kills itself. The sink writes it out. */
+/* Write the trailer (flags, enum ft_trailer_flag: FT_T_EXIT at exit or just before the
+ * process kills itself, FT_T_RUNNING when recording stops in a running process; end:
+ * the wait status + 1 when known, else 0) and stop. The sink writes it out. */
 void rec_finish(unsigned flags, uint64_t end);
+
+/* ---- rec_got.c: the hooks without LD_PRELOAD ---- */
+
+/* Point every loaded object's relocation slots for the hooked functions (and dlopen,
+ * so that objects loaded later get them too) at the hooks; 0, or -1 with errno. */
+int rec_got_patch(void);
+/* Put back every slot rec_got_patch changed that still holds a hook. */
+void rec_got_unpatch(void);
 /* Publish the log up to at, for the sink: after the words of a record. */
 static inline void rec_publish(uint64_t *at)
 {

@@ -236,7 +236,7 @@ static const char *proc_state(pid_t pid, char *buf, size_t cap)
 
 static uint64_t end_status(struct job *j, struct slog *l)
 {
-    if (l->pid == j->root && l->gen == 0)
+    if (l->pid == j->root && l->gen == 0 && !j->o->detached)
         return j->root_gone ? (uint64_t)j->root_status + 1 : 0;
     char buf[1024];
     const char *p = proc_state(l->pid, buf, sizeof buf);
@@ -672,11 +672,21 @@ static int unjoined_forks(const struct job *j)
     return 0;
 }
 
-/* Whether waiting for root failed; reaps it when it is gone. */
+/* Whether waiting for root failed; reaps it when it is gone. A detached root is gone
+ * for the job once its log has ended (it stopped recording, or exited), or once it has
+ * exited without ever joining. */
 static int reap_root(struct job *j)
 {
     if (j->root_gone)
         return 0;
+    if (j->o->detached) {
+        struct slog *l = NULL;
+        for (size_t i = 0; i < j->n && !l; i++)
+            if (j->logs[i]->pid == j->root && j->logs[i]->gen == 0)
+                l = j->logs[i];
+        j->root_gone = l ? l->ended : !alive(j->root);
+        return 0;
+    }
     pid_t r = waitpid(j->root, &j->root_status, WNOHANG);
     if (r < 0 && errno != EINTR)
         return -1;
@@ -794,7 +804,7 @@ int sink_run(int listen_fd, const struct sink_opts *o, pid_t root, int *status,
                     close(l->conn); /* exec, or a program closing its descriptors */
                     l->conn = -1;
                 }
-            } else if (l->pid != root || l->gen) { /* the root's end comes from waitpid */
+            } else if (l->pid != root || l->gen || o->detached) { /* else from waitpid */
                 end_log(&j, l, 0, end_status(&j, l));
             }
         }
@@ -802,15 +812,19 @@ int sink_run(int listen_fd, const struct sink_opts *o, pid_t root, int *status,
          * descriptors left): its end is seen by asking the kernel. */
         for (size_t i = 0; i < j.n; i++) {
             struct slog *l = j.logs[i];
-            if (!l->ended && l->pidfd < 0 && (l->pid != root || l->gen) && !alive(l->pid))
+            if (!l->ended && l->pidfd < 0 && (l->pid != root || l->gen || o->detached) &&
+                !alive(l->pid))
                 end_log(&j, l, 0, end_status(&j, l));
         }
         uint64_t now = rec_now_ns();
         int sample = o->sample_us && now >= next_sample;
         if (sample)
             next_sample = now + o->sample_us * 1000;
-        for (size_t i = 0; i < j.n; i++)
+        for (size_t i = 0; i < j.n; i++) {
             tick(j.logs[i], now, sample);
+            if (!j.logs[i]->ended && sink_tc_stopped(j.logs[i]->tc))
+                end_log(&j, j.logs[i], 0, 0); /* stopped, and runs on */
+        }
     }
     for (size_t i = 0; i < j.n; i++) {
         end_log(&j, j.logs[i], FT_T_RUNNING, 0);

@@ -18,6 +18,9 @@ struct sink_opts {
     uint64_t flags;        /* header flags (ft.h, enum ft_header_flag) */
     uint64_t sample_us;    /* resident memory of each process every this often (0: never) */
     const char *options;   /* the header's options text */
+    int detached;          /* root is not the caller's child but a process that started
+                            * recording by itself (in-process activation, attach): the
+                            * job ends when root's log ends or root is gone */
 };
 
 struct sink_result {
@@ -30,8 +33,8 @@ struct sink_result {
 /* Listen for the job's processes: a socket whose name (for FILREC_SOCK) is written to
  * name. The descriptor, or -1 with errno set. */
 int sink_listen(char *name, size_t cap);
-/* Serve the job until root (the caller's child) has exited and every recorded process
- * has ended: then *status is root's wait status. Returns 0, or -1 if waiting for root
+/* Serve the job until root (the caller's child, unless o->detached) has exited and
+ * every recorded process has ended: then *status is root's wait status (0 detached). Returns 0, or -1 if waiting for root
  * failed (errno set). Trouble writing a trace is said once on stderr; that process runs
  * on, unrecorded. */
 int sink_run(int listen_fd, const struct sink_opts *o, pid_t root, int *status,

@@ -29,6 +29,9 @@ int sink_tc_flush(sink_tc *tc, ft_writer *out);
 /* Whether the process logged its trailer (it exited, or killed itself), and whether
  * its last event was an EXEC. */
 int sink_tc_said_bye(const sink_tc *tc);
+/* Whether that trailer says recording stopped in a process that runs on (in-process
+ * activation's stop): nothing more will come, and no exit is to be waited for. */
+int sink_tc_stopped(const sink_tc *tc);
 int sink_tc_exec_last(const sink_tc *tc);
 /* The last (up to 64) children the log's process forked. */
 const pid_t *sink_tc_forks(const sink_tc *tc, size_t *n);

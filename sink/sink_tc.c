@@ -264,6 +264,10 @@ int sink_tc_flush(sink_tc *tc, ft_writer *out)
 }
 
 int sink_tc_said_bye(const sink_tc *tc) { return tc->said_bye; }
+int sink_tc_stopped(const sink_tc *tc)
+{
+    return tc->said_bye && (tc->bye_flags & FT_T_RUNNING);
+}
 const char *sink_tc_exec_path(const sink_tc *tc) { return tc->exec_path; }
 
 const pid_t *sink_tc_forks(const sink_tc *tc, size_t *n)

@@ -1,27 +1,79 @@
-"""filrec from Python: put markers and regions into the trace.
+"""filrec from Python: record this process from the inside, and mark its trace.
 
     import filrec
-    filrec.mark("loaded")
+
+    with filrec.recording() as r:      # record a block (no LD_PRELOAD, no restart)
+        load_and_transform()
+    print(r.peak, r.peak_time, r.top(3), r.path)
+
+    @filrec.profile                    # record each call of a function
+    def build_model(): ...
+
+    filrec.start("job.bin"); ...; rec = filrec.stop()   # or by hand
+
+    filrec.mark("loaded")              # markers and regions, in any recording
     with filrec.region("transform"):
         ...
 
-Outside `filrec run` these do nothing (one warning the first time)."""
+Recording from the inside loads libfilrec.so into this process, points every loaded
+library's allocation calls at it (and those of every library loaded later), and starts
+a sink process that writes the trace; stopping puts everything back. Under `filrec run`
+the process is recorded already: recording() and profile() then mark a region of the
+run's trace instead of starting another. See filrec-python(7)."""
 
+import atexit
 import contextlib
+import functools
+import json
+import os
+import subprocess
 import sys
+import threading
+from collections import namedtuple
 
-__all__ = ["mark", "region", "active"]
+from . import _native
 
-try:
-    import _filrec
-except ImportError:
-    _filrec = None
+__all__ = ["mark", "region", "active", "start", "stop", "recording", "profile", "Recording",
+           "Location"]
+
+Location = namedtuple("Location", "file line function bytes")
+Location.__doc__ = "A place in the code and the bytes it held at the peak."
+
+_lock = threading.RLock()
+_current = None     # the in-process Recording under way
+_parts = None
+_mod = None
 _warned = False
+_count = 0          # recordings started, for default names
+_atexit_set = False
+
+
+def _support():
+    """The _filrec module, or None (say why once)."""
+    global _mod, _parts, _warned
+    if _mod is None:
+        try:
+            if "_filrec" not in sys.modules and _parts is None:
+                _parts = _native.find()
+            _mod = _native.support(_parts)
+        except ImportError as e:
+            if not _warned:
+                _warned = True
+                sys.stderr.write("%s\n" % e)
+            return None
+    return _mod
+
+
+def _run_recording():
+    """Whether `filrec run` records this process (libfilrec.so preloaded)."""
+    m = sys.modules.get("_filrec")
+    return m is not None and m.active() and _current is None
 
 
 def _call(fn, label):
     global _warned
-    if _filrec is not None and getattr(_filrec, fn)(str(label)):
+    m = _support() if _current is not None or "_filrec" in sys.modules else None
+    if m is not None and getattr(m, fn)(str(label)):
         return True
     if not _warned:
         _warned = True
@@ -30,8 +82,9 @@ def _call(fn, label):
 
 
 def active():
-    """True when this process is being recorded by `filrec run`."""
-    return _filrec is not None and _filrec.active()
+    """True while this process is being recorded (by `filrec run` or from inside)."""
+    m = sys.modules.get("_filrec")
+    return m is not None and bool(m.active())
 
 
 def mark(label):
@@ -47,3 +100,208 @@ def region(label):
         yield
     finally:
         _call("region_end", label)
+
+
+class Recording:
+    """One recording. While it runs, path names its trace; when it ends, peak (bytes of
+    tracked memory at the high-water mark), peak_time (seconds from its start) and
+    top(n) are filled in from the trace. A nested recording (under `filrec run`, or
+    inside another) is a region of the enclosing trace: its peak is None."""
+
+    def __init__(self, path, label, nested):
+        self.path, self.label, self.nested = path, label, nested
+        self.peak = self.peak_time = None
+        self._summary = None
+        self._ready = None      # the sink's descriptor: EOF once the trace is complete
+        self._sink_pid = None
+        self._top_n = 0
+
+    def __repr__(self):
+        if self.peak is None:
+            return "<filrec.Recording %s%s>" % (self.path or self.label,
+                                                " (nested)" if self.nested else "")
+        return "<filrec.Recording %s: peak %s at %.3f s>" % (self.path, _human(self.peak),
+                                                              self.peak_time)
+
+    def top(self, n=10):
+        """The n locations (innermost frame's line) holding most at the peak, largest
+        first, as Location(file, line, function, bytes). Empty for a nested recording
+        or one still running."""
+        if self.nested or self.peak is None:
+            return []
+        if n > self._top_n:
+            self._analyze(n)
+        return [Location(l["file"], l["line"], l["function"], l["bytes"])
+                for l in self._summary.get("locations", [])[:n]]
+
+    def _analyze(self, n):
+        out = subprocess.run([_parts.binary, "summary", "--json", "--bytes", "--top", str(n),
+                              self.path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL)
+        if out.returncode:
+            raise RuntimeError("filrec: cannot read %s: %s" % (
+                self.path, out.stderr.decode(errors="replace").strip()))
+        self._summary = json.loads(out.stdout)
+        self._top_n = n
+        self.peak = int(self._summary["peak_bytes"])
+        self.peak_time = float(self._summary["peak_time_s"])
+
+
+def _human(n):
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return ("%d %s" if unit == "B" else "%.1f %s") % (n, unit)
+        n /= 1024.0
+
+
+def _default_path():
+    global _count
+    _count += 1
+    prog = os.path.basename(sys.argv[0] if sys.argv and sys.argv[0] else "") or "python"
+    if prog.endswith(".py"):
+        prog = prog[:-3]
+    if prog in ("-c", "-m", ""):
+        prog = "python"
+    return os.path.abspath("filrec-%s.%d.%d.bin" % (prog, os.getpid(), _count))
+
+
+def _read_line(fd):
+    buf = b""
+    while not buf.endswith(b"\n"):
+        b = os.read(fd, 4096)
+        if not b:
+            break
+        buf += b
+    return buf.decode(errors="replace").strip()
+
+
+def start(path=None, python_allocators=False, force=False):
+    """Start recording this process into the trace at path (default: a new
+    filrec-PROG.PID.N.bin in the current folder) and return its Recording. Refuses
+    (FileExistsError) to overwrite a file unless force. Raises RuntimeError when this
+    process is recorded already (stop() that first) or filrec cannot be loaded."""
+    global _current, _atexit_set
+    with _lock:
+        if _current is not None or _run_recording():
+            raise RuntimeError("filrec: this process is being recorded already")
+        m = _support()
+        if m is None or _parts is None:
+            raise RuntimeError("filrec: cannot record: the native parts were not found "
+                               "(see the message above)")
+        m.load(_parts.lib)
+        path = os.path.abspath(os.fspath(path)) if path is not None else _default_path()
+        if os.path.exists(path) and not force:
+            raise FileExistsError("filrec: '%s' exists; pass force=True to overwrite it" % path)
+        r_fd, w_fd = os.pipe()
+        args = [_parts.binary, "_sink", "--ready-fd", str(w_fd), "-o", path, "-f",
+                "--owner", str(os.getpid()),
+                "--python-allocators" if python_allocators else "--python"]
+        try:
+            p = subprocess.Popen(args, pass_fds=(w_fd,), stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL)
+        except BaseException:
+            os.close(r_fd)
+            raise
+        finally:
+            os.close(w_fd)
+        p.wait()
+        said = _read_line(r_fd)
+        if not said.startswith("ok "):
+            os.close(r_fd)
+            raise RuntimeError("filrec: cannot start the sink: %s" % (
+                said[6:] if said.startswith("error ") else "it exited (status %d)" % p.returncode))
+        _, sock, pid = said.split(" ")
+        rec = Recording(path, None, False)
+        rec._ready, rec._sink_pid = r_fd, int(pid)
+        try:
+            m.begin(sock, bool(python_allocators))
+        except OSError as e:
+            os.close(r_fd)
+            try:
+                os.kill(rec._sink_pid, 15)
+            except OSError:
+                pass
+            raise RuntimeError("filrec: cannot start recording: %s" % e) from None
+        _current = rec
+        if not _atexit_set:
+            _atexit_set = True
+            atexit.register(_at_exit)
+        return rec
+
+
+def stop():
+    """Stop the recording start() began, wait for its trace to be complete, and return
+    its Recording with peak, peak_time and top() filled in. None if none was running."""
+    return _stop(True)
+
+
+def _use(parts):
+    """Record with these native parts (attach names the filrec that attached)."""
+    global _parts
+    if _mod is None:
+        _parts = parts
+
+
+def _stop(analyze):
+    global _current
+    with _lock:
+        rec = _current
+        if rec is None:
+            return None
+        _current = None
+        _mod.end()
+        try:
+            while os.read(rec._ready, 4096):
+                pass
+        finally:
+            os.close(rec._ready)
+            rec._ready = None
+        if analyze:
+            rec._analyze(20)
+        return rec
+
+
+def _at_exit():
+    # Still recording at exit: the trace ends with the process (its exit status and
+    # all); only the Python stacks must go before the interpreter is torn down.
+    if _current is not None and _mod is not None:
+        _mod.stop()
+
+
+@contextlib.contextmanager
+def recording(path=None, python_allocators=False, force=False):
+    """Record the block: `with filrec.recording() as r: ...`, then r.peak, r.peak_time,
+    r.top(n) and r.path. Nested in another recording (or under `filrec run`), the block
+    becomes a region of that trace instead, and r.nested is True."""
+    if _current is not None or _run_recording():
+        rec = Recording(None, "filrec.recording", True)
+        with region(rec.label):
+            yield rec
+        return
+    rec = start(path, python_allocators, force)
+    try:
+        yield rec
+    finally:
+        stop()
+
+
+def profile(fn=None, *, path=None, python_allocators=False, quiet=False):
+    """Decorator: record each call of the function (its own trace; path is overwritten
+    by each call) and return its result. One line on stderr says the call's peak, its
+    top location and the trace; the last call's Recording is fn.filrec."""
+    def wrap(f):
+        @functools.wraps(f)
+        def call(*args, **kwargs):
+            with recording(path, python_allocators, force=path is not None) as rec:
+                result = f(*args, **kwargs)
+            call.filrec = rec
+            if not quiet and not rec.nested:
+                top = rec.top(1)
+                where = (" at %s:%d %s" % top[0][:3]) if top else ""
+                sys.stderr.write("filrec: %s(): peak %s at %.3f s%s; trace: %s\n" % (
+                    getattr(f, "__qualname__", "?"), _human(rec.peak), rec.peak_time,
+                    where, rec.path))
+            return result
+        call.filrec = None
+        return call
+    return wrap(fn) if fn is not None else wrap

@@ -15,7 +15,9 @@
 #include <frameobject.h>
 #endif
 #include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,7 +108,13 @@ static struct {
     int (*record_alloc)(void *, size_t, unsigned);
     int (*record_free)(void *);
     int *(*busy)(void);
+    int (*inprocess_start)(const char *);
+    int (*inprocess_stop)(void);
 } api;
+static void *lib = RTLD_DEFAULT; /* where the API is: preloaded, or load()'s handle */
+/* Bumped by every in-process start: ids of an earlier trace mean nothing in the next,
+ * so the tables are emptied and each thread's chain starts afresh. */
+static _Atomic unsigned generation;
 
 /* ---- intern tables: (k1, k2, k3) -> id, open addressing; under table_lock ---- */
 typedef struct entry {
@@ -286,6 +294,7 @@ typedef struct seen {               /* a frame of the capture in progress */
 } seen;
 
 typedef struct chain {
+    unsigned gen;                   /* the generation its ids are of */
     int depth;                      /* frames in the last stack */
     int cap;                        /* frames the arrays hold: grows to MAX_DEPTH */
     level *last;                    /* the last stack, outermost first */
@@ -340,6 +349,12 @@ static unsigned capture(void **slot)
     chain *ch = *slot;
     if (!ch && !(ch = *slot = calloc(1, sizeof *ch)))
         return 0;
+    unsigned g = atomic_load_explicit(&generation, memory_order_acquire);
+    if (ch->gen != g) {
+        ch->gen = g;
+        ch->depth = 0;
+        memset(ch->sites, 0, sizeof ch->sites);
+    }
     int n = 0;
     for (pyframe *f = frame_first(t); f && n < MAX_DEPTH; f = frame_next(f)) {
         PyCodeObject *c = frame_code(f);
@@ -378,7 +393,7 @@ static int resolve(void)
 {
     if (api.set_source)
         return 1;
-#define FIND(field, name) *(void **)&api.field = dlsym(RTLD_DEFAULT, name)
+#define FIND(field, name) *(void **)&api.field = dlsym(lib, name)
     FIND(string, "filrec_define_string");
     FIND(function, "filrec_define_function");
     FIND(node, "filrec_define_node");
@@ -390,6 +405,8 @@ static int resolve(void)
     FIND(record_alloc, "filrec_record_alloc");
     FIND(record_free, "filrec_record_free");
     FIND(busy, "filrec_busy");
+    FIND(inprocess_start, "filrec_inprocess_start");
+    FIND(inprocess_stop, "filrec_inprocess_stop");
 #undef FIND
     return api.set_source && api.string && api.function && api.node && api.mark && api.active;
 }
@@ -492,12 +509,92 @@ static PyObject *py_start(PyObject *self, PyObject *args)
     Py_RETURN_TRUE;
 }
 
+static void unwrap_allocators(void)
+{
+    if (!orig[0].malloc)
+        return;
+    for (int d = 0; d < PY_DOMAINS; d++)
+        PyMem_SetAllocator(domain_of[d], &orig[d]);
+    PyObject_SetArenaAllocator(&orig_arena);
+    memset(orig, 0, sizeof orig);
+}
+
 static PyObject *py_stop(PyObject *self, PyObject *args)
 {
     (void)self, (void)args;
     if (api.set_source)
         api.set_source(NULL);
     Py_RETURN_NONE;
+}
+
+/* load(path): make the recorder at path (libfilrec.so) available to this process
+ * without LD_PRELOAD; nothing is recorded yet. True if it was preloaded already (under
+ * `filrec run`), False if loaded now. */
+static PyObject *py_load(PyObject *self, PyObject *args)
+{
+    const char *path;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "s", &path))
+        return NULL;
+    if (dlsym(RTLD_DEFAULT, "filrec_active") && resolve())
+        Py_RETURN_TRUE;
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        const char *e = dlerror();
+        PyErr_Format(PyExc_OSError, "cannot load %s: %s", path, e ? e : "?");
+        return NULL;
+    }
+    memset(&api, 0, sizeof api);
+    lib = h;
+    if (!resolve() || !api.inprocess_start || !api.record_alloc) {
+        PyErr_Format(PyExc_OSError, "%s is not a filrec recorder of this version", path);
+        return NULL;
+    }
+    Py_RETURN_FALSE;
+}
+
+/* begin(sock, objects): start recording this process into the sink at sock, with
+ * Python stacks (and every PyMem_/PyObject_ block with objects). Raises OSError. */
+static PyObject *py_begin_inprocess(PyObject *self, PyObject *args)
+{
+    const char *sock;
+    int objects = 0;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "s|p", &sock, &objects))
+        return NULL;
+    if (!api.inprocess_start) {
+        PyErr_SetString(PyExc_RuntimeError, "filrec: the recorder is not loaded");
+        return NULL;
+    }
+    pthread_mutex_lock(&table_lock);
+    table *all[] = {&strings, &functions, &nodes};
+    for (int i = 0; i < 3; i++) {
+        free(all[i]->e);
+        *all[i] = (table){0};
+    }
+    atomic_fetch_add(&generation, 1);
+    pthread_mutex_unlock(&table_lock);
+    int e = api.inprocess_start(sock);
+    if (e) {
+        errno = e;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    api.set_source(capture);
+    if (objects && !wrap_allocators())
+        PySys_WriteStderr("filrec: cannot record Python objects; recording what reaches "
+                          "malloc only\n");
+    Py_RETURN_NONE;
+}
+
+/* end(): stop recording this process (the trace gets its trailer); True if it was. */
+static PyObject *py_end_inprocess(PyObject *self, PyObject *args)
+{
+    (void)self, (void)args;
+    if (!api.inprocess_stop)
+        Py_RETURN_FALSE;
+    api.set_source(NULL);
+    unwrap_allocators();
+    return PyBool_FromLong(api.inprocess_stop() == 0);
 }
 
 static PyObject *py_active(PyObject *self, PyObject *args)
@@ -524,6 +621,12 @@ static PyMethodDef methods[] = {
      "PyMem_/PyObject_ block too. True if recording."},
     {"stop", py_stop, METH_NOARGS, "Stop giving Python stacks (at interpreter exit)."},
     {"active", py_active, METH_NOARGS, "True while this process is being recorded."},
+    {"load", py_load, METH_VARARGS,
+     "load(path): make libfilrec.so at path available without LD_PRELOAD. True if it "
+     "was preloaded already (filrec run)."},
+    {"begin", py_begin_inprocess, METH_VARARGS,
+     "begin(sock, objects=False): start recording this process into the sink at sock."},
+    {"end", py_end_inprocess, METH_NOARGS, "end(): stop recording this process."},
     {"mark", py_mark, METH_VARARGS, "mark(label): a point marker. True if recorded."},
     {"region_begin", py_begin, METH_VARARGS, "region_begin(label): open a region."},
     {"region_end", py_end, METH_VARARGS, "region_end(label): close a region."},

@@ -659,7 +659,7 @@ static void header_bad_magic_version_length_rejected(void)
     }
     /* Valid crc, but bad values: unknown flags, page sizes not a power of two or too small. */
     static const uint8_t payloads[][10] = {
-        {8, 1, 1, 1, 0x80, 0x20, 0, 0, 0, 0}, {0, 1, 1, 1, 0x81, 0x20, 0, 0, 0, 0},
+        {16, 1, 1, 1, 0x80, 0x20, 0, 0, 0, 0}, {0, 1, 1, 1, 0x81, 0x20, 0, 0, 0, 0},
         {0, 1, 1, 1, 0x80, 0x02, 0, 0, 0, 0}, {0, 1, 1, 1, 0x00, 0, 0, 0, 0, 0},
     };
     for (size_t i = 0; i < 4; i++) {
