@@ -1,6 +1,7 @@
 """bench/inproc_run.py TRACE WORKLOAD.py [ARGS]: run a workload recorded from the inside
 (filrec.start before it, filrec stop after: the trace complete, no analysis), as
-bench/inprocess.py measures it. Prints the workload's output, then on stderr one line:
+bench/inprocess.py measures it; TRACE "-": the same run, filrec imported, nothing
+recorded (what the wrapper itself costs). Prints the workload's output, then on stderr one line:
 `inproc: start S stop S sink_cpu S` (seconds: start(), stop(), and the sink process's
 CPU until the stop, read from /proc: it is not our child)."""
 import os
@@ -12,6 +13,9 @@ import filrec
 
 trace, script = sys.argv[1], sys.argv[2]
 sys.argv = sys.argv[2:]
+if trace == "-":
+    runpy.run_path(script, run_name="__main__")
+    sys.exit(0)
 t0 = time.perf_counter()
 rec = filrec.start(trace, force=True)
 t1 = time.perf_counter()

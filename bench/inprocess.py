@@ -2,8 +2,9 @@
 """bench/inprocess.py: what recording from the inside costs, next to `filrec run`
 (bench/inprocess.sh runs it). For each workload, interleaved in one batch (a warm-up
 run of each mode, then REPEAT rounds, each starting with a different mode): bare
-(PYTHON W.py), filrec run --no-report, and in-process (bench/inproc_run.py: filrec.start
-before the workload, the trace completed after it). Ratio = median over rounds of the
+(PYTHON W.py), filrec run --no-report, the wrapper unrecorded (bench/inproc_run.py -:
+runpy and filrec's import, nothing recorded) and in-process (bench/inproc_run.py:
+filrec.start before the workload, the trace completed after it). Ratio = median over rounds of the
 run's wall time over that round's bare run; CPU = user + sys of the process and, for
 filrec run, its sink; for in-process, the sink's CPU read before the stop is added.
 Then start()/stop() latency over CYCLES cycles of an empty recording. Output lines must
@@ -33,6 +34,7 @@ def modes(tmp, script):
     trace = os.path.join(tmp, "t.bin")
     return [("bare", [PY, script]),
             ("filrec run", [FILREC, "run", "-f", "--no-report", "-o", trace, "--python", PY, script]),
+            ("runpy, unrecorded", [PY, "bench/inproc_run.py", "-", script]),
             ("in-process", [PY, "bench/inproc_run.py", trace, script])]
 
 
@@ -106,8 +108,10 @@ def main():
                 lines.append(f"| {name} ({what}) | {m[0]} | {statistics.median(w for w, _ in runs):.3f} "
                              f"| **{ratios[m[0]]:.3f}x** | {statistics.median(c for _, c in runs):.2f} |")
             rel = ratios["in-process"] / ratios["filrec run"]
+            own = ratios["in-process"] / ratios["runpy, unrecorded"]
             lines.append(f"| {name} | in-process / filrec run | | **{rel:.3f}** "
                          f"({'within' if rel <= 1.05 else 'over'} the 5% budget) | |")
+            lines.append(f"| {name} | in-process / the wrapper unrecorded | | **{own:.3f}** | |")
             print(f"inprocess: {name} done", file=sys.stderr)
         s_med, e_med, s_max, e_max = latency()
         lines += ["", f"start()/stop() over {CYCLES} cycles of an empty recording: start median "

@@ -69,6 +69,10 @@ struct cli_parts {
 };
 int cli_find_parts(struct cli_parts *p);
 
+/* A size as people write it: 500MB, 1.5 GiB, 64k, 1000000 (KB, MB, GB, TB are powers of
+ * 1000; KiB, MiB, GiB, TiB of 1024; case ignored). 0, or -1 if it is not one. */
+int cli_parse_size(const char *s, uint64_t *out);
+
 /* Print "filrec: <message>" and a newline on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Whether arg is -h or --help. */

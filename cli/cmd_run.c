@@ -38,6 +38,8 @@ static const char usage[] =
     "                        Python's own allocator (slower)\n"
     "      --interval MS     record time and resident memory every MS ms (default 10)\n"
     "      --no-report       only record: no report folder after the run\n"
+    "      --break-at SIZE   drop into pdb in the main thread once tracked live memory\n"
+    "                        passes SIZE (500MB, 2GiB; counted from Python's start-up)\n"
     "  -h, --help            show this help\n"
     "\n"
     "filrec run exits with the program's exit status; if the program dies of a\n"
@@ -276,6 +278,7 @@ int cmd_run(int argc, char **argv)
     int force = 0, report = 1, follow = 1, i = 1;
     unsigned flags = 0;
     long interval = 10;
+    uint64_t break_at = 0;
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--")) {
@@ -294,6 +297,12 @@ int cmd_run(int argc, char **argv)
             follow = 0;
         } else if (!strcmp(a, "--python-allocators")) {
             flags |= FT_H_PYALLOC;
+        } else if ((!strcmp(a, "--break-at") && i + 1 < argc) || !strncmp(a, "--break-at=", 11)) {
+            const char *v = a[10] == '=' ? a + 11 : argv[++i];
+            if (cli_parse_size(v, &break_at) || !break_at) {
+                cli_error("bad --break-at '%s': want a size, such as 500MB or 2GiB", v);
+                return 1;
+            }
         } else if (cli_is_help(a)) {
             fputs(usage, stdout);
             return 0;
@@ -312,6 +321,7 @@ int cmd_run(int argc, char **argv)
                 return 1;
             }
         } else if (!strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--python") ||
+                   !strcmp(a, "--break-at") ||
                    !strcmp(a, "--interval") || !strcmp(a, "-m") || !strcmp(a, "-c")) {
             cli_error("option '%s' needs a value; see 'filrec run --help'", a);
             return 1;
@@ -353,6 +363,14 @@ int cmd_run(int argc, char **argv)
         }
         prog[k++] = exe;
         flags |= FT_H_PYTHON;
+    } else if (break_at) {
+        cli_error("--break-at needs a Python program (SCRIPT.py, -m or -c): it stops in pdb");
+        return 1;
+    }
+    if (break_at) {
+        char v[32];
+        snprintf(v, sizeof v, "%llu", (unsigned long long)break_at);
+        setenv("FILREC_BREAK_AT", v, 1); /* for the bootstrap, which takes it out */
     }
     const char *name = pyflag && !strcmp(pyflag, "-m") ? argv[i + 1] : pyflag ? "python" : argv[i];
     while (i < argc)

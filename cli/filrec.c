@@ -1,5 +1,7 @@
 /* filrec.c: the filrec command: one verb table, dispatch, and the top-level help. */
+#include <ctype.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -74,6 +76,33 @@ void cli_put_text(const char *s)
             fputs("\xEF\xBF\xBD", stdout);
         else
             putchar(*c);
+}
+
+int cli_parse_size(const char *s, uint64_t *out)
+{
+    static const struct { const char *name; double mult; } units[] = {
+        {"", 1}, {"b", 1}, {"kb", 1e3}, {"mb", 1e6}, {"gb", 1e9}, {"tb", 1e12}, {"k", 1e3},
+        {"m", 1e6}, {"g", 1e9}, {"t", 1e12}, {"kib", 1024.0}, {"mib", 1048576.0},
+        {"gib", 1073741824.0}, {"tib", 1099511627776.0},
+    };
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || !(v >= 0))
+        return -1;
+    while (*end == ' ')
+        end++;
+    char unit[8];
+    size_t n = strlen(end);
+    if (n >= sizeof unit)
+        return -1;
+    for (size_t i = 0; i <= n; i++)
+        unit[i] = (char)tolower((unsigned char)end[i]);
+    for (size_t i = 0; i < sizeof units / sizeof *units; i++)
+        if (!strcmp(unit, units[i].name) && v * units[i].mult < 1.8e19) {
+            *out = (uint64_t)(v * units[i].mult + 0.5);
+            return 0;
+        }
+    return -1;
 }
 
 int cli_is_help(const char *arg)

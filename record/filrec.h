@@ -51,6 +51,12 @@ int *filrec_busy(void);
  * the hooks out. Both return 0 or an errno value (EBUSY: preloaded by `filrec run`,
  * which records the process already; ESRCH: stop when not recording). */
 int filrec_inprocess_start(const char *sock);
+/* A threshold: the first time the bytes live since this call exceed bytes, the thread
+ * that allocated calls notify(live) from inside the recorder. notify must only set a
+ * flag or queue work for later (Python: Py_AddPendingCall): no allocation, no lock an
+ * allocation may hold. bytes 0 or notify NULL stops watching. Every event is slower
+ * while a threshold is set. Returns 1 if recording. */
+int filrec_watch(unsigned long long bytes, void (*notify)(unsigned long long live));
 int filrec_inprocess_stop(void);
 
 #ifdef __cplusplus

@@ -200,6 +200,8 @@ void *rec_alloc_event(void *p, size_t size, unsigned allocator)
         rec_put_word(rec_ir_alloc(a, size));
         rec_end(locked);
     }
+    if (rec_watch_on())
+        rec_watch_alloc(a, size);
     rec_tl.busy--;
     return p;
 }
@@ -229,6 +231,8 @@ void rec_free_event(void *p)
         rec_put_word(rec_ir_free(a));
         rec_end(locked);
     }
+    if (rec_watch_on())
+        rec_watch_free(a);
     rec_tl.busy--;
 }
 
@@ -238,13 +242,19 @@ void rec_mmap(void *p, size_t len)
     uint32_t stack = rec_stack_now();
     uint64_t v[2] = {(uintptr_t)p, len};
     rec_put(FT_MMAP, 2, v, NULL, 0, 0, stack);
+    if (rec_watch_on())
+        rec_watch_map(v[0], len);
     rec_tl.busy--;
 }
 
 void rec_munmap(void *p, size_t len)
 {
     uint64_t v[2] = {(uintptr_t)p, len};
+    rec_tl.busy++;
     rec_put(FT_MUNMAP, 2, v, NULL, 0, 0, 0);
+    if (rec_watch_on())
+        rec_watch_unmap(v[0], len);
+    rec_tl.busy--;
 }
 
 void rec_fork(pid_t child)
@@ -445,6 +455,7 @@ static void fork_child(void)
     pid_t parent = rec.pid;
     uint64_t parent_start = rec.start_ns;
     rec.lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER; /* held by another thread? */
+    rec_watch_forget();
     log_reset(); /* the forking thread is the child's thread 0 */
     if (!params.follow || start_log(parent, parent_start)) {
         rec.stopping = 1;
@@ -640,6 +651,14 @@ REC_EXPORT int filrec_inprocess_stop(void)
     rec_tl.busy++;
     int was = atomic_load(&rec_on);
     rec_finish(FT_T_RUNNING, 0);
+    /* Stopped after an internal failure, no trailer was written: say it is over, so
+     * the sink ends the trace now rather than at the process's exit. */
+    pthread_mutex_lock(&rec.lock);
+    if (getpid() == rec.pid && !rec.stopping) {
+        __atomic_store_n(&rec.stopping, 1, __ATOMIC_RELEASE);
+        rec_link_wake();
+    }
+    pthread_mutex_unlock(&rec.lock);
     rec_got_unpatch();
     rec_tl.busy--;
     return was ? 0 : ESRCH;

@@ -47,8 +47,8 @@ void rec_gate_lock(void)
 void rec_gate_streak(void)
 {
     uint32_t me = rec_tl.key;
-    if (!rec.can_bias || !atomic_load(&rec_on))
-        return;
+    if (!rec.can_bias || !atomic_load(&rec_on) || rec_watch_on())
+        return; /* a watch counts every event on the locked path */
     if (rec.streak_key != me) {
         rec.streak_key = me;
         rec.streak = 0;

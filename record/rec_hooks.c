@@ -276,6 +276,8 @@ REC_EXPORT void *mremap(void *old, size_t oldlen, size_t newlen, int flags, ...)
         rec_publish(rec_ir_rec(rec.at, FT_MREMAP, 4, v, NULL, 0));
     }
     pthread_mutex_unlock(&rec.lock);
+    if (p != MAP_FAILED && rec_watch_on())
+        rec_watch_remap((uintptr_t)old, (uintptr_t)p, newlen);
     rec_tl.busy--;
     return p;
 }

@@ -217,6 +217,22 @@ int rec_note_unless_joins(const char *file, int search, char *const argv[],
  * the wait status + 1 when known, else 0) and stop. The sink writes it out. */
 void rec_finish(unsigned flags, uint64_t end);
 
+/* ---- rec_watch.c: a threshold on live memory (filrec_watch) ---- */
+
+/* 1 while a threshold is set: the event paths below then count live bytes. */
+extern atomic_int rec_watching;
+void rec_watch_alloc(uint64_t a, uint64_t size);
+void rec_watch_free(uint64_t a);
+void rec_watch_map(uint64_t a, uint64_t len);
+void rec_watch_unmap(uint64_t a, uint64_t len);
+void rec_watch_remap(uint64_t old, uint64_t new_addr, uint64_t new_len);
+/* In a fork child: stop watching (the threshold is the parent's). */
+void rec_watch_forget(void);
+static inline int rec_watch_on(void)
+{
+    return atomic_load_explicit(&rec_watching, memory_order_relaxed);
+}
+
 /* ---- rec_got.c: the hooks without LD_PRELOAD ---- */
 
 /* Point every loaded object's relocation slots for the hooked functions (and dlopen,

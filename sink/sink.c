@@ -822,8 +822,12 @@ int sink_run(int listen_fd, const struct sink_opts *o, pid_t root, int *status,
             next_sample = now + o->sample_us * 1000;
         for (size_t i = 0; i < j.n; i++) {
             tick(j.logs[i], now, sample);
-            if (!j.logs[i]->ended && sink_tc_stopped(j.logs[i]->tc))
-                end_log(&j, j.logs[i], 0, 0); /* stopped, and runs on */
+            struct slog *l = j.logs[i];
+            if (!l->ended && sink_tc_stopped(l->tc))
+                end_log(&j, l, 0, 0); /* stopped, and runs on */
+            else if (!l->ended && o->detached && !sink_tc_said_bye(l->tc) &&
+                     __atomic_load_n(&l->g->stopping, __ATOMIC_ACQUIRE))
+                end_log(&j, l, FT_T_RUNNING | FT_T_FAILED, 0); /* stopped after a failure */
         }
     }
     for (size_t i = 0; i < j.n; i++) {

@@ -26,6 +26,7 @@ import contextlib
 import functools
 import json
 import os
+import select
 import subprocess
 import sys
 import threading
@@ -34,7 +35,7 @@ from collections import namedtuple
 from . import _native
 
 __all__ = ["mark", "region", "active", "start", "stop", "recording", "profile", "Recording",
-           "Location"]
+           "Location", "parse_size"]
 
 Location = namedtuple("Location", "file line function bytes")
 Location.__doc__ = "A place in the code and the bytes it held at the peak."
@@ -46,6 +47,7 @@ _mod = None
 _warned = False
 _count = 0          # recordings started, for default names
 _atexit_set = False
+STOP_TIMEOUT = 120  # seconds for the sink to complete a trace after stop()
 
 
 def _support():
@@ -114,6 +116,7 @@ class Recording:
         self._summary = None
         self._ready = None      # the sink's descriptor: EOF once the trace is complete
         self._sink_pid = None
+        self._pid = None        # the process that started it
         self._top_n = 0
 
     def __repr__(self):
@@ -175,11 +178,48 @@ def _read_line(fd):
     return buf.decode(errors="replace").strip()
 
 
-def start(path=None, python_allocators=False, force=False):
+_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9,
+          "gb": 10**9, "t": 10**12, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30,
+          "tib": 2**40}
+
+
+def parse_size(size):
+    """Bytes from an int or a string as people write sizes: "500MB", "1.5 GiB", "64k"
+    (KB, MB, GB: powers of 1000; KiB, MiB, GiB: of 1024). ValueError if it is not one."""
+    if isinstance(size, int) and not isinstance(size, bool) and size >= 0:
+        return size
+    s = str(size).strip().lower()
+    num = s.rstrip("abcdefghijklmnopqrstuvwxyz ")
+    unit = s[len(num):].strip()
+    try:
+        value = float(num)
+    except ValueError:
+        value = -1
+    if value < 0 or unit not in _UNITS:
+        raise ValueError("filrec: %r is not a size (such as 500MB or 2GiB)" % (size,))
+    return int(value * _UNITS[unit] + 0.5)
+
+
+def _watch(m, on_threshold):
+    """Set (on_threshold = (size, fn)) or clear (None) the threshold."""
+    if on_threshold is None:
+        m.watch(0, None)
+        return
+    size, fn = on_threshold
+    if not callable(fn):
+        raise TypeError("filrec: on_threshold wants (size, callable)")
+    m.watch(parse_size(size), fn)
+
+
+def start(path=None, python_allocators=False, force=False, on_threshold=None):
     """Start recording this process into the trace at path (default: a new
     filrec-PROG.PID.N.bin in the current folder) and return its Recording. Refuses
     (FileExistsError) to overwrite a file unless force. Raises RuntimeError when this
-    process is recorded already (stop() that first) or filrec cannot be loaded."""
+    process is recorded already (stop() that first) or filrec cannot be loaded.
+    on_threshold=(size, fn): fn(live_bytes) is called once, in the main thread between
+    two bytecodes (never inside an allocation), soon after the memory live in this
+    recording first exceeds size; pdb.set_trace() there stops the program at that
+    point."""
     global _current, _atexit_set
     with _lock:
         if _current is not None or _run_recording():
@@ -188,7 +228,9 @@ def start(path=None, python_allocators=False, force=False):
         if m is None or _parts is None:
             raise RuntimeError("filrec: cannot record: the native parts were not found "
                                "(see the message above)")
-        m.load(_parts.lib)
+        if m.load(_parts.lib):
+            raise RuntimeError("filrec: this process runs under `filrec run`, whose recording "
+                               "has stopped; it cannot start another")
         path = os.path.abspath(os.fspath(path)) if path is not None else _default_path()
         if os.path.exists(path) and not force:
             raise FileExistsError("filrec: '%s' exists; pass force=True to overwrite it" % path)
@@ -212,7 +254,7 @@ def start(path=None, python_allocators=False, force=False):
                 said[6:] if said.startswith("error ") else "it exited (status %d)" % p.returncode))
         _, sock, pid = said.split(" ")
         rec = Recording(path, None, False)
-        rec._ready, rec._sink_pid = r_fd, int(pid)
+        rec._ready, rec._sink_pid, rec._pid = r_fd, int(pid), os.getpid()
         try:
             m.begin(sock, bool(python_allocators))
         except OSError as e:
@@ -223,6 +265,8 @@ def start(path=None, python_allocators=False, force=False):
                 pass
             raise RuntimeError("filrec: cannot start recording: %s" % e) from None
         _current = rec
+        if on_threshold is not None:
+            _watch(m, on_threshold)
         if not _atexit_set:
             _atexit_set = True
             atexit.register(_at_exit)
@@ -249,15 +293,27 @@ def _stop(analyze):
         if rec is None:
             return None
         _current = None
+        _mod.watch(0, None)
         _mod.end()
+        if rec._pid != os.getpid():  # a forked child: the recording is its parent's
+            os.close(rec._ready)
+            return None
         try:
-            while os.read(rec._ready, 4096):
-                pass
+            while True:  # until the sink closes its end: the trace is complete
+                ready, _, _ = select.select([rec._ready], [], [], STOP_TIMEOUT)
+                if not ready:
+                    raise RuntimeError("filrec: the sink did not complete %s within %d s"
+                                       % (rec.path, STOP_TIMEOUT))
+                if not os.read(rec._ready, 4096):
+                    break
         finally:
             os.close(rec._ready)
             rec._ready = None
         if analyze:
-            rec._analyze(20)
+            try:
+                rec._analyze(20)
+            except (RuntimeError, OSError, ValueError) as e:
+                sys.stderr.write("%s\n" % e)  # the program goes on: peak stays None
         return rec
 
 
@@ -269,16 +325,24 @@ def _at_exit():
 
 
 @contextlib.contextmanager
-def recording(path=None, python_allocators=False, force=False):
+def recording(path=None, python_allocators=False, force=False, on_threshold=None):
     """Record the block: `with filrec.recording() as r: ...`, then r.peak, r.peak_time,
     r.top(n) and r.path. Nested in another recording (or under `filrec run`), the block
-    becomes a region of that trace instead, and r.nested is True."""
+    becomes a region of that trace instead, and r.nested is True. on_threshold: as for
+    start() (nested, it counts from the block's start)."""
     if _current is not None or _run_recording():
         rec = Recording(None, "filrec.recording", True)
-        with region(rec.label):
-            yield rec
+        m = sys.modules.get("_filrec")
+        if on_threshold is not None and m is not None:
+            _watch(m, on_threshold)
+        try:
+            with region(rec.label):
+                yield rec
+        finally:
+            if on_threshold is not None and m is not None:
+                m.watch(0, None)
         return
-    rec = start(path, python_allocators, force)
+    rec = start(path, python_allocators, force, on_threshold)
     try:
         yield rec
     finally:

@@ -110,6 +110,7 @@ static struct {
     int *(*busy)(void);
     int (*inprocess_start)(const char *);
     int (*inprocess_stop)(void);
+    int (*watch)(unsigned long long, void (*)(unsigned long long));
 } api;
 static void *lib = RTLD_DEFAULT; /* where the API is: preloaded, or load()'s handle */
 /* Bumped by every in-process start: ids of an earlier trace mean nothing in the next,
@@ -407,6 +408,7 @@ static int resolve(void)
     FIND(busy, "filrec_busy");
     FIND(inprocess_start, "filrec_inprocess_start");
     FIND(inprocess_stop, "filrec_inprocess_stop");
+    FIND(watch, "filrec_watch");
 #undef FIND
     return api.set_source && api.string && api.function && api.node && api.mark && api.active;
 }
@@ -615,6 +617,58 @@ static PyObject *py_mark(PyObject *s, PyObject *a) { (void)s; resolve(); return 
 static PyObject *py_begin(PyObject *s, PyObject *a) { (void)s; resolve(); return call_marker(api.region_begin, a); }
 static PyObject *py_end(PyObject *s, PyObject *a) { (void)s; resolve(); return call_marker(api.region_end, a); }
 
+/* ---- a threshold: the recorder tells us inside an allocation; Python runs later ---- */
+static PyObject *watch_fn;                 /* under the GIL */
+static _Atomic unsigned long long watch_live;
+static atomic_int watch_queued;
+
+/* A pending call: in the main thread, between two bytecodes, GIL held. */
+static int run_watch(void *arg)
+{
+    (void)arg;
+    PyObject *fn = watch_fn;
+    if (!fn)
+        return 0;
+    Py_INCREF(fn);
+    PyObject *r = PyObject_CallFunction(fn, "K", atomic_load(&watch_live));
+    if (r)
+        Py_DECREF(r);
+    else
+        PyErr_WriteUnraisable(fn); /* the program's code must not see it */
+    Py_DECREF(fn);
+    return 0;
+}
+
+/* From the recorder, in the allocating thread, inside malloc: set a flag, queue. */
+static void on_watch(unsigned long long live)
+{
+    atomic_store(&watch_live, live);
+    if (!atomic_exchange(&watch_queued, 1))
+        Py_AddPendingCall(run_watch, NULL);
+}
+
+/* watch(bytes, fn): fn(live) runs in the main thread, once, soon after the bytes live
+ * since this call first exceed bytes; watch(0, None) stops. True if recording. */
+static PyObject *py_watch(PyObject *self, PyObject *args)
+{
+    unsigned long long bytes;
+    PyObject *fn;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "KO", &bytes, &fn))
+        return NULL;
+    if (!resolve() || !api.watch) {
+        PyErr_SetString(PyExc_RuntimeError, "filrec: this libfilrec.so has no thresholds");
+        return NULL;
+    }
+    int on = bytes && fn != Py_None;
+    api.watch(0, NULL);
+    if (on)
+        Py_INCREF(fn);
+    Py_XSETREF(watch_fn, on ? fn : NULL);
+    atomic_store(&watch_queued, 0);
+    return PyBool_FromLong(api.watch(on ? bytes : 0, on ? on_watch : NULL));
+}
+
 static PyMethodDef methods[] = {
     {"start", py_start, METH_VARARGS,
      "start(objects=False): give the recorder Python stacks; objects: record every "
@@ -627,6 +681,9 @@ static PyMethodDef methods[] = {
     {"begin", py_begin_inprocess, METH_VARARGS,
      "begin(sock, objects=False): start recording this process into the sink at sock."},
     {"end", py_end_inprocess, METH_NOARGS, "end(): stop recording this process."},
+    {"watch", py_watch, METH_VARARGS,
+     "watch(bytes, fn): call fn(live) in the main thread once the bytes live since now "
+     "exceed bytes; watch(0, None) stops."},
     {"mark", py_mark, METH_VARARGS, "mark(label): a point marker. True if recorded."},
     {"region_begin", py_begin, METH_VARARGS, "region_begin(label): open a region."},
     {"region_end", py_end, METH_VARARGS, "region_end(label): close a region."},

@@ -139,3 +139,13 @@ print("peak", r.peak is not None)
     assert "twice: filrec: this process is being recorded already" in p.stdout
     assert "exists: filrec: '%s' exists" % (tmp_path / "m.bin") in p.stdout
     assert "peak True" in p.stdout
+
+
+def test_fork_and_a_killed_sink_do_no_harm(python, build, tmp_path):
+    p = run_py(python, build, "inproc_harm.py", tmp_path / "h")
+    out = program_answer(p.stdout)
+    assert out["fork"]["child_status"] == 0
+    assert out["fork"]["peak"] is not None
+    assert out["total"] == 300_000 * 600 and out["stop_s"] < 30
+    # Said once, and the program's own result came out whole.
+    assert p.stderr.count("filrec: recording stopped") == 1, p.stderr

@@ -16,6 +16,7 @@ def _filrec_start():
     modules = env.get("FILREC_PYDIR", "")
     package = env.get("FILREC_PYPKG", "")
     objects = env.get("FILREC_PYOBJECTS", "") == "1"  # --python-allocators
+    break_at = int(env.pop("FILREC_BREAK_AT", "0") or 0)  # --break-at: this process only
     if env.get("FILREC_FOLLOW") == "0":
         for name in ("FILREC_PYDIR", "FILREC_PYPKG", "FILREC_PYOBJECTS", "FILREC_FOLLOW"):
             env.pop(name, None)
@@ -37,6 +38,8 @@ def _filrec_start():
                 import atexit
 
                 atexit.register(_filrec.stop)  # before finalization tears threads down
+                if break_at:
+                    _filrec.watch(break_at, _filrec_break_into_pdb(break_at))
         except ImportError as e:
             sys.stderr.write("filrec: cannot load Python support: %s\n" % e)
         finally:
@@ -53,6 +56,26 @@ def _filrec_start():
         import sitecustomize  # noqa: F401  the one that would have run
     except ImportError:
         sys.modules["sitecustomize"] = me  # none: importlib expects to find us
+
+
+def _filrec_break_into_pdb(limit):
+    def mb(n):
+        return "%.1f MB" % (n / 1e6)
+
+    def stop_here(live):
+        # A pending call of the main thread: the frame below is the one it was running.
+        import pdb
+        import sys
+
+        frame = sys._getframe(1)
+        sys.stderr.write(
+            "filrec: tracked memory passed %s (%s live) at %s:%d; pdb follows ('c' goes on)\n"
+            % (mb(limit), mb(live), frame.f_code.co_filename, frame.f_lineno)
+        )
+        sys.stderr.flush()
+        pdb.Pdb(skip=["sitecustomize"]).set_trace(frame)
+
+    return stop_here
 
 
 _filrec_start()
