@@ -38,7 +38,7 @@ def top_at(summ, path, line):
     return sum(l["bytes"] for l in summ["locations"] if l["file"] == str(path) and l["line"] == line)
 
 
-def test_block_twice_counts_only_inside(python, build, summary, tmp_path):
+def test_block_twice_counts_only_inside(python, build, summary, stats, tmp_path):
     prog = PYPROGS / "inproc_block.py"
     p = run_py(python, build, prog.name, tmp_path / "t")
     out = program_answer(p.stdout)
@@ -59,6 +59,9 @@ def test_block_twice_counts_only_inside(python, build, summary, tmp_path):
         assert s["total_allocated_bytes"] < 110 * MB, "the 300 MB outside was counted"
         assert not any(l["line"] == line_of(prog, "OUTSIDE") and l["file"] == str(prog)
                        for l in s["locations"])
+        _, st = stats(r["path"])  # markers work in-process too
+        assert [(m["label"], m["type"]) for m in st["markers"]] == [("round %d" % i, "point")]
+        assert st["markers"][0]["live_bytes"] < MB
 
 
 def test_native_buffers_and_a_library_loaded_later(sample_python, build, summary, tmp_path):

@@ -14,6 +14,7 @@ for i in range(2):
     outside = bytearray(300 * MB)  # OUTSIDE
     with filrec.recording(sys.argv[1] + ".%d.bin" % i, force=True) as r:
         del before
+        filrec.mark("round %d" % i)
         inside = bytearray(100 * MB)  # INSIDE
         del inside
     del outside
