@@ -137,14 +137,25 @@ class Recording:
         return [Location(l["file"], l["line"], l["function"], l["bytes"])
                 for l in self._summary.get("locations", [])[:n]]
 
-    def _analyze(self, n):
-        out = subprocess.run([_parts.binary, "summary", "--json", "--bytes", "--top", str(n),
+    def leaks(self, n=10):
+        """The n locations holding most of what was still allocated when the recording
+        ended, as top() gives them. Empty for a nested recording or one still running."""
+        if self.nested or self.peak is None:
+            return []
+        return [Location(l["file"], l["line"], l["function"], l["bytes"])
+                for l in self._report("leaks", n).get("locations", [])[:n]]
+
+    def _report(self, verb, n):
+        out = subprocess.run([_parts.binary, verb, "--json", "--bytes", "--top", str(n),
                               self.path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              stdin=subprocess.DEVNULL)
         if out.returncode:
             raise RuntimeError("filrec: cannot read %s: %s" % (
                 self.path, out.stderr.decode(errors="replace").strip()))
-        self._summary = json.loads(out.stdout)
+        return json.loads(out.stdout)
+
+    def _analyze(self, n):
+        self._summary = self._report("summary", n)
         self._top_n = n
         self.peak = int(self._summary["peak_bytes"])
         self.peak_time = float(self._summary["peak_time_s"])
@@ -349,17 +360,29 @@ def recording(path=None, python_allocators=False, force=False, on_threshold=None
         stop()
 
 
-def profile(fn=None, *, path=None, python_allocators=False, quiet=False):
+def profile(fn=None, *, path=None, python_allocators=False, quiet=False, lines=False,
+            stream=None):
     """Decorator: record each call of the function (its own trace; path is overwritten
     by each call) and return its result. One line on stderr says the call's peak, its
-    top location and the trace; the last call's Recording is fn.filrec."""
+    top location and the trace; the last call's Recording is fn.filrec. lines=True
+    prints memory_profiler's line table of the function instead (to stream, default
+    stdout), with exact tracked bytes: live after each line, its increment, how often
+    it ran, what it allocated and what it held at the call's peak."""
+    if lines:
+        from . import _lines  # now: importing it inside the recording would count
+
     def wrap(f):
         @functools.wraps(f)
         def call(*args, **kwargs):
             with recording(path, python_allocators, force=path is not None) as rec:
-                result = f(*args, **kwargs)
+                if lines and not rec.nested:
+                    result = _lines.traced({f.__code__}, lambda: f(*args, **kwargs))
+                else:
+                    result = f(*args, **kwargs)
             call.filrec = rec
-            if not quiet and not rec.nested:
+            if lines and not rec.nested and rec.peak is not None:
+                (stream or sys.stdout).write(_lines.table(rec, f))
+            elif not quiet and not rec.nested:
                 top = rec.top(1)
                 where = (" at %s:%d %s" % top[0][:3]) if top else ""
                 sys.stderr.write("filrec: %s(): peak %s at %.3f s%s; trace: %s\n" % (
@@ -369,3 +392,18 @@ def profile(fn=None, *, path=None, python_allocators=False, quiet=False):
         call.filrec = None
         return call
     return wrap(fn) if fn is not None else wrap
+
+
+
+def load_ipython_extension(ipython):
+    """`%load_ext filrec` in IPython or Jupyter: the %%filrec and %filrec_memit magics."""
+    from . import _jupyter
+    _jupyter.load(ipython)
+
+
+# `pytest -p filrec` (filrec not installed, so no entry point): pytest imports this
+# module as the plugin; its hooks come from pytest_plugin, only when pytest is there.
+if "pytest" in sys.modules and "_pytest.config" in sys.modules:
+    from .pytest_plugin import (pytest_addoption, pytest_configure,  # noqa: F401
+                                pytest_runtest_call, pytest_runtest_makereport,
+                                pytest_terminal_summary, pytest_unconfigure)

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["pytester"]  # for test_pytest_plugin.py
+
 TIMEOUT = 120  # seconds for any one command; the slowest test needs a few
 
 

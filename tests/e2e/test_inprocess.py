@@ -152,3 +152,25 @@ def test_fork_and_a_killed_sink_do_no_harm(python, build, tmp_path):
     assert out["total"] == 300_000 * 600 and out["stop_s"] < 30
     # Said once, and the program's own result came out whole.
     assert p.stderr.count("filrec: recording stopped") == 1, p.stderr
+
+
+def test_profile_lines_table(python, build, tmp_path):
+    prog = PYPROGS / "inproc_lines.py"
+    p = run_py(python, build, prog.name, cwd=tmp_path)
+    out = p.stdout.splitlines()
+    assert out[-1] == "result 3"
+    head = out[0].split()
+    assert head[:3] == ["filrec:", "build,", f"{prog}:{line_of(prog, 'KEEP') - 4};"], out[0]
+    assert 80_000_004 <= int(head[4].replace(",", "")) <= 80_000_004 + 4096, out[0]
+    assert out[2].split() == ["Line", "#", "Mem", "usage", "Increment", "Occurrences", "Allocated",
+                              "At", "peak", "Line", "Contents"]
+    rows = {int(r.split()[0]): r.split() for r in out[4:-1]}
+    keep, tmp, drop = (rows[line_of(prog, t)] for t in ("KEEP", "TMP", "DROP"))
+    # Mem usage adds what the call's set-up left live before its first line (under 1 KB).
+    base = int(keep[1].replace(",", "")) - 30_000_003
+    assert 0 <= base < 4096
+    assert keep[2:6] == ["+30,000,003", "3", "30,000,003", "30,000,003"]
+    assert int(tmp[1].replace(",", "")) == base + 80_000_004
+    assert tmp[2:6] == ["+50,000,001", "1", "50,000,001", "50,000,001"]
+    assert int(drop[1].replace(",", "")) == base + 30_000_003
+    assert drop[2:5] == ["-50,000,001", "1", "0"]
