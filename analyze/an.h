@@ -101,8 +101,8 @@ typedef struct an_temp {
     uint64_t count, bytes;
 } an_temp;
 
-typedef struct an_ring {   /* a thread's last allocations, for temporaries */
-    uint64_t addr, size, ordinal;
+typedef struct an_ring {   /* a thread's last live allocations, for temporaries */
+    uint64_t addr, size;
     uint32_t stack;
 } an_ring;
 
@@ -148,7 +148,7 @@ typedef struct an_replay {
     an_temp *temp;              /* per stack id, when temp_threshold is set */
     size_t ntemp;
     an_ring *ring;              /* threads x temp_threshold */
-    uint64_t *ring_count;       /* per thread: allocations so far */
+    uint64_t *ring_count;       /* per thread: how many of its ring are in use */
     size_t nring;
     /* private */
     ft_reader *r;
@@ -177,15 +177,31 @@ void an_replay_free(an_replay *rp);
 
 /* ---- an_peak.c: what was live where the replay stopped, by location ---- */
 typedef struct an_loc {
-    uint32_t func, line;        /* innermost frame; func 0: no stack */
+    uint32_t func, line;        /* innermost frame (AN_BY_CODE: of the user's code);
+                                 * func 0: no stack */
     uint64_t bytes, blocks;
     uint32_t stack;             /* the location's largest stack */
     uint64_t stack_bytes;
+    uint32_t via_func, via_line; /* AN_BY_CODE: that stack's innermost frame, when it is
+                                  * not the location's own (library code); else 0 */
 } an_loc;
 
-/* How locations are told apart: the innermost frame's line, its function, its file, or
- * the whole stack. */
-enum an_by { AN_BY_LINE, AN_BY_FUNCTION, AN_BY_FILE, AN_BY_STACK };
+/* How locations are told apart: the innermost frame's line, its function, its file,
+ * the whole stack, or the line of the innermost frame of the user's own code. */
+enum an_by { AN_BY_LINE, AN_BY_FUNCTION, AN_BY_FILE, AN_BY_STACK, AN_BY_CODE };
+
+/* ---- an_code.c: the user's own code ---- */
+/* Whether file (n bytes, as the trace names it) is library code: the standard library,
+ * site-packages, dist-packages, frozen modules, generated wrappers, filrec itself. */
+int an_code_is_library(const char *file, size_t n);
+/* Only files under dir (NULL: any file that is not a library's) are the user's code:
+ * the command line's --code-root, for every report of the run. */
+void an_code_set_root(const char *dir);
+/* Per function id, 1 if it is the user's code; malloc'd. */
+uint8_t *an_code_funcs(const an_defs *d);
+/* The innermost frame of stack that is the user's code (user: an_code_funcs), else the
+ * stack itself. */
+uint32_t an_code_frame(const an_defs *d, const uint8_t *user, uint32_t stack);
 
 /* Locations live in rp's current state, largest first; *out is malloc'd. 0 or -1.
  * With AN_BY_FUNCTION line is 0; with AN_BY_FILE func is any function of the file. */
@@ -212,14 +228,24 @@ typedef struct an_tree {
     uint32_t *hash;
     size_t hmask, used;
     int reversed;                 /* innermost frame at the root: callers below callees */
+    uint8_t *hidden;              /* per function id, 1: leave its frames out (unless a
+                                   * stack has no other); NULL: show every frame */
+    size_t nhidden;
 } an_tree;
 
 /* Build the tree of rp's current state. 0, or -1 when out of memory. */
 int an_tree_build(an_tree *t, const an_replay *rp, int reversed);
+/* The same with the import machinery's frames left out (an_tree_hide_imports). */
+int an_tree_build_hiding(an_tree *t, const an_replay *rp, int reversed);
 /* The same in steps, for a tree of many traces: start an empty tree, then add what is
  * live in rp, its stack ids mapped by map into d (the merged definitions; what has no
  * stack goes to nostack). map NULL: rp's own ids and definitions. 0 or -1. */
 int an_tree_start(an_tree *t, int reversed);
+/* Leave the import machinery's frames (<frozen importlib._bootstrap...>) of d's functions
+ * out of the stacks added from now on: an import's memory then sits right under the
+ * import line. Call after an_tree_start, with the definitions the stacks will use (for
+ * an_tree_build, call it inside through the hide argument). 0 or -1. */
+int an_tree_hide_imports(an_tree *t, const an_defs *d);
 int an_tree_add(an_tree *t, const an_replay *rp, const an_defs *d, const uint32_t *map,
                 uint32_t nostack);
 /* Each node's children, largest first: kids[first[i]] .. kids[first[i+1]-1]. Both
@@ -352,8 +378,8 @@ struct an_tree;
 /* The tree of what every process held at the whole-job peak: one frame per process
  * under the root ("pid N command"), its stacks under it, their definitions merged into
  * d (an_defs_free it, and an_tree_free t). 0, or an error with msg. */
-int an_job_tree(const an_job *j, int reversed, struct an_tree *t, an_defs *d, char *msg,
-                size_t cap);
+int an_job_tree(const an_job *j, int reversed, int hide_imports, struct an_tree *t, an_defs *d,
+                char *msg, size_t cap);
 
 /* ---- an_util.c ---- */
 /* "1.2 MB" style, decimal units, into buf (at least 16 bytes). */

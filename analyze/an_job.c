@@ -309,7 +309,8 @@ out:
     return rc;
 }
 
-int an_job_tree(const an_job *j, int reversed, an_tree *t, an_defs *d, char *msg, size_t cap)
+int an_job_tree(const an_job *j, int reversed, int hide_imports, an_tree *t, an_defs *d,
+                char *msg, size_t cap)
 {
     memset(d, 0, sizeof *d);
     if (an_tree_start(t, reversed))
@@ -332,7 +333,7 @@ int an_job_tree(const an_job *j, int reversed, an_tree *t, an_defs *d, char *msg
         label[k] = 0;
         uint32_t *map = malloc((rp.defs.nnode + 1) * sizeof *map), nostack = 0;
         err = !map || merge_defs(d, &rp, label, map, &nostack) ||
-              an_tree_add(t, &rp, d, map, nostack);
+              (hide_imports && an_tree_hide_imports(t, d)) || an_tree_add(t, &rp, d, map, nostack);
         free(map);
         an_replay_free(&rp);
         if (err) {

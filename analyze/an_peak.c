@@ -14,13 +14,17 @@ static int by_bytes(const void *a, const void *b)
          : x->func < y->func ? -1 : x->func > y->func ? 1 : (x->line > y->line) - (x->line < y->line);
 }
 
-/* The grouping key of a stack, by mode. */
-static uint64_t key_of(const an_defs *d, uint32_t s, enum an_by by, uint32_t *func, uint32_t *line)
+/* The grouping key of a stack, by mode (user: an_code_funcs, for AN_BY_CODE). */
+static uint64_t key_of(const an_defs *d, const uint8_t *user, uint32_t s, enum an_by by,
+                       uint32_t *func, uint32_t *line)
 {
+    if (by == AN_BY_CODE)
+        s = an_code_frame(d, user, s);
     *func = s ? d->node[s].func : 0;
     *line = s ? d->node[s].line : 0;
     switch (by) {
     case AN_BY_LINE:
+    case AN_BY_CODE:
         return (uint64_t)*func << 32 | *line;
     case AN_BY_FUNCTION:
         *line = 0;
@@ -47,20 +51,25 @@ int an_group(const an_defs *d, const uint64_t *bytes, const uint64_t *blocks, si
         free(loc), free(slot), free(keys);
         return -1;
     }
+    uint8_t *user = by == AN_BY_CODE ? an_code_funcs(d) : NULL;
+    if (by == AN_BY_CODE && !user) {
+        free(loc), free(slot), free(keys);
+        return -1;
+    }
     memset(slot, 0xff, cap * sizeof *slot);
     size_t n = 0;
     for (uint32_t s = 0; s < nstacks; s++) {
         if (!blocks[s])
             continue;
         uint32_t func, line;
-        uint64_t key = key_of(d, s, by, &func, &line);
+        uint64_t key = key_of(d, user, s, by, &func, &line);
         size_t j = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 20) & (cap - 1);
         while (slot[j] >= 0 && keys[slot[j]] != key)
             j = (j + 1) & (cap - 1);
         if (slot[j] < 0) {
             slot[j] = (int32_t)n;
             keys[n] = key;
-            loc[n++] = (an_loc){func, line, 0, 0, s, 0};
+            loc[n++] = (an_loc){func, line, 0, 0, s, 0, 0, 0};
         }
         an_loc *l = &loc[slot[j]];
         l->bytes += bytes[s];
@@ -70,6 +79,14 @@ int an_group(const an_defs *d, const uint64_t *bytes, const uint64_t *blocks, si
             l->stack_bytes = bytes[s];
         }
     }
+    for (size_t i = 0; by == AN_BY_CODE && i < n; i++) {
+        uint32_t in = loc[i].stack;
+        if (in && in < d->nnode && (d->node[in].func != loc[i].func || d->node[in].line != loc[i].line)) {
+            loc[i].via_func = d->node[in].func;
+            loc[i].via_line = d->node[in].line;
+        }
+    }
+    free(user);
     free(slot);
     free(keys);
     qsort(loc, n, sizeof *loc, by_bytes);

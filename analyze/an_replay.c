@@ -49,8 +49,10 @@ static int oom(an_replay *rp)
     return FT_E_NOMEM;
 }
 
-/* Temporaries: remember a thread's allocation; on a free, was it one of the thread's
- * last temp_threshold allocations? */
+/* Temporaries, as memray counts them: each thread keeps its last temp_threshold
+ * allocations that are still live, newest last (one freed meanwhile leaves the list, so
+ * short-lived allocations in between do not push a block out); a free of one of them is
+ * a temporary. */
 static int ring_thread(an_replay *rp, uint32_t thread)
 {
     if (thread < rp->nring)
@@ -73,9 +75,13 @@ static int temp_alloc(an_replay *rp, const ft_record *rec)
 {
     if (ring_thread(rp, rec->thread))
         return -1;
-    uint64_t k = ++rp->ring_count[rec->thread];
-    an_ring *e = &rp->ring[rec->thread * rp->temp_threshold + k % rp->temp_threshold];
-    *e = (an_ring){rec->addr, rec->size, k, an_defs_charge(&rp->defs, rec->stack, rec->thread)};
+    an_ring *r = &rp->ring[rec->thread * rp->temp_threshold];
+    uint64_t *fill = &rp->ring_count[rec->thread];
+    if (*fill == rp->temp_threshold) { /* the oldest goes */
+        memmove(r, r + 1, (rp->temp_threshold - 1) * sizeof *r);
+        --*fill;
+    }
+    r[(*fill)++] = (an_ring){rec->addr, rec->size, an_defs_charge(&rp->defs, rec->stack, rec->thread)};
     return 0;
 }
 
@@ -84,8 +90,9 @@ static int temp_free(an_replay *rp, const ft_record *rec)
     if (rec->thread >= rp->nring)
         return 0;
     an_ring *r = &rp->ring[rec->thread * rp->temp_threshold];
-    for (unsigned i = 0; i < rp->temp_threshold; i++) {
-        if (r[i].addr != rec->addr || rp->ring_count[rec->thread] - r[i].ordinal >= rp->temp_threshold)
+    uint64_t *fill = &rp->ring_count[rec->thread];
+    for (unsigned i = 0; i < *fill; i++) {
+        if (r[i].addr != rec->addr)
             continue;
         uint32_t s = r[i].stack;
         if (s >= rp->ntemp) {
@@ -99,7 +106,8 @@ static int temp_free(an_replay *rp, const ft_record *rec)
         }
         rp->temp[s].count++;
         rp->temp[s].bytes += r[i].size;
-        r[i].addr = 0;
+        memmove(r + i, r + i + 1, (*fill - 1 - i) * sizeof *r);
+        --*fill;
         return 0;
     }
     return 0;

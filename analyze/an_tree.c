@@ -74,15 +74,36 @@ static int add_stack(an_tree *t, const an_defs *d, uint32_t stack, uint64_t byte
         t->node[at].self += bytes;
         return 0;
     }
+    int hide = 0; /* only when some frame stays */
+    for (size_t i = 0; t->hidden && i < n && !hide; i++) {
+        uint32_t f = d->node[frames[i]].func;
+        hide = f >= t->nhidden || !t->hidden[f];
+    }
     for (size_t i = 0; i < n; i++) {
-        uint32_t s = frames[t->reversed ? i : n - 1 - i];
-        at = child(t, at, d->node[s].func, d->node[s].line);
+        uint32_t s = frames[t->reversed ? i : n - 1 - i], f = d->node[s].func;
+        if (hide && f < t->nhidden && t->hidden[f])
+            continue; /* import machinery: its callee or caller stands in */
+        at = child(t, at, f, d->node[s].line);
         if (at == UINT32_MAX)
             return -1;
         t->node[at].bytes += bytes;
         t->node[at].blocks += blocks;
     }
     t->node[at].self += bytes;
+    return 0;
+}
+
+int an_tree_hide_imports(an_tree *t, const an_defs *d)
+{
+    free(t->hidden);
+    t->nhidden = d->nfunc;
+    if (!(t->hidden = calloc(d->nfunc ? d->nfunc : 1, 1)))
+        return -1;
+    for (size_t f = 1; f < d->nfunc; f++) {
+        size_t n;
+        const char *file = an_defs_string(d, d->func[f].file, &n);
+        t->hidden[f] = n >= 28 && !memcmp(file, "<frozen importlib._bootstrap", 28);
+    }
     return 0;
 }
 
@@ -130,13 +151,21 @@ out:
     return rc;
 }
 
-int an_tree_build(an_tree *t, const an_replay *rp, int reversed)
+static int build(an_tree *t, const an_replay *rp, int reversed, int hide)
 {
-    if (an_tree_start(t, reversed) || an_tree_add(t, rp, &rp->defs, NULL, 0)) {
+    if (an_tree_start(t, reversed) || (hide && an_tree_hide_imports(t, &rp->defs)) ||
+        an_tree_add(t, rp, &rp->defs, NULL, 0)) {
         an_tree_free(t);
         return -1;
     }
     return 0;
+}
+
+int an_tree_build(an_tree *t, const an_replay *rp, int reversed) { return build(t, rp, reversed, 0); }
+
+int an_tree_build_hiding(an_tree *t, const an_replay *rp, int reversed)
+{
+    return build(t, rp, reversed, 1);
 }
 
 /* Children in order: largest first, ties by function and line, for stable output. */
@@ -186,5 +215,6 @@ void an_tree_free(an_tree *t)
 {
     free(t->node);
     free(t->hash);
+    free(t->hidden);
     memset(t, 0, sizeof *t);
 }

@@ -17,8 +17,10 @@ int cmd_lines(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_sink(int argc, char **argv); /* `filrec _sink`, for filrec.start() */
-/* Write the report folder for trace (into dir, or the default); 0 or 1. */
-int cli_report(const char *trace, const char *dir);
+/* Write the report folder for trace (into dir, or the default); 0 or 1. said (cap
+ * bytes; NULL: not wanted) gets the answer in one line: the peak, when, and the
+ * location of the user's code that held most then. */
+int cli_report(const char *trace, const char *dir, char *said, size_t cap);
 
 struct an_replay;
 struct an_defs;

@@ -9,7 +9,8 @@
 #include "cli.h"
 
 static const char usage[] =
-    "usage: filrec flamegraph [-o OUT.svg] [--reverse] [--at peak|end] [--title T] TRACE\n"
+    "usage: filrec flamegraph [-o OUT.svg] [--reverse] [--at peak|end] [--import-frames]\n"
+    "                         [--title T] TRACE\n"
     "\n"
     "Draw the memory live at the peak (or at exit) as a flamegraph: one self-contained\n"
     "SVG to open in a browser. Widths are bytes; hover for function, file:line, bytes\n"
@@ -17,6 +18,9 @@ static const char usage[] =
     "\n"
     "  -o, --output FILE  the SVG (default: TRACE's name with -peak.svg or -end.svg)\n"
     "  --reverse          innermost frames on top: who allocated through a function\n"
+    "  --import-frames    show the import machinery's frames (<frozen importlib...>),\n"
+    "                     which are left out by default: an import's memory then sits\n"
+    "                     right under the import line\n"
     "  --at peak|end      what was live at the peak (default) or when the trace ended\n"
     "  --title T          the title (default: the peak, its time and the command)\n"
     "  -h, --help         show this help\n";
@@ -49,6 +53,8 @@ static int write_flame(const char *out, const an_tree *t, const an_defs *d,
     return 0;
 }
 
+static int import_frames; /* --import-frames: show the import machinery's frames */
+
 int cli_job_flamegraph(const an_job *j, const char *out, const char *title, int reversed,
                        int quiet)
 {
@@ -56,7 +62,7 @@ int cli_job_flamegraph(const an_job *j, const char *out, const char *title, int 
     an_defs d = {0};
     char msg[600];
     int rc = 0;
-    if (an_job_tree(j, reversed, &t, &d, msg, sizeof msg)) {
+    if (an_job_tree(j, reversed, !import_frames, &t, &d, msg, sizeof msg)) {
         cli_error("%s", msg);
         rc = 1;
     } else {
@@ -100,6 +106,8 @@ int cmd_flamegraph(int argc, char **argv)
             return 0;
         } else if (!strcmp(a, "--reverse")) {
             reversed = 1;
+        } else if (!strcmp(a, "--import-frames")) {
+            import_frames = 1;
         } else if (!strcmp(a, "--at") && i + 1 < argc) {
             const char *v = argv[++i];
             if (strcmp(v, "peak") && strcmp(v, "end")) {
@@ -152,7 +160,7 @@ int cmd_flamegraph(int argc, char **argv)
             return 1;
     }
     an_tree t;
-    if (an_tree_build(&t, &rp, reversed)) {
+    if ((import_frames ? an_tree_build : an_tree_build_hiding)(&t, &rp, reversed)) {
         cli_error("out of memory");
         an_replay_free(&rp);
         return 1;

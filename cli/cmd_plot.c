@@ -116,7 +116,7 @@ static int peak_label(struct cli_plot_input *in, const char *path, uint64_t peak
         return 0;
     if (cli_replay(&rp, path, peak_event, 0))
         return 1;
-    if (an_peak_locations(&rp, AN_BY_LINE, &loc, &n)) {
+    if (an_peak_locations(&rp, AN_BY_CODE, &loc, &n)) {
         cli_error("out of memory");
         an_replay_free(&rp);
         return 1;

@@ -40,6 +40,17 @@ static void location(FILE *f, const an_defs *d, const an_loc *l)
     fprintf(f, ":%u</code> ", l->line);
     s = an_defs_string(d, d->func[l->func].name, &n);
     an_xml(f, s, n);
+    if (l->via_func && l->via_func < d->nfunc) { /* the library call it went through */
+        s = an_defs_string(d, d->func[l->via_func].name, &n);
+        fputs(" <span class=\"via\">&#8594; ", f);
+        an_xml(f, s, n);
+        s = an_defs_string(d, d->func[l->via_func].file, &n);
+        const char *base = memrchr(s, '/', n);
+        size_t skip = base ? (size_t)(base + 1 - s) : 0;
+        fputs(" (", f);
+        an_xml(f, s + skip, n - skip);
+        fprintf(f, ":%u)</span>", l->via_line);
+    }
 }
 
 static void table_peak(FILE *f, const an_replay *rp, const an_loc *loc, size_t n, uint64_t peak)
@@ -82,7 +93,7 @@ static int write_svg(const char *dir, const char *name, const an_replay *rp, int
     char path[4200];
     snprintf(path, sizeof path, "%.4096s/%.64s", dir, name);
     an_tree t;
-    if (an_tree_build(&t, rp, reversed))
+    if (an_tree_build_hiding(&t, rp, reversed))
         return -1;
     an_flame_opts o = {title, reversed ? "Reversed: innermost frames at the top, their callers "
                                          "below. Click a frame to zoom, type to search."
@@ -168,10 +179,10 @@ static int write_index(const char *dir, const an_replay *rp, const an_loc *loc, 
     else
         fprintf(f, "<p>No plot: %s.</p>\n", plotted == 2 ? "it needs gnuplot (Debian package "
                 "gnuplot-nox); <code>filrec plot</code> draws one" : "gnuplot failed");
-    fputs("<h2>Live at the peak, by line</h2>\n", f);
+    fputs("<h2>Live at the peak, by the line of your code</h2>\n", f);
     table_peak(f, rp, loc, n, peak);
-    fputs("<h2>Temporary allocations</h2>\n<p>Allocations freed before their thread's next "
-          "allocation: memory churn.</p>\n", f);
+    fputs("<h2>Temporary allocations</h2>\n<p>Allocations freed while at most one newer "
+          "allocation of their thread was live: memory churn, largest first.</p>\n", f);
     fputs(temps, f);
     fputs("<p>Made by filrec. <code>filrec summary</code>, <code>filrec lines</code> and "
           "<code>filrec stats</code> tell more.</p>\n</body></html>\n", f);
@@ -203,8 +214,34 @@ static int load_job(const char *trace, an_job *j)
     return 1;
 }
 
-int cli_report(const char *trace, const char *dir)
+/* The one-line answer: "peak 505 MB at 1.593 s: FILE:LINE FUNC holds 400 MB". */
+static void answer(char *said, size_t cap, const an_defs *d, const an_loc *loc, size_t n,
+                   uint64_t peak, uint64_t peak_us)
 {
+    char a[32], b[32];
+    int k = snprintf(said, cap, "peak %s at %.3f s", an_human(peak, a, sizeof a),
+                     (double)peak_us / 1e6);
+    if (k < 0 || (size_t)k >= cap || !n)
+        return;
+    if (!loc[0].func || loc[0].func >= d->nfunc) {
+        snprintf(said + k, cap - (size_t)k, "; [no Python stack] holds %s",
+                 an_human(loc[0].bytes, b, sizeof b));
+        return;
+    }
+    size_t fl, nl;
+    const char *file = an_defs_string(d, d->func[loc[0].func].file, &fl);
+    const char *name = an_defs_string(d, d->func[loc[0].func].name, &nl);
+    snprintf(said + k, cap - (size_t)k, "; %.*s:%u %.*s holds %s", (int)(fl < 1000 ? fl : 1000),
+             file, loc[0].line, (int)(nl < 200 ? nl : 200), name, an_human(loc[0].bytes, b, sizeof b));
+    for (char *c = said; *c; c++) /* one line, whatever the names hold */
+        if ((unsigned char)*c < 0x20)
+            *c = '?';
+}
+
+int cli_report(const char *trace, const char *dir, char *answer_out, size_t cap)
+{
+    if (answer_out && cap)
+        answer_out[0] = 0;
     char dflt[4096];
     if (!dir) {
         size_t n = strlen(trace);
@@ -219,7 +256,7 @@ int cli_report(const char *trace, const char *dir)
     }
     an_replay rp;
     cli_plot_input *pin = cli_plot_start(); /* NULL: out of memory, no plot */
-    if (cli_replayed(&rp, trace, an_replay_temporaries_samples(&rp, trace, 1, pin ?
+    if (cli_replayed(&rp, trace, an_replay_temporaries_samples(&rp, trace, 2, pin ?
                      cli_plot_on_sample : NULL, pin, 1), 1)) {
         cli_plot_finish(pin, trace, NULL);
         return 1;
@@ -235,14 +272,8 @@ int cli_report(const char *trace, const char *dir)
     uint64_t *blocks = calloc(rp.ntemp + 1, sizeof *blocks), *bytes = calloc(rp.ntemp + 1, sizeof *bytes);
     for (size_t s = 0; blocks && bytes && s < rp.ntemp; s++)
         blocks[s] = rp.temp[s].count, bytes[s] = rp.temp[s].bytes;
-    int rc = !blocks || !bytes || an_group(&rp.defs, bytes, blocks, rp.ntemp, AN_BY_LINE, &tmp, &ntmp);
-    free(blocks), free(bytes);
-    for (size_t i = 0; !rc && i < ntmp; i++) /* by count: the table is about churn */
-        for (size_t k = i; k > 0 && tmp[k].blocks > tmp[k - 1].blocks; k--) {
-            an_loc t = tmp[k];
-            tmp[k] = tmp[k - 1];
-            tmp[k - 1] = t;
-        }
+    int rc = !blocks || !bytes || an_group(&rp.defs, bytes, blocks, rp.ntemp, AN_BY_CODE, &tmp, &ntmp);
+    free(blocks), free(bytes); /* largest bytes first: the churn that costs most */
     /* The table is written now: its names may be defined after the peak, where the
      * second replay stops. */
     char *temps = NULL;
@@ -264,7 +295,9 @@ int cli_report(const char *trace, const char *dir)
     char title[512], a[32];
     snprintf(title, sizeof title, "Peak memory: %s at %.3f s of %.3f s", an_human(peak, a, sizeof a),
              (double)peak_us / 1e6, (double)end_us / 1e6);
-    rc = an_peak_locations(&rp, AN_BY_LINE, &loc, &n);
+    rc = an_peak_locations(&rp, AN_BY_CODE, &loc, &n);
+    if (!rc && answer_out && cap)
+        answer(answer_out, cap, &rp.defs, loc, n, peak, peak_us);
     char svg[4200];
     snprintf(svg, sizeof svg, "%.4096s/memory.svg", dir);
     int plotted = 1; /* gnuplot missing (2) or failing (1): a note in the page, not an error */
@@ -321,5 +354,5 @@ int cmd_report(int argc, char **argv)
         fputs(usage, stderr);
         return 1;
     }
-    return cli_report(path, dir);
+    return cli_report(path, dir, NULL, 0);
 }

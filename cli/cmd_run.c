@@ -427,13 +427,16 @@ int cmd_run(int argc, char **argv)
         if (st.st_size == 0) {
             unlink(out); /* the program never started: no trace */
         } else {
+            char said[1400] = "";
             if (res.children)
                 fprintf(stderr, "filrec: trace written to %s (and %u more process%s in %s/)\n",
                         out, res.children, res.children == 1 ? "" : "es", dir);
             else
                 fprintf(stderr, "filrec: trace written to %s\n", out);
             if (report)
-                cli_report(out, NULL);
+                cli_report(out, NULL, said, sizeof said);
+            if (said[0]) /* the answer, so that no one has to run a second command */
+                fprintf(stderr, "filrec: %s%s\n", said, res.children ? " (the first process)" : "");
             fputs("filrec: next: filrec summary ", stderr);
             put_shell_word(stderr, out);
             fputc('\n', stderr);

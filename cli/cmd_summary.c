@@ -2,6 +2,7 @@
  * what was live then; with --temporary, which locations churn (allocate and free
  * almost at once). Also serves `filrec leaks` (what was live at exit). */
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,8 +10,20 @@
 #include "../analyze/an.h"
 #include "cli.h"
 
+/* The options summary and leaks share. */
+#define GROUPING_HELP \
+    "  --by KEY        group by the line of your own code that led to the allocation\n"  \
+    "                  (code, the default: the innermost frame outside the standard\n"  \
+    "                  library, site-packages and frozen modules, with the library\n"  \
+    "                  call it went through after an arrow), by the innermost frame's\n"  \
+    "                  line (innermost), its function or file, or by the whole stack\n"  \
+    "  --code-root DIR only files under DIR are your code (default: any file outside\n"  \
+    "                  the libraries)\n"  \
+    "  --top N         show N locations (default 10; 0 for all)\n"  \
+    "  --bytes         exact byte counts instead of human units\n"
+
 static const char usage[] =
-    "usage: filrec summary [--by line|function|file|stack] [--top N] [--bytes] [--json]\n"
+    "usage: filrec summary [--by code|innermost|function|file|stack] [--top N] [--bytes] [--json]\n"
     "                      [--process PID] TRACE\n"
     "       filrec summary --temporary [--threshold N] [options] TRACE\n"
     "\n"
@@ -20,26 +33,21 @@ static const char usage[] =
     "processes together, each process's own peak and share, and the locations of\n"
     "every process at that moment.\n"
     "\n"
-    "  --by KEY        group by the innermost frame's line (default), function or file,\n"
-    "                  or by the whole stack\n"
-    "  --top N         show N locations (default 10; 0 for all)\n"
-    "  --bytes         exact byte counts instead of human units\n"
+    GROUPING_HELP
     "  --process PID   of a job (TRACE and TRACE.d/), that process alone\n"
     "  --temporary     instead: allocations freed within N later allocations of the\n"
     "                  same thread, by location: how many, bytes, average size\n"
-    "  --threshold N   N for --temporary (default 1: freed before the next allocation)\n"
+    "  --threshold N   for --temporary: freed while at most N newer allocations of its\n"
+    "                  thread are live (default 1, as memray counts; 0: none)\n"
     "  --json          print one JSON object instead of text\n"
     "  -h, --help      show this help\n";
 
 static const char leaks_usage[] =
-    "usage: filrec leaks [--by line|function|file|stack] [--top N] [--bytes] [--json] TRACE\n"
+    "usage: filrec leaks [--by code|innermost|function|file|stack] [--top N] [--bytes] [--json] TRACE\n"
     "\n"
     "What was still live when the trace ended, by location, largest first.\n"
     "\n"
-    "  --by KEY        group by the innermost frame's line (default), function or file,\n"
-    "                  or by the whole stack\n"
-    "  --top N         show N locations (default 10; 0 for all)\n"
-    "  --bytes         exact byte counts instead of human units\n"
+    GROUPING_HELP
     "  --json          print one JSON object instead of text\n"
     "  -h, --help      show this help\n";
 
@@ -57,7 +65,8 @@ struct opts {
     const char *path;
 };
 
-static const char *by_names[] = {"line", "function", "file", "stack"};
+/* Indexed by enum an_by; "innermost" is read as "line". */
+static const char *by_names[] = {"line", "function", "file", "stack", "code"};
 
 /* A location's parts, as UTF-8 strings owned by the caller. */
 typedef struct place {
@@ -145,9 +154,20 @@ static void print_label(const an_defs *d, const an_loc *l, enum an_by by)
     place p = place_of(d, l->func, l->line);
     switch (by) {
     case AN_BY_LINE:
+    case AN_BY_CODE:
         cli_put_text(p.file);
         printf(":%u ", p.line);
         cli_put_text(p.func);
+        if (by == AN_BY_CODE && l->via_func) {
+            place q = place_of(d, l->via_func, l->via_line);
+            const char *base = strrchr(q.file, '/');
+            fputs(" \xe2\x86\x92 ", stdout); /* the library code it went through */
+            cli_put_text(q.func);
+            fputs(" (", stdout);
+            cli_put_text(base ? base + 1 : q.file);
+            printf(":%u)", q.line);
+            place_free(&q);
+        }
         break;
     case AN_BY_FUNCTION:
         cli_put_text(p.func);
@@ -238,7 +258,7 @@ static int print_json(const an_replay *rp, const struct opts *o, const an_loc *l
     cJSON_AddStringToObject(j, "by", by_names[o->by]);
     cJSON_AddStringToObject(j, "report", o->mode == TEMPORARY ? "temporary" : o->mode == LEAKS ? "leaks" : "peak");
     if (o->mode == TEMPORARY)
-        cJSON_AddNumberToObject(j, "threshold", o->threshold);
+        cJSON_AddNumberToObject(j, "threshold", o->threshold - 1);
     if (o->mode == LEAKS)
         cJSON_AddNumberToObject(j, "live_at_end_bytes", (double)rp->cur);
     cJSON *a = cJSON_AddArrayToObject(j, "locations");
@@ -254,6 +274,11 @@ static int print_json(const an_replay *rp, const struct opts *o, const an_loc *l
         } else {
             cJSON_AddNumberToObject(e, "percent", pct(loc[i].bytes, whole));
             cJSON_AddNumberToObject(e, "blocks", (double)loc[i].blocks);
+        }
+        if (loc[i].via_func) {
+            place q = place_of(&rp->defs, loc[i].via_func, loc[i].via_line);
+            cJSON_AddItemToObject(e, "via", place_json(&q));
+            place_free(&q);
         }
         cJSON_AddItemToObject(e, "stack", stack_json(&rp->defs, loc[i].stack));
         cJSON_AddItemToArray(a, e);
@@ -349,7 +374,7 @@ static void oom_text(const struct oom *m, const struct opts *o)
     printf("\nout of memory: %llu allocation%s failed; the first, of %s (%s), at ",
            (unsigned long long)m->count, m->count == 1 ? "" : "s",
            size_text(m->first.size, o->exact, a, sizeof a), allocator_names[m->first.allocator]);
-    an_loc at = {s ? d->node[s].func : 0, s ? d->node[s].line : 0, 0, 0, s, 0};
+    an_loc at = {s ? d->node[s].func : 0, s ? d->node[s].line : 0, 0, 0, s, 0, 0, 0};
     print_label(d, &at, AN_BY_LINE);
     printf(",\n%.3f s, with %s live, held by:\n", (double)m->first.time_us / 1e6,
            size_text(m->first.live, o->exact, b, sizeof b));
@@ -373,14 +398,14 @@ static int parse(int argc, char **argv, struct opts *o, const char *use)
         } else if ((!strcmp(a, "--top") || !strcmp(a, "--threshold")) && i + 1 < argc) {
             char *end;
             long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 0 || v > 1000000 || (a[2] == 't' && a[3] == 'h' && v < 1)) {
+            if (*end || v < 0 || v > 1000000) {
                 cli_error("bad %s '%s': want a count", a, argv[i]);
                 return 1;
             }
             if (a[3] == 'o')
                 o->top = v;
             else
-                o->threshold = (unsigned)v;
+                o->threshold = (unsigned)v + 1; /* the allocations it may be freed within */
         } else if (!strcmp(a, "--process") && i + 1 < argc) {
             char *end;
             long v = strtol(argv[++i], &end, 10);
@@ -389,16 +414,26 @@ static int parse(int argc, char **argv, struct opts *o, const char *use)
                 return 1;
             }
             o->process = v;
-        } else if (!strcmp(a, "--by") && i + 1 < argc) {
-            const char *v = argv[++i];
+        } else if ((!strcmp(a, "--by") && i + 1 < argc) || !strncmp(a, "--by=", 5)) {
+            const char *v = a[4] == '=' ? a + 5 : argv[++i];
             int k = 0;
-            while (k < 4 && strcmp(v, by_names[k]))
+            while (k < 5 && strcmp(v, by_names[k]))
                 k++;
-            if (k == 4) {
-                cli_error("bad --by '%s': want line, function, file or stack", v);
+            if (!strcmp(v, "innermost"))
+                k = AN_BY_LINE;
+            if (k == 5) {
+                cli_error("bad --by '%s': want code, innermost, line, function, file or stack", v);
                 return 1;
             }
             o->by = (enum an_by)k;
+        } else if ((!strcmp(a, "--code-root") && i + 1 < argc) || !strncmp(a, "--code-root=", 12)) {
+            const char *v = a[11] == '=' ? a + 12 : argv[++i];
+            char *real = realpath(v, NULL);
+            if (!real) {
+                cli_error("bad --code-root '%s': %s", v, strerror(errno));
+                return 1;
+            }
+            an_code_set_root(real); /* for the whole run */
         } else if (a[0] == '-' && a[1]) {
             cli_error("unknown option '%s'; see 'filrec %s --help'", a, argv[0]);
             return 1;
@@ -418,7 +453,7 @@ static int parse(int argc, char **argv, struct opts *o, const char *use)
         return 1;
     }
     if (!o->threshold)
-        o->threshold = 1;
+        o->threshold = 2; /* at most one other allocation in between */
     return -1; /* go on */
 }
 
@@ -447,14 +482,7 @@ static int report(struct opts *o)
             blocks[s] = rp.temp[s].count, bytes[s] = rp.temp[s].bytes;
         rc = !blocks || !bytes || an_group(&rp.defs, bytes, blocks, rp.ntemp, o->by, &loc, &n);
         free(blocks);
-        free(bytes);
-        /* by count, not bytes: the report is about churn */
-        for (size_t i = 0; !rc && i < n; i++)
-            for (size_t k = i; k > 0 && loc[k].blocks > loc[k - 1].blocks; k--) {
-                an_loc t = loc[k];
-                loc[k] = loc[k - 1];
-                loc[k - 1] = t;
-            }
+        free(bytes); /* largest bytes first (an_group): the churn that costs most */
     } else {
         if (o->mode == PEAK) {
             uint64_t total = rp.total_bytes, allocs = rp.counts[FT_ALLOC] + rp.counts[FT_MMAP];
@@ -729,14 +757,14 @@ static int run_report(struct opts *o)
 
 int cmd_summary(int argc, char **argv)
 {
-    struct opts o = {PEAK, AN_BY_LINE, 10, 0, 0, 0, 0, NULL};
+    struct opts o = {PEAK, AN_BY_CODE, 10, 0, 0, 0, 0, NULL};
     int rc = parse(argc, argv, &o, usage);
     return rc >= 0 ? rc : run_report(&o);
 }
 
 int cmd_leaks(int argc, char **argv)
 {
-    struct opts o = {LEAKS, AN_BY_LINE, 10, 0, 0, 0, 0, NULL};
+    struct opts o = {LEAKS, AN_BY_CODE, 10, 0, 0, 0, 0, NULL};
     int rc = parse(argc, argv, &o, leaks_usage);
     return rc >= 0 ? rc : report(&o);
 }

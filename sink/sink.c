@@ -826,8 +826,13 @@ int sink_run(int listen_fd, const struct sink_opts *o, pid_t root, int *status,
             if (!l->ended && sink_tc_stopped(l->tc))
                 end_log(&j, l, 0, 0); /* stopped, and runs on */
             else if (!l->ended && o->detached && !sink_tc_said_bye(l->tc) &&
-                     __atomic_load_n(&l->g->stopping, __ATOMIC_ACQUIRE))
-                end_log(&j, l, FT_T_RUNNING | FT_T_FAILED, 0); /* stopped after a failure */
+                     __atomic_load_n(&l->g->stopping, __ATOMIC_ACQUIRE)) {
+                drain(l); /* the trailer, if any, was published before stopping was set */
+                if (!sink_tc_said_bye(l->tc))
+                    end_log(&j, l, FT_T_RUNNING | FT_T_FAILED, 0); /* stopped after a failure */
+                else if (sink_tc_stopped(l->tc))
+                    end_log(&j, l, 0, 0);
+            }
         }
     }
     for (size_t i = 0; i < j.n; i++) {

@@ -294,13 +294,15 @@ def filrec_lines(stderr):
 
 def assert_filrec_said(ours, trace, then=0):
     """filrec run's own stderr lines (from filrec_lines) say where the trace is, maybe
-    where its report is, and what to run next; then come `then` more lines."""
+    where its report is and the peak's answer, and what to run next; then come `then`
+    more lines."""
     said = ours[:len(ours) - then]
     assert said and re.fullmatch(rf"filrec: trace written to {re.escape(str(trace))}"
                                  rf"( \(and \d+ more process(es)? in {re.escape(str(trace))}\.d/\))?\n",
                                  said[0]), ours
     assert said[-1] == f"filrec: next: filrec summary {trace}\n", ours
-    assert all(l.startswith("filrec: report written to ") for l in said[1:-1]), ours
+    assert all(l.startswith("filrec: report written to ") or l.startswith("filrec: peak ")
+               for l in said[1:-1]), ours
 
 
 def record_python(filrec, summary, py, args, trace, cwd, expect_rc=0):

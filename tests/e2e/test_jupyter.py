@@ -85,10 +85,14 @@ def test_notebook_magics(build):
     rows = {int(r.split()[0]): r.split() for r in table if r[:6].strip().isdigit()}
     def num(s):
         return int(s.replace(",", ""))
+
+    def near(got, want):  # the kernel's own threads allocate meanwhile: a few KB
+        return want <= num(got) <= want + 16_384
     # Mem usage adds what the statement's own compilation left live (a few KB).
     base = num(rows[2][1]) - 30_000_003
     assert 0 <= base < 100_000, table
-    assert rows[2][2:6] == ["+30,000,003", "1", "30,000,003", "30,000,003"], table
-    assert num(rows[3][1]) == base + 80_000_004
-    assert rows[3][2:6] == ["+50,000,001", "1", "50,000,001", "50,000,001"], table
-    assert num(rows[4][1]) == base + 30_000_003 and rows[4][2:4] == ["-50,000,001", "1"], table
+    assert near(rows[2][2], 30_000_003) and rows[2][3:6] == ["1", "30,000,003", "30,000,003"], table
+    assert near(rows[3][1], base + 80_000_004) and near(rows[3][2], 50_000_001), table
+    assert rows[3][3:6] == ["1", "50,000,001", "50,000,001"], table
+    assert near(rows[4][1], base + 30_000_003) and rows[4][3] == "1", table
+    assert -50_000_001 <= num(rows[4][2]) <= -50_000_001 + 16_384, table

@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import pytest
 
-from conftest import REPO, SAMPLE_PYTHON
+from conftest import REPO, SAMPLE_PYTHON, VENV_PYTHON
 
 SAMPLE = REPO / "samples" / "three_phases.py"
 PIP_TIMEOUT = 600
@@ -74,6 +74,13 @@ def test_pip_install_target_then_python_m_filrec(tmp_path):
     assert i.returncode == 0, i.stderr
     peak, line = map(int, i.stdout.split())
     assert 10**8 <= peak <= 10**8 + 10**6 and line == 3
+    # The pytest plugin comes in by its entry point: no -p needed.
+    (work / "test_m.py").write_text("import pytest\n\n@pytest.mark.limit_memory('10 MB')\n"
+                                    "def test_m():\n    x = bytearray(20_000_000)\n")
+    t = subprocess.run([VENV_PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_m.py"],
+                       capture_output=True, text=True, env=env, cwd=work, timeout=PIP_TIMEOUT)
+    assert t.returncode == 1, t.stdout + t.stderr
+    assert "filrec: test_m used 20.0 MB at its peak, over its limit of 10.0 MB" in t.stdout
 
 
 def test_pip_wheel_installs_into_a_fresh_venv(tmp_path):

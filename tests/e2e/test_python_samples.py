@@ -5,7 +5,9 @@ header as `# expect: KEY = VALUE` lines. `filrec summary --json` must report:
                 sample's own innermost frame in its stack (the innermost frame itself
                 may be a library's: NumPy 1.24 wraps np.dot in Python, NumPy 2 not)
   second_*      the second location and its bytes, within 1%
-  not_at_peak   a line of the sample with nothing live at the peak
+  not_at_peak   a line of the sample whose big allocations are gone at the peak (under
+                0.1% of the peak is left there: a library's small bookkeeping, which
+                the default grouping charges to the user's line that caused it)
 A VALUE may be `N + TERM`, TERM a quantity of the interpreter's libraries that the test
 measures (TERMS below), not one Debian's or PyPI's build fixes.
 The baseline is the peak of the same interpreter running a script made of the
@@ -142,8 +144,9 @@ def test_summary_sample_top_location(recorded, sample):
             (str(sample), want["second_line"], want["second_function"]), rec.where()
         assert close(second["bytes"], want["second_bytes"]), rec.where()
     if "not_at_peak" in want:
-        assert not [l for l in locs if l["file"] == str(sample)
-                    and l["line"] == want["not_at_peak"]], rec.where()
+        left = sum(l["bytes"] for l in locs if l["file"] == str(sample)
+                   and l["line"] == want["not_at_peak"])
+        assert left < rec.summary["peak_bytes"] / 1000, rec.where()
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: p.stem)

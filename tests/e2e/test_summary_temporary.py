@@ -3,9 +3,9 @@
 The known answer is exact: each buffer is one malloc of 100,001 bytes (too big for
 pymalloc, so filrec sees it; below glibc's mmap threshold, so it is a heap block) and
 one free, with no other malloc of the thread in between. So with the default
-threshold (freed before the thread's next allocation) the line has count 10,000,
-bytes 10,000 x 100,001 and average 100,001, and it is the top of the report (sorted
-by count); a larger threshold counts the same buffers once each. The report folder's
+threshold (at most one other allocation in between, memray's), with 0 (none) and with
+a larger one, the line has count 10,000, bytes 10,000 x 100,001 and average 100,001,
+and it is the top of the report (sorted by bytes), each buffer counted once. The report folder's
 temporary table says the same."""
 import json
 import re
@@ -37,12 +37,13 @@ def temporary(filrec, trace, *opts):
     return p.stdout
 
 
-@pytest.mark.parametrize("threshold", [None, 1, 8])
+@pytest.mark.parametrize("threshold", [None, 0, 1, 8])
 def test_summary_temporary_counts_churn(churn, filrec, python, threshold):
     rec, prog, line = churn
-    opts = ["--json", "--top", "0"] + (["--threshold", str(threshold)] if threshold else [])
+    opts = ["--json", "--top", "0"] + (["--threshold", str(threshold)] if threshold is not None
+                                       else [])
     j = json.loads(temporary(filrec, rec.trace, *opts))
-    assert (j["report"], j["threshold"]) == ("temporary", threshold or 1)
+    assert (j["report"], j["threshold"]) == ("temporary", 1 if threshold is None else threshold)
     top = j["locations"][0]
     assert (top["file"], top["line"], top["function"]) == (str(prog), line, "churn"), \
         j["locations"][:3]
@@ -63,3 +64,26 @@ def test_summary_temporary_text_and_report(churn, filrec):
     temp = html.split("<h2>Temporary allocations</h2>", 1)[1]
     m = re.search(r'<td data-count="(\d+)">', temp)
     assert m and int(m.group(1)) == COUNT
+
+
+def test_numpy_temporary_found_with_the_default(sample_python, filrec, tmp_path):
+    prog = PYPROGS / "numpy_temporaries.py"
+    trace = tmp_path / "t.bin"
+    p = subprocess.run([filrec, "run", "--no-report", "-o", str(trace), "--python",
+                        sample_python.exe, str(prog)], capture_output=True, text=True,
+                       timeout=TIMEOUT)
+    if p.returncode and "No module named 'numpy'" in p.stderr:
+        pytest.skip(f"{sample_python} has no NumPy")
+    assert p.returncode == 0, p.stderr
+    line = next(n for n, t in enumerate(prog.read_text().splitlines(), 1) if t.endswith("# TEMP"))
+    j = json.loads(temporary(filrec, trace, "--json"))
+    top = j["locations"][0]
+    assert (top["file"], top["line"]) == (str(prog), line), j["locations"][:3]
+    # Each array but the last is freed right after its successor is made.
+    assert top["count"] in (99, 100) and top["bytes"] == top["count"] * 8_000_000
+    assert top["bytes"] == max(l["bytes"] for l in j["locations"])
+    # With 0 (no newer allocation live), the new array, made before the old is freed,
+    # hides them.
+    j0 = json.loads(temporary(filrec, trace, "--json", "--threshold", "0"))
+    assert not any(l["line"] == line and l["file"] == str(prog) and l["count"] >= 99
+                   for l in j0["locations"])
