@@ -109,10 +109,18 @@ static void frame(FILE *out, const an_tree *t, const an_defs *d, sources *ss, ui
     fprintf(out, "<g class=\"f\" id=\"f%u\" data-x=\"%.9f\" data-w=\"%.9f\" data-d=\"%u\" "
             "data-b=\"%llu\" data-l=\"", id, (x - PAD) / (WIDTH - 2 * PAD),
             w / (WIDTH - 2 * PAD), nd->depth, (unsigned long long)nd->bytes);
+    /* The label: "file.py:7 function", the file by its base name; a job's process
+     * frame has no file, only its name. */
+    int has_line = nd->func && (nd->line || file_len);
+    const char *base = file_len ? memrchr(file, '/', file_len) : NULL;
+    size_t base_skip = base ? (size_t)(base + 1 - file) : 0;
+    char where[40] = "";
+    if (has_line) {
+        xml(out, file + base_skip, file_len - base_skip);
+        snprintf(where, sizeof where, ":%u ", nd->line);
+        fputs(where, out);
+    }
     xml(out, fn, fn_len);
-    int has_line = nd->func && (nd->line || file_len); /* a job's process frame has none */
-    if (has_line)
-        fprintf(out, ":%u", nd->line);
     /* data-n: what search matches, the hover's first line (not its sizes or source
      * line: a caller's source names the functions it calls) */
     fputs("\" data-n=\"", out);
@@ -142,18 +150,17 @@ static void frame(FILE *out, const an_tree *t, const an_defs *d, sources *ss, ui
     fprintf(out, "</title><rect x=\"%.2f\" y=\"%d\" width=\"%.2f\" height=\"%d\" fill=\"%s\" "
             "rx=\"2\"/><text x=\"%.2f\" y=\"%d\">", x, y, w, ROW - 1, id ? fill : "rgb(220,220,220)",
             x + 3, y + ROW - 5);
-    /* The label: function:line, cut to fit at about 7 px a character (12 px font). */
-    char label[96] = "";
-    int ln = has_line ? snprintf(label, sizeof label, ":%u", nd->line) : 0;
+    /* The label as data-l has it, cut to fit at about 7 px a character (12 px font). */
     size_t fit = w > 20 ? (size_t)((w - 6) / 7) : 0;
+    size_t nb = has_line ? file_len - base_skip : 0, nw = strlen(where);
     if (fit >= 3) {
-        if (fn_len + (size_t)ln > fit) {
-            xml(out, fn, fn_len < fit - 2 ? fn_len : fit - 2);
+        size_t all = nb + nw + fn_len, room = all > fit ? fit - 2 : all;
+        size_t kb = nb < room ? nb : room, kw = nw < room - kb ? nw : room - kb;
+        xml(out, file + base_skip, kb);
+        fwrite(where, 1, kw, out);
+        xml(out, fn, fn_len < room - kb - kw ? fn_len : room - kb - kw);
+        if (all > fit)
             fputs("..", out);
-        } else {
-            xml(out, fn, fn_len);
-            fputs(label, out);
-        }
     }
     fputs("</text></g>\n", out);
 }

@@ -27,6 +27,27 @@ static const char usage[] =
 
 static void h(FILE *f, const char *s) { an_xml(f, s, strlen(s)); }
 
+/* The width and height of an SVG this report wrote (its root's attributes); left as
+ * they are when the file cannot be read. */
+static void svg_size(const char *dir, const char *name, unsigned *w, unsigned *h)
+{
+    char path[4200], head[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "re");
+    size_t n = f ? fread(head, 1, sizeof head - 1, f) : 0;
+    if (f)
+        fclose(f);
+    head[n] = 0;
+    const char *svg = strstr(head, "<svg"), *pw = svg ? strstr(svg, " width=\"") : NULL,
+               *ph = svg ? strstr(svg, " height=\"") : NULL;
+    unsigned a, b;
+    if (pw && ph && sscanf(pw, " width=\"%u\"", &a) == 1 && sscanf(ph, " height=\"%u\"", &b) == 1 &&
+        a && b && a < 100000 && b < 1000000) {
+        *w = a;
+        *h = b;
+    }
+}
+
 static void location(FILE *f, const an_defs *d, const an_loc *l)
 {
     size_t n;
@@ -154,7 +175,8 @@ static int write_index(const char *dir, const an_replay *rp, const an_loc *loc, 
     fputs("</title>\n<style>\nbody{font:14px sans-serif;margin:2em;max-width:1250px}\n"
           "table{border-collapse:collapse;margin:1em 0}td,th{padding:3px 10px;text-align:right}"
           "td:last-child,th:last-child{text-align:left}tr:nth-child(even){background:#f3f3f3}\n"
-          "code{font-size:13px}object{width:100%;height:620px;border:1px solid #ccc}\n"
+          "code{font-size:13px}.flame{overflow:auto;border:1px solid #ccc}"
+          "object{display:block}\n"
           "dl{display:grid;grid-template-columns:max-content auto;gap:4px 16px}dd{margin:0}\n"
           "</style></head><body>\n<h1>Memory report</h1>\n<dl>\n<dt>command</dt><dd><code>", f);
     h(f, cmd ? cmd : "?");
@@ -171,8 +193,13 @@ static int write_index(const char *dir, const an_replay *rp, const an_loc *loc, 
         job_section(f, job);
     fputs("<p><a href=\"peak.svg\">Peak flamegraph</a> &middot; "
           "<a href=\"peak-reversed.svg\">reversed (who allocated through a function)</a></p>\n"
-          "<object data=\"peak.svg\" type=\"image/svg+xml\"></object>\n"
-          "<h2>Memory over time</h2>\n", f);
+          "<div class=\"flame\">", f);
+    /* At the SVG's own size, so that its labels read as they do in peak.svg; the
+     * frame scrolls when the page is narrower. */
+    unsigned sw = 1200, sh = 600;
+    svg_size(dir, "peak.svg", &sw, &sh);
+    fprintf(f, "<object data=\"peak.svg\" type=\"image/svg+xml\" width=\"%u\" height=\"%u\">"
+            "</object></div>\n<h2>Memory over time</h2>\n", sw, sh);
     if (plotted == 0)
         fputs("<p><img src=\"memory.svg\" alt=\"tracked heap and RSS over time\" "
               "style=\"max-width:100%\"></p>\n", f);

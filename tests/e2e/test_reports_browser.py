@@ -29,8 +29,8 @@ from test_reports_escaping import ODD, BYTES, record_odd
 BROWSER = Path(__file__).resolve().parent / "browser"
 CHROMIUM = os.environ.get("FILREC_CHROMIUM", "/usr/bin/chromium")
 SAMPLE = REPO / "samples" / "log_pipeline.py"
-TOP_LABEL, TOP_BYTES = "read_blocks:32", 80_000_002
-CLICK = "checksum:45"
+TOP_LABEL, TOP_BYTES = "log_pipeline.py:32 read_blocks", 80_000_002
+CLICK = "log_pipeline.py:45 checksum"
 WIDTH, PAD = 1180, 10        # an_flame.c: the frames' full width and left margin
 HIGHLIGHT = "rgb(230, 0, 230)"
 
@@ -104,6 +104,8 @@ def test_report_browser_zoom_search_reset(browse, sample_python, filrec, summary
     assert int(r["index"]["peak"]) == peak
     assert r["index"]["scripts"] == 0
     assert r["index"]["embeddedFrames"] == len(r["peak"]["before"]), "the SVG in index.html"
+    # at its real size: the labels read at the page's default zoom
+    assert r["index"]["labelPx"] >= 10, r["index"]
     share = 100 * TOP_BYTES / peak
     for name in ("peak", "reversed"):
         page = r[name]

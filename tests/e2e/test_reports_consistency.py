@@ -124,7 +124,7 @@ def test_flamegraph_widest_leaf_is_known_line(pipeline, filrec, tmp_path):
     run(filrec, "flamegraph", "-o", svg, rec.trace)
     fl = Flame(svg)
     leaf = max(fl.leaves(), key=lambda f: f["bytes"])
-    assert leaf["label"] == f"{TOP_FUNCTION}:{TOP_LINE}"
+    assert leaf["label"] == f"{SAMPLE.name}:{TOP_LINE} {TOP_FUNCTION}"
     assert leaf["bytes"] == TOP_BYTES
     assert f"({SAMPLE}:{TOP_LINE})" in leaf["title"]
     assert leaf["rect_w"] == pytest.approx(WIDTH * TOP_BYTES / rec.summary["peak_bytes"], abs=0.01)
@@ -132,7 +132,7 @@ def test_flamegraph_widest_leaf_is_known_line(pipeline, filrec, tmp_path):
     run(filrec, "flamegraph", "--reverse", "-o", svg, rec.trace)
     rev = Flame(svg)
     first = max((f for f in rev.frames if f["d"] == 1), key=lambda f: f["bytes"])
-    assert (first["label"], first["bytes"]) == (f"{TOP_FUNCTION}:{TOP_LINE}", TOP_BYTES)
+    assert (first["label"], first["bytes"]) == (f"{SAMPLE.name}:{TOP_LINE} {TOP_FUNCTION}", TOP_BYTES)
     assert rev.top()["bytes"] == rec.summary["peak_bytes"]
 
 

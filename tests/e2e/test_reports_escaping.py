@@ -133,7 +133,7 @@ def check_svg(path, prog, py):
     root, frames = svg_frames(path)
     scripts = list(root.iter(SVG + "script"))
     assert len(scripts) == 1 and "alert" not in scripts[0].text   # ours only
-    hits = [g for g in frames if odd_name(g.get("data-l").rsplit(":", 1)[0])]
+    hits = [g for g in frames if odd_name(g.get("data-l").split(f":{LINE} ", 1)[-1])]
     assert len(hits) == 1, [g.get("data-l") for g in frames]
     g = hits[0]
     assert int(g.get("data-b")) == BYTES

@@ -124,6 +124,12 @@ def main(argv):
                 svg.wait_for_selector("g.f")
                 result["index"]["embeddedFrames"] = svg.evaluate(
                     "() => document.querySelectorAll('g.f').length")
+                # how tall the frame labels are drawn in the page (CSS px): the
+                # smallest of those with text
+                result["index"]["labelPx"] = svg.evaluate(
+                    "() => Math.min(...[...document.querySelectorAll('g.f text')]"
+                    ".filter(t => t.textContent.length > 2)"
+                    ".map(t => t.getBoundingClientRect().height))")
             page.screenshot(path=str(out_dir / "index.png"), full_page=True)
             page.close()
             for key, name in (("peak", "peak"), ("reversed", "peak-reversed")):
