@@ -23,6 +23,7 @@ static const char usage[] =
     "usage: filrec run [options] SCRIPT.py [ARGS...]\n"
     "       filrec run [options] -m MODULE [ARGS...]\n"
     "       filrec run [options] -c CODE [ARGS...]\n"
+    "       filrec run [options] - [ARGS...]       (the script on standard input)\n"
     "       filrec run [options] [--] PROGRAM [ARGS...]\n"
     "\n"
     "Run a Python script or any program with every allocation recorded into a trace\n"
@@ -279,7 +280,7 @@ int cmd_run(int argc, char **argv)
     unsigned flags = 0;
     long interval = 10;
     uint64_t break_at = 0;
-    for (; i < argc && argv[i][0] == '-'; i++) {
+    for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) { /* "-": the script on stdin */
         const char *a = argv[i];
         if (!strcmp(a, "--")) {
             i++;
@@ -355,7 +356,8 @@ int cmd_run(int argc, char **argv)
     if (!prog)
         return 1;
     int k = 0;
-    if (pyflag || ends_with(argv[i], ".py")) {
+    int from_stdin = !pyflag && !strcmp(argv[i], "-");
+    if (pyflag || from_stdin || ends_with(argv[i], ".py")) {
         char *exe = real_python(python);
         if (!exe) {
             cli_error("cannot run Python '%s' (choose one with --python PATH)", python);
@@ -372,7 +374,8 @@ int cmd_run(int argc, char **argv)
         snprintf(v, sizeof v, "%llu", (unsigned long long)break_at);
         setenv("FILREC_BREAK_AT", v, 1); /* for the bootstrap, which takes it out */
     }
-    const char *name = pyflag && !strcmp(pyflag, "-m") ? argv[i + 1] : pyflag ? "python" : argv[i];
+    const char *name = pyflag && !strcmp(pyflag, "-m") ? argv[i + 1]
+                     : pyflag ? "python" : from_stdin ? "stdin" : argv[i];
     while (i < argc)
         prog[k++] = argv[i++];
     if (!out) {

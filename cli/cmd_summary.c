@@ -385,8 +385,21 @@ static void oom_text(const struct oom *m, const struct opts *o)
 static int parse(int argc, char **argv, struct opts *o, const char *use)
 {
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (cli_is_help(a)) {
+        const char *a = argv[i], *inl = NULL; /* --opt=value: the value, in place */
+        char opt[32];
+        const char *eq = a[0] == '-' && a[1] == '-' ? strchr(a, '=') : NULL;
+        if (eq && (size_t)(eq - a) < sizeof opt) {
+            memcpy(opt, a, (size_t)(eq - a));
+            opt[eq - a] = 0;
+            inl = eq + 1;
+            a = opt;
+        }
+        int has = inl || i + 1 < argc; /* a value follows */
+        if (inl && (cli_is_help(a) || !strcmp(a, "--json") || !strcmp(a, "--bytes") ||
+                    !strcmp(a, "--temporary"))) {
+            cli_error("option '%s' takes no value; see 'filrec %s --help'", a, argv[0]);
+            return 1;
+        } else if (cli_is_help(a)) {
             fputs(use, stdout);
             return 0;
         } else if (!strcmp(a, "--json")) {
@@ -395,27 +408,29 @@ static int parse(int argc, char **argv, struct opts *o, const char *use)
             o->exact = 1;
         } else if (!strcmp(a, "--temporary") && o->mode == PEAK) {
             o->mode = TEMPORARY;
-        } else if ((!strcmp(a, "--top") || !strcmp(a, "--threshold")) && i + 1 < argc) {
+        } else if ((!strcmp(a, "--top") || !strcmp(a, "--threshold")) && has) {
             char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 0 || v > 1000000) {
-                cli_error("bad %s '%s': want a count", a, argv[i]);
+            const char *s = inl ? inl : argv[++i];
+            long v = strtol(s, &end, 10);
+            if (!*s || *end || v < 0 || v > 1000000) {
+                cli_error("bad %s '%s': want a count", a, s);
                 return 1;
             }
             if (a[3] == 'o')
                 o->top = v;
             else
                 o->threshold = (unsigned)v + 1; /* the allocations it may be freed within */
-        } else if (!strcmp(a, "--process") && i + 1 < argc) {
+        } else if (!strcmp(a, "--process") && has) {
             char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 1) {
-                cli_error("bad --process '%s': want a process id", argv[i]);
+            const char *s = inl ? inl : argv[++i];
+            long v = strtol(s, &end, 10);
+            if (!*s || *end || v < 1) {
+                cli_error("bad --process '%s': want a process id", s);
                 return 1;
             }
             o->process = v;
-        } else if ((!strcmp(a, "--by") && i + 1 < argc) || !strncmp(a, "--by=", 5)) {
-            const char *v = a[4] == '=' ? a + 5 : argv[++i];
+        } else if (!strcmp(a, "--by") && has) {
+            const char *v = inl ? inl : argv[++i];
             int k = 0;
             while (k < 5 && strcmp(v, by_names[k]))
                 k++;
@@ -426,8 +441,8 @@ static int parse(int argc, char **argv, struct opts *o, const char *use)
                 return 1;
             }
             o->by = (enum an_by)k;
-        } else if ((!strcmp(a, "--code-root") && i + 1 < argc) || !strncmp(a, "--code-root=", 12)) {
-            const char *v = a[11] == '=' ? a + 12 : argv[++i];
+        } else if (!strcmp(a, "--code-root") && has) {
+            const char *v = inl ? inl : argv[++i];
             char *real = realpath(v, NULL);
             if (!real) {
                 cli_error("bad --code-root '%s': %s", v, strerror(errno));

@@ -135,3 +135,30 @@ def test_version_names_the_trace_format(filrec):
     assert p.returncode == 0 and p.stdout == "filrec 0.1 (trace format 2; reads 1 to 2)\n"
     h = subprocess.run([filrec, "--help"], capture_output=True, text=True, timeout=TIMEOUT)
     assert "--version" in h.stdout
+
+
+def test_run_script_from_stdin(filrec, summary, tmp_path):
+    code = "import sys\nx = bytearray(10_000_000)\nprint(len(x), sys.argv)\n"
+    p = subprocess.run([filrec, "run", "--no-report", "-", "a", "b"], input=code,
+                       capture_output=True, text=True, timeout=TIMEOUT, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "10000000 ['-', 'a', 'b']\n"  # as `python3 - a b` prints it
+    (trace,) = tmp_path.glob("filrec-stdin.*.bin")
+    top = summary(trace)["locations"][0]
+    assert (top["file"], top["line"], top["bytes"]) == ("<stdin>", 2, 10_000_001)
+
+
+def test_summary_option_equals_forms(filrec, prog, tmp_path):
+    trace = tmp_path / "t.bin"
+    subprocess.run([filrec, "run", "--no-report", "-o", str(trace), "--", prog("hello")],
+                   capture_output=True, check=True, timeout=TIMEOUT)
+    def out(*opts):
+        p = subprocess.run([filrec, "summary", *opts, str(trace)], capture_output=True,
+                           text=True, timeout=TIMEOUT)
+        return p.returncode, p.stdout, p.stderr
+    assert out("--top=1", "--by=file", "--json") == out("--top", "1", "--by", "file", "--json")
+    assert out("--temporary", "--threshold=0") == out("--temporary", "--threshold", "0")
+    rc, _, err = out("--json=yes")
+    assert rc == 1 and err == "filrec: option '--json' takes no value; see 'filrec summary --help'\n"
+    rc, _, err = out("--top=")
+    assert rc == 1 and err == "filrec: bad --top '': want a count\n"
