@@ -197,10 +197,11 @@ int an_code_is_library(const char *file, size_t n);
 /* Only files under dir (NULL: any file that is not a library's) are the user's code:
  * the command line's --code-root, for every report of the run. */
 void an_code_set_root(const char *dir);
-/* Per function id, 1 if it is the user's code; malloc'd. */
+/* Per function id: 2 if it is the user's code in a file, 1 if the user's code with no
+ * file (<string>, <stdin>), 0 if a library's; malloc'd. */
 uint8_t *an_code_funcs(const an_defs *d);
-/* The innermost frame of stack that is the user's code (user: an_code_funcs), else the
- * stack itself. */
+/* The innermost frame of stack that is the user's code in a file, else the innermost of
+ * the user's code with no file, else the stack itself (user: an_code_funcs). */
 uint32_t an_code_frame(const an_defs *d, const uint8_t *user, uint32_t stack);
 
 /* Locations live in rp's current state, largest first; *out is malloc'd. 0 or -1.

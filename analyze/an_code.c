@@ -71,16 +71,25 @@ uint8_t *an_code_funcs(const an_defs *d)
     for (size_t f = 1; user && f < d->nfunc; f++) {
         size_t n;
         const char *file = an_defs_string(d, d->func[f].file, &n);
-        user[f] = !an_code_is_library(file, n) &&
-                  (!root || (n > root && !memcmp(file, code_root, root) && file[root] == '/'));
+        int mine = !an_code_is_library(file, n) &&
+                   (!root || (n > root && !memcmp(file, code_root, root) && file[root] == '/'));
+        /* Code with no file of its own (<string>, <stdin>) is the user's only where no
+         * file of theirs led to it: a library's generated code (namedtuple, dataclasses)
+         * is <string> too, and `python -c` is nothing else. */
+        user[f] = !mine ? 0 : n && file[0] == '<' ? 1 : 2;
     }
     return user;
 }
 
 uint32_t an_code_frame(const an_defs *d, const uint8_t *user, uint32_t stack)
 {
-    for (uint32_t s = stack; s && s < d->nnode; s = d->node[s].parent)
-        if (d->node[s].func < d->nfunc && user[d->node[s].func])
+    uint32_t pseudo = 0;
+    for (uint32_t s = stack; s && s < d->nnode; s = d->node[s].parent) {
+        uint32_t f = d->node[s].func;
+        if (f < d->nfunc && user[f] == 2)
             return s;
-    return stack;
+        if (f < d->nfunc && user[f] == 1 && !pseudo)
+            pseudo = s;
+    }
+    return pseudo ? pseudo : stack;
 }

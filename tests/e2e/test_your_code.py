@@ -53,6 +53,10 @@ def test_default_is_your_code(filrec, trace):
     # NumPy's import (OpenBLAS's buffers, its modules) is charged to the import line.
     imp = at(s, line_of(PROG, "IMPORT"))
     assert imp["bytes"] > 1_000_000 and "via" in imp
+    # Generated code (file "<string>") is charged to the script's line that ran it.
+    g = at(s, line_of(PROG, "GEN"))
+    assert 20_000_000 <= g["bytes"] <= 20_000_000 + 4096
+    assert (g["via"]["file"], g["via"]["function"]) == ("<string>", "make")
     # A library's line is a location only where no frame of the script led to it (the
     # interpreter's start-up, before the script ran).
     for l in s["locations"]:
