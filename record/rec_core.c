@@ -138,6 +138,10 @@ void rec_thread_assign(uint32_t parent, uint32_t stack)
 
 uint32_t rec_tid(void)
 {
+    /* Already in this log: no lock (and no revoking another thread's bias) for it. The
+     * log number changes only at a start, under the lock; a stale read goes below. */
+    if (rec_tl.key && rec_tl.log == __atomic_load_n(&rec_logno, __ATOMIC_RELAXED))
+        return rec_tl.idx;
     rec_tl.busy++;
     rec_gate_lock();
     if (!rec_tl_in_log())
@@ -651,14 +655,6 @@ REC_EXPORT int filrec_inprocess_stop(void)
     rec_tl.busy++;
     int was = atomic_load(&rec_on);
     rec_finish(FT_T_RUNNING, 0);
-    /* Stopped after an internal failure, no trailer was written: say it is over, so
-     * the sink ends the trace now rather than at the process's exit. */
-    pthread_mutex_lock(&rec.lock);
-    if (getpid() == rec.pid && !rec.stopping) {
-        __atomic_store_n(&rec.stopping, 1, __ATOMIC_RELEASE);
-        rec_link_wake();
-    }
-    pthread_mutex_unlock(&rec.lock);
     rec_got_unpatch();
     rec_tl.busy--;
     return was ? 0 : ESRCH;
@@ -670,7 +666,9 @@ void rec_finish(unsigned flags, uint64_t end)
         return; /* a vfork child's _exit or kill: its parent's log is not its own */
     pthread_mutex_lock(&rec.lock);
     rec_gate_revoke(0);
-    if (!atomic_load(&rec_on) || rec.stopping) {
+    /* Over already, or never begun. A log stopped by a failure is ended too, with no
+     * trailer: the sink then ends the trace at once, not at the process's exit. */
+    if (rec.stopping || (!atomic_load(&rec_on) && !rec.failed)) {
         pthread_mutex_unlock(&rec.lock);
         return;
     }

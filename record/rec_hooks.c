@@ -359,29 +359,31 @@ REC_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
     return exec_returned(noted, REAL(execvpe, file, argv, envp), argv);
 }
 
-/* posix_spawn execs inside libc, where no hook sees it: check the program here. */
-REC_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
-                           const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+/* posix_spawn execs inside libc, where no hook sees it: check the program here (file
+ * looked up in PATH when search: posix_spawnp). */
+static int spawn(int search, pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+                 const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
     pid_t child = 0;
-    int rc = REAL(posix_spawn, &child, path, fa, attr, argv, envp);
+    int rc = search ? REAL(posix_spawnp, &child, file, fa, attr, argv, envp)
+                    : REAL(posix_spawn, &child, file, fa, attr, argv, envp);
     if (pid)
         *pid = child;
     if (rc == 0)
-        rec_note_unless_joins(path, 0, argv, envp, child);
+        rec_note_unless_joins(file, search, argv, envp, child);
     return rc;
+}
+
+REC_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+                           const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    return spawn(0, pid, path, fa, attr, argv, envp);
 }
 
 REC_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
                             const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-    pid_t child = 0;
-    int rc = REAL(posix_spawnp, &child, file, fa, attr, argv, envp);
-    if (pid)
-        *pid = child;
-    if (rc == 0)
-        rec_note_unless_joins(file, 1, argv, envp, child);
-    return rc;
+    return spawn(1, pid, file, fa, attr, argv, envp);
 }
 
 /* ---- _exit skips the destructor that writes the trailer: write it here ---- */
