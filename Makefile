@@ -15,6 +15,7 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -fvisibility=hidden $(WERROR)
 CPPFLAGS += -D_GNU_SOURCE -MMD -MP
 CJSON_LIBS = -lcjson
+DW_LIBS = -ldw -lelf -lstdc++
 # The interpreters to build the Python support module for (one per version); PYTHON=path
 # adds one (`make PYTHON=/opt/python3.12/bin/python3`).
 PYTHONS ?= python3 /usr/bin/python3 $(PYTHON)
@@ -24,10 +25,10 @@ VENV    ?= .venv
 PYTEST  ?= $(VENV)/bin/python -m pytest
 
 FORMAT_SRC = format/ft_writer.c format/ft_reader.c
-RECORD_SRC = record/rec_core.c record/rec_gate.c record/rec_got.c record/rec_hooks.c record/rec_link.c record/rec_stack.c record/rec_watch.c
+RECORD_SRC = record/rec_core.c record/rec_gate.c record/rec_got.c record/rec_hooks.c record/rec_link.c record/rec_native.c record/rec_stack.c record/rec_watch.c
 # The recorder's other half, run by `filrec run`: reads the job's logs, writes the traces.
 SINK_SRC = sink/sink.c sink/sink_tc.c
-ANALYZE_SRC = analyze/an_code.c analyze/an_defs.c analyze/an_flame.c analyze/an_job.c analyze/an_live.c analyze/an_maps.c analyze/an_peak.c analyze/an_plot.c analyze/an_replay.c analyze/an_tree.c analyze/an_util.c
+ANALYZE_SRC = analyze/an_code.c analyze/an_defs.c analyze/an_flame.c analyze/an_job.c analyze/an_live.c analyze/an_maps.c analyze/an_native.c analyze/an_peak.c analyze/an_plot.c analyze/an_replay.c analyze/an_tree.c analyze/an_util.c
 CLI_SRC = cli/filrec.c cli/cli_ending.c cli/cmd_run.c cli/cmd_attach.c cli/cmd_sink.c cli/cmd_stats.c cli/cmd_summary.c cli/cmd_flamegraph.c cli/cmd_export.c cli/cmd_lines.c cli/cmd_report.c cli/cmd_plot.c
 PROGS = $(patsubst tests/progs/%.c,$(B)/progs/%,$(wildcard tests/progs/*.c))
 # Shared libraries the tests load (ctypes, dlopen).
@@ -57,7 +58,7 @@ $(B)/libfilrec.so: $(call obj,pic,$(RECORD_SRC) $(FORMAT_SRC))
 	$(CC) $(CFLAGS) -shared -o $@ $^ -Wl,-z,nodelete -lzstd -ldl -lpthread
 
 $(B)/filrec: $(call obj,obj,$(CLI_SRC) $(ANALYZE_SRC) $(SINK_SRC) $(FORMAT_SRC))
-	$(CC) $(CFLAGS) -o $@ $^ -lzstd $(CJSON_LIBS) -lm
+	$(CC) $(CFLAGS) -o $@ $^ -lzstd $(CJSON_LIBS) $(DW_LIBS) -lm
 
 $(B)/progs/%: tests/progs/%.c
 	@mkdir -p $(dir $@)
@@ -65,7 +66,7 @@ $(B)/progs/%: tests/progs/%.c
 
 $(B)/clib/lib%.so: tests/clib/%.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -fPIC -shared -o $@ $<
+	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -fPIC -shared -o $@ $< -lpthread
 
 # static_*: programs no preloaded library can enter
 $(B)/progs/static_%: tests/progs/static_%.c
@@ -74,7 +75,7 @@ $(B)/progs/static_%: tests/progs/static_%.c
 
 $(B)/unit/%: tests/unit/%.c tests/unit/check.h $(call obj,obj,$(ANALYZE_SRC) $(SINK_SRC) $(FORMAT_SRC))
 	@mkdir -p $(dir $@)
-	$(CC) $(filter-out -MMD -MP,$(CPPFLAGS)) $(CFLAGS) -o $@ $(filter %.c %.o,$^) -lzstd $(CJSON_LIBS) -lm
+	$(CC) $(filter-out -MMD -MP,$(CPPFLAGS)) $(CFLAGS) -o $@ $(filter %.c %.o,$^) -lzstd $(CJSON_LIBS) $(DW_LIBS) -lm
 
 # record/ and analyze/ never include each other: the format is the only shared code.
 # The sink (sink/) reads the library's log (record/'s internal header); record/ knows

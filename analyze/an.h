@@ -56,6 +56,23 @@ typedef struct an_node {
     uint32_t parent, func, line;    /* stack node: parent node, function, current line */
 } an_node;
 
+/* --native: a loaded object (MODULE), and a native frame waiting for its name. */
+typedef struct an_module {
+    uint32_t path;                  /* string id */
+    uint64_t bias, start, size;
+    uint32_t build_id_len;
+    uint8_t build_id[FT_BUILD_ID_MAX];
+} an_module;
+
+typedef struct an_pending {
+    uint32_t node, module;          /* module 0: off is an address in no known module */
+    uint64_t off;
+} an_pending;
+
+/* What a function is, for native traces: a Python function (0), or a native one of a
+ * library, of the interpreter, or of the user's own program or library. */
+enum { AN_FK_PYTHON, AN_FK_LIBRARY, AN_FK_INTERP, AN_FK_USER };
+
 typedef struct an_defs {
     char *text;                     /* every string, NUL-terminated, back to back */
     size_t text_len, text_cap;
@@ -68,10 +85,17 @@ typedef struct an_defs {
     size_t nnode, node_cap;
     uint32_t *thread_stack;         /* thread -> the creator's stack at creation */
     size_t nthread, thread_cap;
+    an_module *mod;                 /* module id -> module (id 0 unused) */
+    size_t nmod, mod_cap;
+    an_pending *pend;               /* native frames, until an_native_resolve */
+    size_t npend, pend_cap;
+    uint8_t *fkind;                 /* function id -> AN_FK_* (0 beyond nfkind) */
+    size_t nfkind, fkind_cap;
+    int resolved;                   /* an_native_resolve has run */
 } an_defs;
 
-/* Take in one definition record (STRING, FUNCTION, STACK_NODE, THREAD_START);
- * other kinds are ignored. 0, or -1 when out of memory. */
+/* Take in one definition record (STRING, FUNCTION, STACK_NODE, THREAD_START, MODULE,
+ * NATIVE_FRAME); other kinds are ignored. 0, or -1 when out of memory. */
 int an_defs_add(an_defs *d, const ft_record *rec);
 const char *an_defs_string(const an_defs *d, uint32_t id, size_t *len);
 /* The stack an allocation is charged to: its own, or, for a thread with no stack of
@@ -382,6 +406,26 @@ struct an_tree;
 int an_job_tree(const an_job *j, int reversed, int hide_imports, struct an_tree *t, an_defs *d,
                 char *msg, size_t cap);
 
+/* ---- an_native.c: native frames, named and put in the reports' view ---- */
+/* Which native frames the reports show: those below the innermost Python frame and
+ * the non-interpreter ones between Python frames (the default), all, or none (a stack
+ * with no Python frame keeps its own). For every report of the run. */
+enum an_native_view { AN_NATIVE_SOME, AN_NATIVE_ALL, AN_NATIVE_NONE };
+void an_native_set_view(enum an_native_view v);
+/* MODULE and NATIVE_FRAME records, for an_defs_add. 0 or -1. */
+int an_native_add(an_defs *d, const ft_record *rec);
+static inline uint8_t an_defs_fkind(const an_defs *d, uint32_t func)
+{
+    return func < d->nfkind ? d->fkind[func] : AN_FK_PYTHON;
+}
+struct an_progress;
+/* Name d's native frames and rewrite its stack nodes into the view: afterwards every
+ * stack id reads as Python frames do (functions with a name, a file, a line). Once per
+ * definitions; a no-op when there are none. 0, or -1 when out of memory. */
+int an_native_resolve(an_defs *d, struct an_progress *prog);
+/* Distinct addresses resolved so far in this run. */
+uint64_t an_native_resolved(void);
+
 /* ---- an_util.c ---- */
 /* "1.2 MB" style, decimal units, into buf (at least 16 bytes). */
 const char *an_human(uint64_t bytes, char *buf, size_t cap);
@@ -396,11 +440,12 @@ char *an_utf8(const char *s, size_t n);
 void an_xml(FILE *out, const char *s, size_t n);
 
 /* Progress bar on stderr: an_progress_tick is cheap to call often. */
-typedef struct an_progress {
+typedef struct an_progress an_progress;
+struct an_progress {
     int on, shown;
     uint64_t start_ns, next_ns;
     const char *what;
-} an_progress;
+};
 void an_progress_init(an_progress *p, const char *what, int enabled);
 void an_progress_tick(an_progress *p, uint64_t done, uint64_t total);
 void an_progress_end(an_progress *p);

@@ -71,7 +71,8 @@ uint8_t *an_code_funcs(const an_defs *d)
     for (size_t f = 1; user && f < d->nfunc; f++) {
         size_t n;
         const char *file = an_defs_string(d, d->func[f].file, &n);
-        int mine = !an_code_is_library(file, n) &&
+        uint8_t kind = an_defs_fkind(d, (uint32_t)f); /* a native frame's: by its module */
+        int mine = (kind ? kind == AN_FK_USER : !an_code_is_library(file, n)) &&
                    (!root || (n > root && !memcmp(file, code_root, root) && file[root] == '/'));
         /* Code with no file of its own (<string>, <stdin>) is the user's only where no
          * file of theirs led to it: a library's generated code (namedtuple, dataclasses)

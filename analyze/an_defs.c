@@ -75,6 +75,9 @@ int an_defs_add(an_defs *d, const ft_record *rec)
         }
         d->node[d->nnode++] = (an_node){rec->stack, (uint32_t)rec->a, (uint32_t)rec->b};
         return 0;
+    case FT_MODULE:
+    case FT_NATIVE_FRAME:
+        return an_native_add(d, rec);
     case FT_THREAD_START:
         if (grow((void **)&d->thread_stack, &d->thread_cap, rec->a + 1, sizeof *d->thread_stack))
             return -1;
@@ -110,5 +113,8 @@ void an_defs_free(an_defs *d)
     free(d->func);
     free(d->node);
     free(d->thread_stack);
+    free(d->mod);
+    free(d->pend);
+    free(d->fkind);
     memset(d, 0, sizeof *d);
 }

@@ -210,6 +210,8 @@ static int apply(an_replay *rp, const ft_record *rec)
     case FT_STRING:
     case FT_FUNCTION:
     case FT_STACK_NODE:
+    case FT_MODULE:
+    case FT_NATIVE_FRAME:
         if (an_defs_add(&rp->defs, rec))
             return oom(rp);
         break;
@@ -341,6 +343,13 @@ static int replay(an_replay *rp, const char *path, uint64_t stop_at, int progres
         if (!rp->msg[0])
             snprintf(rp->msg, sizeof rp->msg, "%s", ft_reader_message(rp->r));
         return err;
+    }
+    if (rp->defs.npend) {
+        an_progress_init(&bar, "naming native frames", progress);
+        err = an_native_resolve(&rp->defs, &bar);
+        an_progress_end(&bar);
+        if (err)
+            return oom(rp);
     }
     rp->end_live = rp->cur;
     rp->ended_early = ft_reader_ended_early(rp->r);

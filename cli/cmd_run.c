@@ -37,6 +37,8 @@ static const char usage[] =
     "      --python-allocators\n"
     "                        record every Python object allocation exactly, at\n"
     "                        Python's own allocator (slower)\n"
+    "      --native          record each allocation's native stack too: the C, C++\n"
+    "                        and Fortran frames under each Python line (slower)\n"
     "      --interval MS     record time and resident memory every MS ms (default 10)\n"
     "      --no-report       only record: no report folder after the run\n"
     "      --break-at SIZE   drop into pdb in the main thread once tracked live memory\n"
@@ -168,6 +170,10 @@ static void exec_program(char **argv, const struct cli_parts *p, const char *soc
     setenv("FILREC_PYPKG", p->package, 1);
     if (flags & FT_H_PYALLOC)
         setenv("FILREC_PYOBJECTS", "1", 1); /* for the bootstrap */
+    if (flags & FT_H_NATIVE)
+        setenv("FILREC_NATIVE", "1", 1);
+    else
+        unsetenv("FILREC_NATIVE");
     execvp(argv[0], argv);
     cli_error("cannot run '%s': %s", argv[0], strerror(errno));
     _exit(127);
@@ -298,6 +304,8 @@ int cmd_run(int argc, char **argv)
             follow = 0;
         } else if (!strcmp(a, "--python-allocators")) {
             flags |= FT_H_PYALLOC;
+        } else if (!strcmp(a, "--native")) {
+            flags |= FT_H_NATIVE;
         } else if ((!strcmp(a, "--break-at") && i + 1 < argc) || !strncmp(a, "--break-at=", 11)) {
             const char *v = a[10] == '=' ? a + 11 : argv[++i];
             if (cli_parse_size(v, &break_at) || !break_at) {

@@ -116,8 +116,41 @@ static int help(FILE *to)
     for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
         fprintf(to, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
     fputs("\n  --version  the version of filrec and of its trace format\n"
+          "  --native-frames some|all|none\n"
+          "             with any verb that reads traces: which native frames of a\n"
+          "             --native trace to show (default some: those below the Python\n"
+          "             frames, and libraries' between them)\n"
           "\n'filrec <verb> --help' and 'man filrec-<verb>' tell more.\n", to);
     return to == stdout ? 0 : 1;
+}
+
+/* --native-frames MODE, an option of every verb that reads traces: taken out of argv
+ * (up to a "--") before the verb parses the rest. 0, or 1 after an error. */
+static int take_native_frames(int *argc, char **argv)
+{
+    static const char *modes[] = {"some", "all", "none"};
+    for (int i = 2; i < *argc && strcmp(argv[i], "--"); i++) {
+        const char *v = NULL;
+        int used = 0;
+        if (!strcmp(argv[i], "--native-frames"))
+            v = i + 1 < *argc ? argv[i + 1] : "", used = 2;
+        else if (!strncmp(argv[i], "--native-frames=", 16))
+            v = argv[i] + 16, used = 1;
+        if (!used)
+            continue;
+        size_t m = 0;
+        while (m < 3 && strcmp(v, modes[m]))
+            m++;
+        if (m == 3) {
+            cli_error("bad --native-frames '%s': want some, all or none", v);
+            return 1;
+        }
+        an_native_set_view((enum an_native_view)m);
+        memmove(argv + i, argv + i + used, (size_t)(*argc - i - used + 1) * sizeof *argv);
+        *argc -= used;
+        i--;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -127,11 +160,15 @@ int main(int argc, char **argv)
     if (cli_is_help(argv[1]) || !strcmp(argv[1], "help"))
         return help(stdout);
     if (!strcmp(argv[1], "--version")) {
-        printf("filrec 0.1 (trace format %u; reads 1 to %u)\n", FT_VERSION, FT_VERSION);
+        printf("filrec 0.1 (trace format 2, or %u with --native; reads 1 to %u)\n", FT_VERSION,
+               FT_VERSION);
         return 0;
     }
     if (!strcmp(argv[1], "_sink")) /* not for people: see cmd_sink.c */
         return cmd_sink(argc - 1, argv + 1);
+    int reads = strcmp(argv[1], "run") && strcmp(argv[1], "attach") && strcmp(argv[1], "detach");
+    if (reads && take_native_frames(&argc, argv))
+        return 1;
     for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
         if (!strcmp(argv[1], verbs[i].name))
             return verbs[i].fn(argc - 1, argv + 1);

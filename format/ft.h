@@ -8,7 +8,8 @@
 #include <stdint.h>
 
 #define FT_MAGIC "\x89" "FILREC\n"
-#define FT_VERSION 2u         /* written; 1 and 2 are read */
+#define FT_VERSION 3u         /* read: 1 to 3. Written: 3 with native frames, else 2 */
+#define FT_BUILD_ID_MAX 64u   /* bytes of a MODULE's build id */
 #define FT_HEADER_MAX (1u << 20)   /* header payload bytes */
 #define FT_FRAME_MAX (1u << 20)    /* decompressed bytes per zstd frame */
 #define FT_STRING_MAX (1u << 16)   /* bytes of a string in the body */
@@ -20,6 +21,7 @@ enum ft_kind {
     FT_ALLOC = 1, FT_FREE, FT_MMAP, FT_MUNMAP, FT_MREMAP, FT_THREAD, FT_THREAD_START,
     FT_THREAD_NAME, FT_STRING, FT_FUNCTION, FT_STACK_NODE, FT_SAMPLE, FT_MARKER,
     FT_FORK, FT_TRAILER, FT_RALLOC, FT_EXEC, FT_FAILED,
+    FT_MODULE = 20, FT_NATIVE_FRAME, /* version 3 */
     FT_KIND_COUNT /* kinds 1..FT_KIND_COUNT-1 are defined; the rest are reserved */
 };
 
@@ -97,10 +99,13 @@ typedef struct ft_record {
     uint32_t thread;          /* register T: the thread the event belongs to */
     uint64_t addr, size;      /* ALLOC, FREE, MMAP, MUNMAP; MREMAP old range */
     uint64_t addr2, size2;    /* MREMAP new range */
-    uint32_t stack;           /* ALLOC, MMAP, THREAD_START; STACK_NODE parent */
+    uint32_t stack;           /* ALLOC, MMAP, THREAD_START; STACK_NODE, NATIVE_FRAME
+                               * parent */
     uint32_t allocator;       /* ALLOC, FAILED (0 for FAILED: an anonymous mmap) */
     uint64_t a, b, c;         /* other integers, by kind (see ft_reader.c); TRAILER:
-                               * flags, time, end (0 unknown, else wait status + 1) */
+                               * flags, time, end (0 unknown, else wait status + 1);
+                               * MODULE: path string id, start, size (addr: bias, str:
+                               * build id); NATIVE_FRAME: module id, offset */
     const char *str; size_t len; /* STRING, THREAD_NAME, MARKER: valid until next call */
     const uint64_t *counts;   /* TRAILER: counts[k] for kinds 1..ncounts */
     unsigned ncounts;
@@ -118,7 +123,7 @@ int ft_reader_ended_early(const ft_reader *r);
 /* When the trace ended early inside a frame (dropped, FORMAT.md Body rule 4): that
  * frame's offset; else 0. */
 uint64_t ft_reader_cut_offset(const ft_reader *r);
-/* The trace's format version (1 or 2). */
+/* The trace's format version (1 to 3). */
 unsigned ft_reader_version(const ft_reader *r);
 /* Defined counts so far (strings, functions, stack nodes, threads). */
 uint32_t ft_reader_nstrings(const ft_reader *r);

@@ -34,7 +34,7 @@ struct ft_reader {
     uint64_t frame_off;         /* file offset of the current frame */
     ft_regs regs;
     uint64_t freed[FT_RECYCLE]; /* regs.freed */
-    uint32_t nstrings, nfuncs, nnodes, nthreads;
+    uint32_t nstrings, nfuncs, nnodes, nthreads, nmodules;
     uint64_t seen[FT_KIND_COUNT];
     uint64_t counts[32];
     int trailer, early;
@@ -458,15 +458,34 @@ static int parse_rare(ft_reader *r, const uint8_t **pp, const uint8_t *at, ft_re
         NEED(r->version < 2, "kind 17 (exec) is not defined in version 1");
         NEED(get_string(&p, e, FT_STRING_MAX, &rec->str, &rec->len), "exec path");
         break;
+    case FT_MODULE:
+        NEED(r->version < 3, "kind 20 (module) is not defined before version 3");
+        NEED(get_varint(&p, e, &rec->a) || rec->a == 0 || rec->a > r->nstrings,
+             "module path: unknown string");
+        NEED(get_varint(&p, e, &rec->addr), "module bias");
+        NEED(get_varint(&p, e, &rec->b) || get_varint(&p, e, &rec->c) || rec->c == 0 ||
+                 rec->b + rec->c < rec->b, "module range");
+        NEED(get_string(&p, e, FT_BUILD_ID_MAX, &rec->str, &rec->len), "module build id");
+        NEED(r->nmodules == UINT32_MAX, "too many modules");
+        r->nmodules++;
+        break;
+    case FT_NATIVE_FRAME:
+        NEED(r->version < 3, "kind 21 (native frame) is not defined before version 3");
+        NEED(get_varint(&p, e, &rec->c) || rec->c > r->nnodes, "native frame: unknown parent");
+        NEED(get_varint(&p, e, &rec->a) || rec->a > r->nmodules, "native frame: unknown module");
+        NEED(get_varint(&p, e, &rec->b), "native frame offset");
+        NEED(r->nnodes == UINT32_MAX - 1, "too many stack nodes");
+        rec->stack = (uint32_t)rec->c;
+        r->nnodes++;
+        break;
     case FT_TRAILER:
         return parse_trailer(r, pp, at, rec);
     default:
-        if (rec->kind >= FT_KIND_COUNT) {
+        if (rec->kind >= FT_KIND_COUNT || rec->kind == 19) {
             snprintf(r->msg, sizeof r->msg, "offset %llu: bad record at byte %llu of the "
                      "frame's ops: kind %u is reserved (%s)", (unsigned long long)r->frame_off,
                      (unsigned long long)(at - r->ops), rec->kind,
-                     rec->kind >= 20 && rec->kind <= 21 ? "native frames, not supported by this reader"
-                                                       : "not defined in this version");
+                     "not defined in this version");
             return FT_E_RECORD;
         }
         return bad(r, at, "kind 0 is invalid");

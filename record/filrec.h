@@ -34,6 +34,12 @@ int filrec_set_stack_source(filrec_stack_fn fn);
 unsigned filrec_define_string(const char *s, size_t n);
 unsigned filrec_define_function(unsigned name, unsigned file, unsigned first_line);
 unsigned filrec_define_node(unsigned parent, unsigned function, unsigned line);
+/* For native stacks (--native): a node's line may carry this flag, telling that its
+ * frame is the first one an evaluation function call runs (the line is written
+ * without it). The evaluation function itself is named with filrec_native_eval: its
+ * native frames are where the Python frames go in a hybrid stack. 1 if known. */
+#define FILREC_NODE_ENTRY (1u << 31)
+int filrec_native_eval(const void *fn);
 /* A module that wraps a language's allocator records its blocks itself: an allocation
  * of size bytes at p with an allocator kind of FORMAT.md (10 and 11: CPython's
  * domains), and a free (call it before the real free). The stack comes from the

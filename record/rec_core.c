@@ -186,14 +186,14 @@ int rec_put(unsigned kind, unsigned n, const uint64_t *v, const void *s, size_t 
     return ok;
 }
 
-void *rec_alloc_event(void *p, size_t size, unsigned allocator)
+void *rec_alloc_event(void *p, size_t size, unsigned allocator, uintptr_t ra, uintptr_t cfa)
 {
     int locked;
     uint64_t a = (uintptr_t)p;
     if (!p || !rec_want())
         return p;
     rec_tl.busy++;
-    uint32_t stack = rec_stack_now();
+    uint32_t stack = rec_stack_at(ra, cfa);
     uint64_t ctx = rec_ir_ctx(allocator, stack);
     if (!rec_ir_short(a, size)) {
         uint64_t v[2] = {a, size};
@@ -216,7 +216,7 @@ void rec_alloc_failed(size_t size, unsigned allocator)
         return;
     int e = errno; /* the caller's ENOMEM must survive us */
     rec_tl.busy++;
-    uint64_t v[3] = {size, allocator, rec_stack_now()};
+    uint64_t v[3] = {size, allocator, rec_stack_at(0, 0)};
     rec_put(FT_FAILED, 3, v, NULL, 0, 0, 0);
     rec_tl.busy--;
     errno = e;
@@ -240,10 +240,10 @@ void rec_free_event(void *p)
     rec_tl.busy--;
 }
 
-void rec_mmap(void *p, size_t len)
+void rec_mmap(void *p, size_t len, uintptr_t ra, uintptr_t cfa)
 {
     rec_tl.busy++;
-    uint32_t stack = rec_stack_now();
+    uint32_t stack = rec_stack_at(ra, cfa);
     uint64_t v[2] = {(uintptr_t)p, len};
     rec_put(FT_MMAP, 2, v, NULL, 0, 0, stack);
     if (rec_watch_on())
@@ -405,6 +405,7 @@ static void log_private(void)
 static void fork_prepare(void)
 {
     rec_tl.busy++;
+    rec_native_lock();
     pthread_mutex_lock(&rec.lock);
     rec_gate_revoke(0);
 }
@@ -412,6 +413,7 @@ static void fork_prepare(void)
 static void fork_parent(void)
 {
     pthread_mutex_unlock(&rec.lock);
+    rec_native_unlock();
     rec_tl.busy--;
 }
 
@@ -459,6 +461,7 @@ static void fork_child(void)
     pid_t parent = rec.pid;
     uint64_t parent_start = rec.start_ns;
     rec.lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER; /* held by another thread? */
+    rec_native_child();
     rec_watch_forget();
     log_reset(); /* the forking thread is the child's thread 0 */
     if (!params.follow || start_log(parent, parent_start)) {
@@ -477,6 +480,7 @@ static void fork_child(void)
 static void scrub_environment(void)
 {
     unsetenv("FILREC_SOCK");
+    unsetenv("FILREC_NATIVE");
     const char *pre = getenv("LD_PRELOAD");
     Dl_info me;
     if (!pre || !dladdr((void *)scrub_environment, &me) || !me.dli_fname)
@@ -583,6 +587,8 @@ int rec_start(const struct rec_params *p)
         errno = EINVAL;
         return -1;
     }
+    if (p->native && rec_native_load())
+        rec_say("no native stacks: cannot load libunwind.so.8 (Debian: libunwind8)", NULL, NULL);
     pthread_mutex_lock(&rec.lock);
     rec_gate_revoke(0);
     if (atomic_load(&rec_on)) {
@@ -595,7 +601,10 @@ int rec_start(const struct rec_params *p)
     strcpy(params_sock, p->sock);
     params.sock = params_sock;
     log_reset(); /* the starting thread is thread 0, and the first owner */
-    rec.nstrings = rec.nfuncs = rec.nnodes = 0;
+    rec.nstrings = rec.nfuncs = rec.nnodes = rec.nmodules = 0;
+    rec_native_on = p->native && !rec_native_start();
+    if (rec_native_on && !atomic_load(&rec_stack_source))
+        filrec_set_stack_source(NULL); /* a stand-in: no event takes the stackless path */
     for (int i = 0; i < REC_NBUF; i++)
         rec.buf[i] = NULL;
     int rc = start_log(0, 0), e = errno;
@@ -619,7 +628,9 @@ int rec_start(const struct rec_params *p)
 static void start_from_environment(void)
 {
     const char *sock = getenv("FILREC_SOCK"), *follow = getenv("FILREC_FOLLOW");
-    struct rec_params p = {.sock = sock, .follow = !follow || strcmp(follow, "0")};
+    const char *native = getenv("FILREC_NATIVE");
+    struct rec_params p = {.sock = sock, .follow = !follow || strcmp(follow, "0"),
+                           .native = native && !strcmp(native, "1")};
     if (!sock || !*sock || !rec_preloaded)
         return; /* not under `filrec run` (or loaded by in-process activation): passive */
     char name[sizeof params_sock];

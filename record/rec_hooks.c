@@ -87,7 +87,8 @@ int rec_resolve(void)
 /* The recording half of every hook, out of line so that a hook is a call and a jump
  * with one register saved; the inline path touches no callee-saved register, and
  * everything else is a tail call. */
-static __attribute__((noinline)) void *record_alloc(void *p, size_t n, unsigned allocator)
+static __attribute__((noinline)) void *record_alloc(void *p, size_t n, unsigned allocator,
+                                                    uintptr_t ra, uintptr_t cfa)
 {
     if (__builtin_expect(!p, 0)) {
         if (n)
@@ -96,7 +97,7 @@ static __attribute__((noinline)) void *record_alloc(void *p, size_t n, unsigned 
     }
     if (rec_alloc_fast((uintptr_t)p, n, allocator))
         return p;
-    return rec_alloc_event(p, n, allocator);
+    return rec_alloc_event(p, n, allocator, ra, cfa);
 }
 
 static __attribute__((noinline)) void record_free(void *p)
@@ -120,7 +121,7 @@ REC_EXPORT void *malloc(size_t n)
 {
     if (!rec_real.malloc && rec_resolve())
         return pool_alloc(n);
-    return record_alloc(rec_real.malloc(n), n, FT_A_MALLOC);
+    return record_alloc(rec_real.malloc(n), n, FT_A_MALLOC, REC_CALLER);
 }
 
 REC_EXPORT void *calloc(size_t k, size_t n)
@@ -131,7 +132,7 @@ REC_EXPORT void *calloc(size_t k, size_t n)
     }
     void *p = rec_real.calloc(k, n);
     size_t b;
-    return record_alloc(p, __builtin_mul_overflow(k, n, &b) ? SIZE_MAX : b, FT_A_CALLOC);
+    return record_alloc(p, __builtin_mul_overflow(k, n, &b) ? SIZE_MAX : b, FT_A_CALLOC, REC_CALLER);
 }
 
 REC_EXPORT void free(void *p)
@@ -157,7 +158,7 @@ REC_EXPORT void *realloc(void *old, size_t n)
     if (old)
         record_free(old);
     void *p = REAL(realloc, old, n);
-    return record_alloc(p, n, FT_A_REALLOC);
+    return record_alloc(p, n, FT_A_REALLOC, REC_CALLER);
 }
 
 REC_EXPORT void *reallocarray(void *old, size_t k, size_t n)
@@ -173,7 +174,7 @@ REC_EXPORT void *reallocarray(void *old, size_t k, size_t n)
         record_free(old);
     void *p;
     REAL_QUIET(p, reallocarray, old, k, n);
-    return record_alloc(p, b, FT_A_REALLOCARRAY);
+    return record_alloc(p, b, FT_A_REALLOCARRAY, REC_CALLER);
 }
 
 REC_EXPORT int posix_memalign(void **out, size_t align, size_t n)
@@ -183,9 +184,9 @@ REC_EXPORT int posix_memalign(void **out, size_t align, size_t n)
     if (!rec_real.posix_memalign)
         rc = ENOMEM;
     if (rc == 0)
-        record_alloc(*out, n, FT_A_POSIX_MEMALIGN);
+        record_alloc(*out, n, FT_A_POSIX_MEMALIGN, REC_CALLER);
     else if (rc == ENOMEM)
-        record_alloc(NULL, n, FT_A_POSIX_MEMALIGN);
+        record_alloc(NULL, n, FT_A_POSIX_MEMALIGN, REC_CALLER);
     return rc;
 }
 
@@ -193,32 +194,33 @@ REC_EXPORT void *aligned_alloc(size_t a, size_t n)
 {
     void *p;
     REAL_QUIET(p, aligned_alloc, a, n);
-    return record_alloc(p, n, FT_A_ALIGNED_ALLOC);
+    return record_alloc(p, n, FT_A_ALIGNED_ALLOC, REC_CALLER);
 }
 
 REC_EXPORT void *memalign(size_t a, size_t n)
 {
     void *p;
     REAL_QUIET(p, memalign, a, n);
-    return record_alloc(p, n, FT_A_MEMALIGN);
+    return record_alloc(p, n, FT_A_MEMALIGN, REC_CALLER);
 }
 
 REC_EXPORT void *valloc(size_t n)
 {
     void *p;
     REAL_QUIET(p, valloc, n);
-    return record_alloc(p, n, FT_A_VALLOC);
+    return record_alloc(p, n, FT_A_VALLOC, REC_CALLER);
 }
 
 REC_EXPORT void *pvalloc(size_t n)
 {
     void *p;
     REAL_QUIET(p, pvalloc, n);
-    return record_alloc(p, n, FT_A_PVALLOC);
+    return record_alloc(p, n, FT_A_PVALLOC, REC_CALLER);
 }
 
 static void *mmap_hook(void *(*real)(void *, size_t, int, int, int, off_t), void *a,
-                       size_t n, int prot, int flags, int fd, off_t off)
+                       size_t n, int prot, int flags, int fd, off_t off, uintptr_t ra,
+                       uintptr_t cfa)
 {
     if (!real && rec_resolve()) {
         errno = ENOMEM;
@@ -227,7 +229,7 @@ static void *mmap_hook(void *(*real)(void *, size_t, int, int, int, off_t), void
     void *p = (real ? real : rec_real.mmap)(a, n, prot, flags, fd, off);
     if ((flags & MAP_ANONYMOUS) && rec_want()) {
         if (p != MAP_FAILED)
-            rec_mmap(p, n);
+            rec_mmap(p, n, ra, cfa);
         else if (errno == ENOMEM)
             rec_alloc_failed(n, 0);
     }
@@ -236,12 +238,12 @@ static void *mmap_hook(void *(*real)(void *, size_t, int, int, int, off_t), void
 
 REC_EXPORT void *mmap(void *a, size_t n, int prot, int flags, int fd, off_t off)
 {
-    return mmap_hook(rec_real.mmap, a, n, prot, flags, fd, off);
+    return mmap_hook(rec_real.mmap, a, n, prot, flags, fd, off, REC_CALLER);
 }
 
 REC_EXPORT void *mmap64(void *a, size_t n, int prot, int flags, int fd, off_t off)
 {
-    return mmap_hook(rec_real.mmap64, a, n, prot, flags, fd, off);
+    return mmap_hook(rec_real.mmap64, a, n, prot, flags, fd, off, REC_CALLER);
 }
 
 REC_EXPORT int munmap(void *p, size_t n)
@@ -404,6 +406,15 @@ static __attribute__((noreturn)) void exit_now(void (*real)(int), int status)
 REC_EXPORT void _exit(int status) { exit_now(rec_real._exit, status); }
 REC_EXPORT void _Exit(int status) { exit_now(rec_real._Exit, status); }
 
+/* ---- dlclose: an address may now belong to another object (rec_native.c) ---- */
+REC_EXPORT int dlclose(void *handle)
+{
+    int rc = REAL(dlclose, handle);
+    if (rc == 0)
+        rec_native_unloaded();
+    return rc;
+}
+
 /* ---- threads: each new thread learns its parent and the parent's stack ---- */
 struct thread_start {
     void *(*fn)(void *);
@@ -416,6 +427,10 @@ static void *thread_main(void *v)
     struct thread_start s = *(struct thread_start *)v;
     rec_tl.busy++;
     rec_real.free(v);
+    if (rec_native_on) { /* this frame stays while the thread runs: the bound is in it */
+        rec_tl.root = s.stack;
+        rec_native_thread_bounds((uintptr_t)&s);
+    }
     if (atomic_load(&rec_on)) {
         rec_gate_lock();
         if (!rec_tl_in_log())
@@ -423,7 +438,9 @@ static void *thread_main(void *v)
         pthread_mutex_unlock(&rec.lock);
     }
     rec_tl.busy--;
-    return s.fn(s.arg);
+    void *r = s.fn(s.arg);
+    __asm__ volatile("" : : "r"(&s) : "memory"); /* not a tail call: the frame must stay */
+    return r;
 }
 
 REC_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),
@@ -437,7 +454,7 @@ REC_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*
     rec_tl.busy++;
     struct thread_start *s = rec_real.malloc(sizeof *s);
     if (s)
-        *s = (struct thread_start){fn, arg, parent, rec_stack_now()};
+        *s = (struct thread_start){fn, arg, parent, rec_stack_at(0, 0)};
     rec_tl.busy--;
     if (!s)
         return rec_real.pthread_create(t, attr, fn, arg);

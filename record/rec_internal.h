@@ -54,7 +54,8 @@
     X(posix_spawnp, int, (pid_t *, const char *, const posix_spawn_file_actions_t *, \
                           const posix_spawnattr_t *, char *const *, char *const *))    \
     X(_exit, void, (int))                                                       \
-    X(_Exit, void, (int))
+    X(_Exit, void, (int))                                                       \
+    X(dlclose, int, (void *))
 
 /* The real functions, set once by rec_resolve() before recording starts and
  * never changed after: read without locks. */
@@ -97,6 +98,7 @@ static inline long rec_futex(_Atomic uint32_t *word, int op, uint32_t val,
  * `filrec run` sets, in rec_core.c; later the Python API and attach). */
 struct rec_params {
     const char *sock; /* the job's sink: an abstract socket name, "@..." (rec_link.h) */
+    int native;       /* native stacks (--native: rec_native.c) */
     int follow;       /* a forked child records too (and the environment is left for
                        * exec'd and spawned programs to record themselves) */
 };
@@ -116,6 +118,10 @@ struct rec_tls {
     int busy;
     void *stack_slot;      /* the stack source's per-thread state */
     uint32_t idx, log;
+    uint32_t root;         /* --native: the stack that started the thread (0: none) */
+    void *native;          /* --native: the thread's last capture (rec_native.c) */
+    uintptr_t stack_lo, stack_hi, stack_bound; /* its stack; bound: 0 unknown, else
+                            * above every frame that can change (rec_native.c) */
 };
 extern __thread struct rec_tls rec_tl __attribute__((tls_model("initial-exec")));
 /* The number of the current log, bumped by every start (a fork child's too). Read and
@@ -161,7 +167,7 @@ struct rec_log {
     uint64_t start_ns;     /* monotonic clock at start */
     uint32_t streak_key, streak, bias_after;
     int can_bias;
-    uint32_t nstrings, nfuncs, nnodes; /* ids given so far; under lock */
+    uint32_t nstrings, nfuncs, nnodes, nmodules; /* ids given so far; under lock */
     /* Written by the sink. */
     _Alignas(64) _Atomic uint64_t w;
     _Atomic uint32_t w_seq; /* a futex: bumped when w moves */
@@ -194,11 +200,14 @@ int rec_put(unsigned kind, unsigned n, const uint64_t *v, const void *s, size_t 
 /* An allocation or free from a hook that the inline path (rec_alloc_fast) did not
  * take: checks rec_want(), takes the stack, writes under the bias or the lock.
  * rec_alloc_event returns p, so a hook can end with it. */
-void *rec_alloc_event(void *p, size_t size, unsigned allocator);
+void *rec_alloc_event(void *p, size_t size, unsigned allocator, uintptr_t ra, uintptr_t cfa);
+/* A hook's caller, for rec_alloc_event and rec_mmap: its return address and stack
+ * pointer (the hook's canonical frame address). */
+#define REC_CALLER (uintptr_t)__builtin_return_address(0), (uintptr_t)__builtin_dwarf_cfa()
 void rec_free_event(void *p);
 /* An allocation of size bytes that failed (allocator 0: an anonymous mmap). */
 void rec_alloc_failed(size_t size, unsigned allocator);
-void rec_mmap(void *p, size_t len);
+void rec_mmap(void *p, size_t len, uintptr_t ra, uintptr_t cfa);
 void rec_munmap(void *p, size_t len);
 void rec_fork(pid_t child);
 /* The process is about to exec path with argv and envp (NULL: environ): log it, hand
@@ -356,6 +365,11 @@ static inline void rec_end(int locked)
 
 /* ---- rec_stack.c: stacks from a language support module ---- */
 #include "filrec.h"
+/* Write a definition record (kind, n values, a string) and give it the next id from
+ * *counter (rec.nstrings and the rest), in the same critical section. 0: not recording. */
+unsigned rec_define(unsigned kind, uint32_t *counter, unsigned n, const uint64_t *v,
+                    const void *s, size_t len);
+unsigned rec_define_string(const char *s, size_t n);
 /* The stack source a support module installed, or NULL: read on every recorded
  * allocation (acquire), written by filrec_set_stack_source. */
 extern _Atomic(filrec_stack_fn) rec_stack_source;
@@ -366,6 +380,33 @@ static inline uint32_t rec_stack_now(void)
 {
     return atomic_load_explicit(&rec_stack_source, memory_order_relaxed) ? rec_stack_current() : 0;
 }
+
+/* ---- rec_native.c: native stacks (--native) ---- */
+/* 1 while native stacks are taken; set before recording starts, then read-only. */
+extern int rec_native_on;
+/* The calling thread's hybrid stack id; ra and cfa: the hook's return address and
+ * canonical frame address (0, 0: unknown). busy must be set; takes nat_lock. */
+uint32_t rec_native_stack(uintptr_t ra, uintptr_t cfa);
+/* The stack an event is charged to: native or not. */
+static inline uint32_t rec_stack_at(uintptr_t ra, uintptr_t cfa)
+{
+    return rec_native_on ? rec_native_stack(ra, cfa) : rec_stack_now();
+}
+/* Load libunwind: 0, or -1 (no native stacks). Before rec.lock is taken (dlopen). */
+int rec_native_load(void);
+/* At a start with --native (under rec.lock): empty the tables (the ids begin again). */
+int rec_native_start(void);
+/* A Python node the stack source defined (line with FILREC_NODE_ENTRY). Lock held. */
+void rec_native_pynode(uint32_t id, uint32_t parent, uint32_t func, uint32_t line);
+/* The calling thread's stack bounds; bound: above its every changing frame (0: the
+ * main thread's start, or none for another). busy must be set (it may allocate). */
+void rec_native_thread_bounds(uintptr_t bound);
+/* A dlclose: addresses may now mean another object. */
+void rec_native_unloaded(void);
+/* fork: nat_lock taken before rec.lock, and made new in the child. */
+void rec_native_lock(void);
+void rec_native_unlock(void);
+void rec_native_child(void);
 
 /* Whether to record: recording is on and we are not inside the recorder. */
 static inline int rec_want(void)

@@ -71,7 +71,8 @@ int rec_link_join(const char *name, int shm, size_t log_bytes, pid_t forked_from
         .magic = REC_LINK_MAGIC, .log_bytes = (uint32_t)log_bytes, .pid = (int32_t)getpid(),
         .ppid = (int32_t)(forked_from ? forked_from : getppid()),
         .forked = forked_from != 0, .nstrings = rec.nstrings,
-        .nfuncs = rec.nfuncs, .nnodes = rec.nnodes, .mono_ns = rec.start_ns,
+        .nfuncs = rec.nfuncs, .nnodes = rec.nnodes, .nmodules = rec.nmodules,
+        .mono_ns = rec.start_ns,
         .parent_mono_ns = parent_mono_ns,
     };
     struct timespec t;

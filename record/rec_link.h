@@ -43,7 +43,7 @@ struct rec_hello {
     uint64_t mono_ns;   /* the monotonic clock at the start (rec.start_ns) */
     uint64_t parent_mono_ns; /* a fork child: its parent's mono_ns, naming its log */
     uint32_t cmdline_len; /* the command line's bytes follow (NUL-separated) */
-    uint32_t pad;
+    uint32_t nmodules;  /* a fork child: its parent's modules (--native) at the fork */
 };
 
 #endif

@@ -8,7 +8,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 
 pkgs="build-essential pkg-config libzstd-dev libunwind-dev libcjson-dev libdw-dev
 gnuplot-nox python3-dev python3-venv python3-numpy python3-pandas libopenblas0-pthread
-heaptrack clang libclang-rt-dev chromium gdb python3-pip python3-setuptools python3-wheel"
+heaptrack clang libclang-rt-dev chromium gdb python3-pip python3-setuptools python3-wheel
+g++ gfortran binutils"
 
 missing=""
 for p in $pkgs; do

@@ -439,7 +439,8 @@ static int setup(struct job *j, struct slog *l, const struct rec_hello *h, const
         if (!parent)
             return -1;
         drain(parent); /* the ids it defined before the fork are in its log */
-        if (sink_tc_inherit(l->tc, l->out, parent->tc, h->nstrings, h->nfuncs, h->nnodes))
+        if (sink_tc_inherit(l->tc, l->out, parent->tc, h->nstrings, h->nfuncs, h->nnodes,
+                            h->nmodules))
             return -1;
     }
     l->pidfd = (int)syscall(SYS_pidfd_open, l->pid, 0);

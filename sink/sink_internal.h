@@ -44,7 +44,7 @@ int sink_tc_end(sink_tc *tc, ft_writer *out, unsigned flags, uint64_t time_us, u
 /* Feed tc the first nstrings, nfuncs and nnodes definitions that parent has seen, as
  * log words: a forked child's trace starts with the ids it inherited. 0 or an error. */
 int sink_tc_inherit(sink_tc *tc, ft_writer *out, const sink_tc *parent, uint32_t nstrings,
-                    uint32_t nfuncs, uint32_t nnodes);
+                    uint32_t nfuncs, uint32_t nnodes, uint32_t nmodules);
 /* How many of each definition tc has seen. */
 void sink_tc_defined(const sink_tc *tc, uint32_t *nstrings, uint32_t *nfuncs, uint32_t *nnodes);
 

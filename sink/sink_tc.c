@@ -90,8 +90,12 @@ int sink_tc_end(sink_tc *tc, ft_writer *out, unsigned flags, uint64_t time_us, u
     int err = flush(tc, out); /* the trailer goes alone into the last frame */
     if (err)
         return err;
-    ft_enc_ints(&tc->fr, FT_TRAILER, 4, flags, time_us, end, FT_KIND_COUNT - 1);
-    for (unsigned k = 1; k < FT_KIND_COUNT; k++)
+    unsigned n = FT_FAILED; /* version 2's kinds; more when a later kind occurs */
+    for (unsigned k = n + 1; k < FT_KIND_COUNT; k++)
+        if (tc->counts[k])
+            n = k;
+    ft_enc_ints(&tc->fr, FT_TRAILER, 4, flags, time_us, end, n);
+    for (unsigned k = 1; k <= n; k++)
         ft_enc_more(&tc->fr, tc->counts[k]);
     tc->ended = 1;
     return flush(tc, out);
@@ -122,7 +126,7 @@ static size_t put_rec(sink_tc *tc, ft_writer *out, uint64_t h, const uint64_t *w
     unsigned kind = (h >> 16) & 0xff, k = kind & FT_KIND_MASK, n = (h >> 24) & 7;
     size_t len = (h >> 32) & 0x1ffff, words = rec_ir_words(n, len) - 1;
     if (n > REC_IR_VALUES_MAX || len > REC_IR_STRING_MAX || (size_t)(end - w) < words ||
-        k == 0 || k >= FT_KIND_COUNT || k == FT_RALLOC || k == FT_THREAD)
+        k == 0 || k >= FT_KIND_COUNT || k == 19 || k == FT_RALLOC || k == FT_THREAD)
         return 0;
     uint64_t v[REC_IR_VALUES_MAX] = {0};
     memcpy(v, w, n * sizeof *v);
@@ -163,9 +167,11 @@ static size_t put_rec(sink_tc *tc, ft_writer *out, uint64_t h, const uint64_t *w
         break;
     default: /* the fields in order, then the string of the kinds that end in one */
         ft_enc_ints(&tc->fr, kind, n, v[0], v[1], v[2], v[3]);
-        if (k == FT_STRING || k == FT_MARKER || k == FT_THREAD_NAME || k == FT_EXEC)
+        if (k == FT_STRING || k == FT_MARKER || k == FT_THREAD_NAME || k == FT_EXEC ||
+            k == FT_MODULE)
             tc->fr.ops = ft_put_string(tc->fr.ops, w + n, len);
-        if (k == FT_STRING || k == FT_FUNCTION || k == FT_STACK_NODE)
+        if (k == FT_STRING || k == FT_FUNCTION || k == FT_STACK_NODE || k == FT_MODULE ||
+            k == FT_NATIVE_FRAME)
             *err = keep_def(tc, w - 1, 1 + words);
     }
     tc->counts[k]++;
@@ -287,20 +293,23 @@ void sink_tc_defined(const sink_tc *tc, uint32_t *nstrings, uint32_t *nfuncs, ui
 {
     *nstrings = (uint32_t)tc->counts[FT_STRING];
     *nfuncs = (uint32_t)tc->counts[FT_FUNCTION];
-    *nnodes = (uint32_t)tc->counts[FT_STACK_NODE];
+    *nnodes = (uint32_t)(tc->counts[FT_STACK_NODE] + tc->counts[FT_NATIVE_FRAME]);
 }
 
 int sink_tc_inherit(sink_tc *tc, ft_writer *out, const sink_tc *parent, uint32_t nstrings,
-                    uint32_t nfuncs, uint32_t nnodes)
+                    uint32_t nfuncs, uint32_t nnodes, uint32_t nmodules)
 {
     uint32_t want[FT_KIND_COUNT] = {0}, have[FT_KIND_COUNT] = {0};
     want[FT_STRING] = nstrings;
     want[FT_FUNCTION] = nfuncs;
     want[FT_STACK_NODE] = nnodes;
+    want[FT_MODULE] = nmodules;
     for (size_t i = 0; i < parent->ndefs;) {
         uint64_t h = parent->defs[i];
         size_t n = def_words(h);
         unsigned k = def_kind(h);
+        if (k == FT_NATIVE_FRAME)
+            k = FT_STACK_NODE; /* one id space: the first nnodes of either kind */
         if (i + n > parent->ndefs)
             return FT_E_RECORD;
         if (have[k] < want[k]) {
@@ -312,7 +321,7 @@ int sink_tc_inherit(sink_tc *tc, ft_writer *out, const sink_tc *parent, uint32_t
         i += n;
     }
     return have[FT_STRING] == nstrings && have[FT_FUNCTION] == nfuncs &&
-                   have[FT_STACK_NODE] == nnodes
+                   have[FT_STACK_NODE] == nnodes && have[FT_MODULE] == nmodules
                ? 0
                : FT_E_RECORD;
 }

@@ -64,6 +64,16 @@ static int frame_offset(pyframe *f)
 {
     return _PyInterpreterFrame_LASTI(f) * (int)sizeof(_Py_CODEUNIT);
 }
+/* Whether f is the first frame its call of the evaluation function runs: the frames
+ * up to it go under that call's native frame in a hybrid stack (--native). */
+static int frame_entry(pyframe *f)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return !f->previous || f->previous->owner == FRAME_OWNED_BY_CSTACK;
+#else
+    return f->is_entry;
+#endif
+}
 #else
 typedef PyFrameObject pyframe;
 static pyframe *frame_first(PyThreadState *t) { return t->frame; }
@@ -76,6 +86,11 @@ static int frame_offset(pyframe *f)
 #else
     return f->f_lasti;
 #endif
+}
+static int frame_entry(pyframe *f) /* each frame has its own evaluation call */
+{
+    (void)f;
+    return 1;
 }
 #endif
 
@@ -111,6 +126,7 @@ static struct {
     int (*inprocess_start)(const char *);
     int (*inprocess_stop)(void);
     int (*watch)(unsigned long long, void (*)(unsigned long long));
+    int (*native_eval)(const void *);
 } api;
 static void *lib = RTLD_DEFAULT; /* where the API is: preloaded, or load()'s handle */
 /* Bumped by every in-process start: ids of an earlier trace mean nothing in the next,
@@ -256,16 +272,19 @@ static unsigned intern_function(PyCodeObject *c)
     return id ? *id : 0;
 }
 
-static unsigned intern_node(unsigned parent, PyCodeObject *c, int offset)
+/* where: the frame's byte offset times 2, plus 1 if it is an entry frame (frame_entry). */
+static unsigned intern_node(unsigned parent, PyCodeObject *c, int where)
 {
+    int offset = where >> 1; /* -1 (not started) stays -1 */
     unsigned fn = intern_function(c);
     if (!fn)
         return 0;
-    uint32_t *id = table_slot(&nodes, (uint64_t)parent << 32 | (uint32_t)offset, (uintptr_t)c,
+    uint32_t *id = table_slot(&nodes, (uint64_t)parent << 32 | (uint32_t)where, (uintptr_t)c,
                               (uintptr_t)code_table(c) ^ (uint64_t)fn << 40);
     if (id && !*id) {
         int line = code_line(c, offset);
-        if ((*id = api.node(parent, fn, line > 0 ? (unsigned)line : 0)))
+        unsigned entry = where & 1 ? FILREC_NODE_ENTRY : 0;
+        if ((*id = api.node(parent, fn, (line > 0 ? (unsigned)line : 0) | entry)))
             nodes.used++;
     }
     return id ? *id : 0;
@@ -291,7 +310,7 @@ typedef struct level {              /* a frame of the last stack */
 
 typedef struct seen {               /* a frame of the capture in progress */
     PyCodeObject *code;
-    int off;
+    int off;                        /* here and above: offset * 2 + entry (intern_node) */
 } seen;
 
 typedef struct chain {
@@ -363,7 +382,7 @@ static unsigned capture(void **slot)
             continue;
         if (n == ch->cap && chain_grow(ch))
             break; /* out of memory: the innermost frames so far */
-        ch->now[n++] = (seen){c, frame_offset(f)};
+        ch->now[n++] = (seen){c, frame_offset(f) * 2 + frame_entry(f)};
     }
     int k = 0; /* frames shared, from the outermost, with the last stack */
     while (k < n && k < ch->depth && ch->last[k].code == ch->now[n - 1 - k].code &&
@@ -409,7 +428,10 @@ static int resolve(void)
     FIND(inprocess_start, "filrec_inprocess_start");
     FIND(inprocess_stop, "filrec_inprocess_stop");
     FIND(watch, "filrec_watch");
+    FIND(native_eval, "filrec_native_eval");
 #undef FIND
+    if (api.native_eval)
+        api.native_eval((const void *)&_PyEval_EvalFrameDefault);
     return api.set_source && api.string && api.function && api.node && api.mark && api.active;
 }
 

@@ -1,6 +1,7 @@
 /* libgrow.so: a C library for the in-process tests, loaded with ctypes after recording
  * has started. Its allocations reach malloc through its own relocation slots, which
  * in-process activation must patch when the library is loaded. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,4 +26,25 @@ void grow_drop(int i)
         free(kept[i]);
         kept[i] = NULL;
     }
+}
+
+/* A thread of the library's own allocates n bytes (kept in slot 63) and ends: what a
+ * BLAS or OpenMP pool does, for the --native tests. 0 on success. */
+
+static void *grow_worker(void *arg)
+{
+    size_t n = *(size_t *)arg;
+    kept[63] = malloc(n);
+    if (kept[63])
+        memset(kept[63], 2, n);
+    __asm__ volatile("" : : "r"(kept[63]) : "memory");
+    return NULL;
+}
+
+int grow_in_thread(size_t n)
+{
+    pthread_t t;
+    if (pthread_create(&t, NULL, grow_worker, &n))
+        return -1;
+    return pthread_join(t, NULL);
 }

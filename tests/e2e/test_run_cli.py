@@ -132,7 +132,7 @@ def test_run_next_hint_is_shell_quoted(filrec, prog, tmp_path):
 
 def test_version_names_the_trace_format(filrec):
     p = subprocess.run([filrec, "--version"], capture_output=True, text=True, timeout=TIMEOUT)
-    assert p.returncode == 0 and p.stdout == "filrec 0.1 (trace format 2; reads 1 to 2)\n"
+    assert p.returncode == 0 and p.stdout == "filrec 0.1 (trace format 2, or 3 with --native; reads 1 to 3)\n"
     h = subprocess.run([filrec, "--help"], capture_output=True, text=True, timeout=TIMEOUT)
     assert "--version" in h.stdout
 

@@ -32,14 +32,16 @@ def stats_exe(build):
     return str(build / "filrec")
 
 
-@pytest.fixture(scope="module")
-def trace(build, tmp_path_factory):
-    """A real trace, its bytes, and where its header ends (the body's first byte)."""
+@pytest.fixture(scope="module", params=["default", "native"])
+def trace(build, tmp_path_factory, request):
+    """A real trace, its bytes, and where its header ends (the body's first byte): of
+    the default mode, and of --native (MODULE and NATIVE_FRAME records)."""
     d = tmp_path_factory.mktemp("hostile")
     path = d / "t.bin"
+    mode = ["--native"] if request.param == "native" else []
     for cmd in (["-c", PROGRAM], ["--", "/bin/ls", "-l", "/"]):
         path.unlink(missing_ok=True)
-        r = subprocess.run([str(build / "filrec"), "run", "-o", str(path), *cmd],
+        r = subprocess.run([str(build / "filrec"), "run", *mode, "-o", str(path), *cmd],
                            capture_output=True, text=True, timeout=60, cwd=d)
         if r.returncode == 0 and path.is_file():
             break

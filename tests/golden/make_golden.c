@@ -1,11 +1,15 @@
 /* make_golden.c: writes tests/golden/v2-basic.bin, a small version-2 trace with every
  * record kind, registers carried across records and reset across three frames, and a
- * trailer. Deterministic: fixed header fields, fixed zstd level. test_format.c checks
- * the records it holds (case golden-v2-basic-reads); see README.md here. (v1-basic.bin
- * was made by this program's version-1 predecessor: it is kept as it was.)
- * Usage: make_golden OUT.bin */
+ * trailer; with --native, v3-native.bin: the same as version 3 (the header's --native
+ * flag), with a module, two native frames and an allocation in them added at the end.
+ * Deterministic: fixed header fields, fixed zstd level. test_format.c checks the
+ * records they hold (cases golden-v2-basic-reads, golden-v3-native-reads); see
+ * README.md here. (v1-basic.bin was made by this program's version-1 predecessor: it
+ * is kept as it was.)
+ * Usage: make_golden [--native] OUT.bin */
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "../../format/ft_enc.h"
@@ -33,12 +37,14 @@ static void str(unsigned kind_flags, const char *s)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: make_golden OUT.bin\n");
+    int native = argc == 3 && !strcmp(argv[1], "--native");
+    if (argc != 2 + native) {
+        fprintf(stderr, "usage: make_golden [--native] OUT.bin\n");
         return 2;
     }
+    argv += native;
     static const char cmdline[] = "./basic\0--n\0" "3";
-    ft_header h = {0, 4242, 1, 1700000000000000000ull, 4096, 10000,
+    ft_header h = {native ? FT_H_NATIVE : 0, 4242, 1, 1700000000000000000ull, 4096, 10000,
                    cmdline, sizeof cmdline - 1, "sample_us=10000 level=3", 23,
                    123456789000ull, 1};
     uint8_t hb[256];
@@ -86,12 +92,22 @@ int main(int argc, char **argv)
     ft_enc_ints(&f, FT_FORK, 1, 4300, 0, 0, 0); note(FT_FORK);
     ft_enc_ints(&f, FT_FAILED, 3, 1ull << 40, FT_A_MALLOC, 1, 0); note(FT_FAILED);
     str(FT_EXEC, "/bin/true");
+    if (native) { /* string 3, module 1, stacks 2 and 3, an allocation in stack 3 */
+        str(FT_STRING, "/usr/lib/libx.so");
+        ft_enc_ints(&f, FT_MODULE, 4, 3, 0x7f1000000000, 0x7f1000000000, 0x10000);
+        f.ops = ft_put_string(f.ops, "\x01\x02\x03\x04", 4);
+        note(FT_MODULE);
+        ft_enc_ints(&f, FT_NATIVE_FRAME, 3, 1, 1, 0x1234, 0); note(FT_NATIVE_FRAME);
+        ft_enc_ints(&f, FT_NATIVE_FRAME, 3, 2, 0, 0xdead, 0); note(FT_NATIVE_FRAME);
+        ft_enc_alloc(&f, 0x5555555593a0, 64, FT_A_MALLOC, 3); note(FT_ALLOC);
+    }
     err |= flush(w);
 
     /* Frame 3: the trailer alone: exec'd, written by the sink, 20 ms, end unknown,
-     * counts of kinds 1..18. */
-    ft_enc_ints(&f, FT_TRAILER, 4, FT_T_SINK | FT_T_EXEC, 20000, 0, FT_KIND_COUNT - 1);
-    for (unsigned k = 1; k < FT_KIND_COUNT; k++)
+     * counts of kinds 1..18 (1..21 with --native). */
+    unsigned last = native ? FT_NATIVE_FRAME : FT_FAILED;
+    ft_enc_ints(&f, FT_TRAILER, 4, FT_T_SINK | FT_T_EXEC, 20000, 0, last);
+    for (unsigned k = 1; k <= last; k++)
         ft_enc_more(&f, counts[k]);
     err |= flush(w);
 

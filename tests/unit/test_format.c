@@ -35,7 +35,7 @@ static void rec_from(rec *d, const ft_record *s)
     d->allocator = s->allocator, d->addr = s->addr, d->size = s->size, d->addr2 = s->addr2;
     d->size2 = s->size2, d->a = s->a, d->b = s->b, d->c = s->c, d->len = s->len;
     if (s->kind == FT_STRING || s->kind == FT_THREAD_NAME || s->kind == FT_MARKER ||
-        s->kind == FT_EXEC)
+        s->kind == FT_EXEC || s->kind == FT_MODULE)
         memcpy(d->str, s->str, s->len < sizeof d->str ? s->len : sizeof d->str);
     if (s->kind == FT_TRAILER) {
         d->ncounts = s->ncounts;
@@ -584,7 +584,12 @@ static void header_roundtrip(void)
     size_t n = ft_header_encode(buf, sizeof buf, &h);
     CHECK(n > 20, "ft_header_encode: %zu", n);
     CHECK(!memcmp(buf, "\x89\x46\x49\x4c\x52\x45\x43\x0a", 8), "magic bytes");
-    CHECK(!memcmp(buf + 8, "\x02\0\0\0", 4), "version is not u32 2");
+    CHECK(!memcmp(buf + 8, "\x03\0\0\0", 4), "version is not u32 3 (native frames)");
+    h.flags = FT_H_PYTHON;
+    CHECK(ft_header_encode(buf, sizeof buf, &h) > 20 && !memcmp(buf + 8, "\x02\0\0\0", 4),
+          "version is not u32 2 without native frames");
+    h.flags = FT_H_PYTHON | FT_H_NATIVE;
+    n = ft_header_encode(buf, sizeof buf, &h);
     uint32_t hlen = buf[12] | buf[13] << 8 | (uint32_t)buf[14] << 16 | (uint32_t)buf[15] << 24;
     CHECK(hlen + 20 == n, "hlen %u, encoded %zu bytes", hlen, n);
     uint32_t crc = ft_crc32(0, buf + 16, hlen);
@@ -641,7 +646,7 @@ static void header_bad_magic_version_length_rejected(void)
     uint8_t buf[256];
     size_t n = ft_header_encode(buf, sizeof buf, &h);
     static const struct { size_t at; uint8_t v; int err; } cases[] = {
-        {0, 0x09, FT_E_MAGIC}, {7, '\r', FT_E_MAGIC}, {8, 3, FT_E_VERSION}, {8, 0, FT_E_VERSION},
+        {0, 0x09, FT_E_MAGIC}, {7, '\r', FT_E_MAGIC}, {8, 4, FT_E_VERSION}, {8, 0, FT_E_VERSION},
         {11, 1, FT_E_VERSION}, {14, 0x10, FT_E_HEADER} /* hlen 1 MiB + x */,
         {15, 0xff, FT_E_HEADER},
     };
@@ -887,6 +892,67 @@ static void undefined_string_function_thread_rejected(void)
     EXPECT_ERROR(0, "thread start with itself as parent", FT_THREAD_START, 1, 1, 9, 0);
     EXPECT_ERROR(1, "thread start 1 twice", FT_THREAD_START, 1, 0, 9, 0,
                  FT_THREAD_START, 1, 0, 9, 0);
+}
+
+/* A trace of a --native header (version 3) and one frame of raw ops, read back. */
+static readout *read_native(const uint8_t *ops, size_t n)
+{
+    trace t;
+    ft_header h = default_header();
+    h.flags = FT_H_NATIVE;
+    tr_begin(&t, &h, 3);
+    tr_frame(&t, raw_frame(ops, n));
+    return read_tr(&t);
+}
+
+static void native_records_read(void)
+{
+    static const uint8_t f[] = {
+        FT_STRING, 7, 'l', 'i', 'b', 'x', '.', 's', 'o',
+        FT_MODULE, 1, 0x80, 0x20, 0x80, 0x20, 0x80, 0x40, 2, 0xab, 0xcd, /* bias, start 4096, size 8192 */
+        FT_NATIVE_FRAME, 0, 1, 0xa3, 0x02,  /* outermost: module 1, offset 0x123 */
+        FT_NATIVE_FRAME, 1, 0, 5,           /* under it: no module, address 5 */
+    };
+    readout *o = read_native(f, sizeof f);
+    CHECK(o->rc == 0 && o->n == 4, "rc %d n %zu: %s", o->rc, o->n, o->msg);
+    const rec *m = &o->r[1], *a = &o->r[2], *b = &o->r[3];
+    CHECK(m->kind == FT_MODULE && m->a == 1 && m->addr == 4096 && m->b == 4096 && m->c == 8192 &&
+              m->len == 2 && (uint8_t)m->str[0] == 0xab,
+          "module: kind %u path %llu bias %llu start %llu size %llu build id %zu bytes", m->kind,
+          (unsigned long long)m->a, (unsigned long long)m->addr, (unsigned long long)m->b,
+          (unsigned long long)m->c, m->len);
+    CHECK(a->kind == FT_NATIVE_FRAME && a->stack == 0 && a->a == 1 && a->b == 0x123,
+          "frame 1: parent %u module %llu offset %llx", a->stack, (unsigned long long)a->a,
+          (unsigned long long)a->b);
+    CHECK(b->kind == FT_NATIVE_FRAME && b->stack == 1 && b->a == 0 && b->b == 5,
+          "frame 2: parent %u module %llu offset %llu", b->stack, (unsigned long long)b->a,
+          (unsigned long long)b->b);
+}
+
+static void native_records_rejected(void)
+{
+    static const struct { uint8_t ops[80]; size_t n; const char *want; } cases[] = {
+        {{FT_MODULE, 1, 0, 0, 1, 0}, 6, "module path: unknown string"},
+        {{FT_STRING, 1, 'x', FT_MODULE, 1, 0, 0, 0, 0}, 9, "module range"},
+        {{FT_STRING, 1, 'x', FT_MODULE, 1, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+          0x01, 2, 0}, 18, "module range"}, /* start + size wraps */
+        {{FT_STRING, 1, 'x', FT_MODULE, 1, 0, 0, 1, 65}, 9, "module build id"},
+        {{FT_NATIVE_FRAME, 0, 1, 0}, 4, "native frame: unknown module"},
+        {{FT_NATIVE_FRAME, 3, 0, 0}, 4, "native frame: unknown parent"},
+        {{FT_NATIVE_FRAME, 0, 0}, 3, "native frame offset"},
+        {{19}, 1, "kind 19 is reserved"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        readout *o = read_native(cases[i].ops, cases[i].n);
+        CHECK(o->rc == FT_E_RECORD && strstr(o->msg, cases[i].want) &&
+                  !strncmp(o->msg, "offset ", 7),
+              "case %zu: rc %d, message '%s', want '%s'", i, o->rc, o->msg, cases[i].want);
+    }
+    /* Version 2 does not have them. */
+    static const uint8_t v2[] = {FT_NATIVE_FRAME, 0, 0, 0};
+    readout *o = read_frames(v2, sizeof v2, NULL, 0);
+    CHECK(o->rc == FT_E_RECORD && strstr(o->msg, "not defined before version 3"),
+          "native frame in version 2: rc %d %s", o->rc, o->msg);
 }
 
 static void reserved_kind_rejected(void)
@@ -1351,11 +1417,12 @@ static const rec golden[] = {
 
 /* A golden trace's header (make_golden.c's fixed fields; mono_ns and image appended
  * from version 2) and its first n records, which must be golden's. */
-static readout *golden_read(const char *path, uint64_t mono_ns, uint64_t image, size_t n)
+static readout *golden_read_flags(const char *path, uint64_t flags, uint64_t mono_ns,
+                                  uint64_t image, size_t n)
 {
     readout *o = read_path(path);
     CHECK(o->open_rc == 0, "open %s: %s", path, o->msg);
-    CHECK(o->h.flags == 0 && o->h.pid == 4242 && o->h.ppid == 1 &&
+    CHECK(o->h.flags == flags && o->h.pid == 4242 && o->h.ppid == 1 &&
           o->h.start_ns == 1700000000000000000ull && o->h.page_size == 4096 &&
           o->h.sample_us == 10000 && o->h.mono_ns == mono_ns && o->h.image == image,
           "header integers differ");
@@ -1369,6 +1436,11 @@ static readout *golden_read(const char *path, uint64_t mono_ns, uint64_t image, 
         CHECK(!rec_diff(&golden[i], &o->r[i], why, sizeof why), "record %zu (kind %u): %s", i,
               golden[i].kind, why);
     return o;
+}
+
+static readout *golden_read(const char *path, uint64_t mono_ns, uint64_t image, size_t n)
+{
+    return golden_read_flags(path, 0, mono_ns, image, n);
 }
 
 static void golden_v1_basic_reads(void)
@@ -1397,6 +1469,34 @@ static void golden_v2_basic_reads(void)
         CHECK(!rec_diff(&exec, &o->r[n], why, sizeof why), "exec: %s", why);
         CHECK(!rec_diff(&trailer, &o->r[n + 1], why, sizeof why), "trailer: %s", why);
     }
+}
+
+/* tests/golden/v3-native.bin: version 3 (header flag --native): v2-basic's records,
+ * then a STRING, a MODULE (path string 3, bias and start 0x7f1000000000, 64 KiB, build
+ * id 01 02 03 04), two NATIVE_FRAMEs (stack 2: under stack 1, module 1, offset 0x1234;
+ * stack 3: under 2, no module, address 0xdead), an ALLOC in stack 3, and a trailer
+ * that counts kinds 1..21. */
+static void golden_v3_native_reads(void)
+{
+    size_t n = sizeof golden / sizeof *golden;
+    readout *o = golden_read_flags(GOLDEN_DIR "/v3-native.bin", FT_H_NATIVE, 123456789000ull, 1,
+                                   n - 1);
+    CHECK(o->n == n + 7, "%zu records, want %zu", o->n, n + 7);
+    char why[128];
+    rec want[] = {
+        {R(FT_STRING, 0, 0), .a = 3, .str = "/usr/lib/libx.so", .len = 16},
+        {R(FT_MODULE, 0, 0), .a = 3, .addr = 0x7f1000000000, .b = 0x7f1000000000, .c = 0x10000,
+         .str = "\x01\x02\x03\x04", .len = 4},
+        {R(FT_NATIVE_FRAME, 0, 0), .stack = 1, .c = 1, .a = 1, .b = 0x1234},
+        {R(FT_NATIVE_FRAME, 0, 0), .stack = 2, .c = 2, .a = 0, .b = 0xdead},
+        {R(FT_ALLOC, W, 0), .addr = 0x5555555593a0, .size = 64, .allocator = FT_A_MALLOC,
+         .stack = 3},
+        {R(FT_TRAILER, 0, 0), .a = FT_T_SINK | FT_T_EXEC, .b = 20000, .c = 0, .ncounts = 21,
+         .counts = {0, 5, 4, 1, 1, 1, 3, 1, 1, 3, 1, 1, 2, 3, 1, 0, 0, 1, 1, 0, 1, 2}},
+    };
+    for (size_t i = 0; o->n == n + 7 && i < sizeof want / sizeof *want; i++)
+        CHECK(!rec_diff(&want[i], &o->r[n + 1 + i], why, sizeof why), "record %zu (kind %u): %s",
+              n + 1 + i, want[i].kind, why);
 }
 
 static void zstd_output_deterministic(void)
@@ -1450,6 +1550,8 @@ static const struct check_case cases[] = {
     {"undefined-stack-id-rejected", undefined_stack_id_rejected},
     {"undefined-string-function-thread-rejected", undefined_string_function_thread_rejected},
     {"reserved-kind-rejected", reserved_kind_rejected},
+    {"native-records-read", native_records_read},
+    {"native-records-rejected", native_records_rejected},
     {"bad-allocator-rejected", bad_allocator_rejected},
     {"undefined-flags-rejected", undefined_flags_rejected},
     {"string-length-limit", string_length_limit},
@@ -1464,6 +1566,7 @@ static const struct check_case cases[] = {
     {"empty-frame-writes-nothing", empty_frame_writes_nothing},
     {"golden-v1-basic-reads", golden_v1_basic_reads},
     {"golden-v2-basic-reads", golden_v2_basic_reads},
+    {"golden-v3-native-reads", golden_v3_native_reads},
     {"zstd-output-deterministic", zstd_output_deterministic},
 };
 

@@ -255,9 +255,9 @@ static void case_inherit(void)
     CHECK(fd >= 0 && tc, "setup");
     if (fd < 0 || !tc)
         return;
-    CHECK(sink_tc_inherit(tc, out, parent, 1, 1, 1) == 0, "inherit");
+    CHECK(sink_tc_inherit(tc, out, parent, 1, 1, 1, 0) == 0, "inherit");
     sink_tc *other = sink_tc_new(); /* its frame is never written */
-    CHECK(other && sink_tc_inherit(other, out, parent, 3, 1, 1) != 0,
+    CHECK(other && sink_tc_inherit(other, out, parent, 3, 1, 1, 0) != 0,
           "inherit more than the parent had");
     sink_tc_free(other);
     CHECK(sink_tc_words(tc, out, words, words + nwords) == 0 && sink_tc_flush(tc, out) == 0,

@@ -18,7 +18,8 @@ def _filrec_start():
     objects = env.get("FILREC_PYOBJECTS", "") == "1"  # --python-allocators
     break_at = int(env.pop("FILREC_BREAK_AT", "0") or 0)  # --break-at: this process only
     if env.get("FILREC_FOLLOW") == "0":
-        for name in ("FILREC_PYDIR", "FILREC_PYPKG", "FILREC_PYOBJECTS", "FILREC_FOLLOW"):
+        for name in ("FILREC_PYDIR", "FILREC_PYPKG", "FILREC_PYOBJECTS", "FILREC_FOLLOW",
+                     "FILREC_NATIVE"):
             env.pop(name, None)
         ours = env.pop("FILREC_PYTHONPATH", None)
         if ours is not None:  # PYTHONPATH as it was before filrec prepended this folder

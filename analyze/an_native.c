@@ -1,0 +1,547 @@
+/* an_native.c: native frames (--native traces). The trace names each native frame by
+ * module and offset; once a replay has read its definitions, an_native_resolve gives
+ * them names with elfutils' libdw (function, file, line, inlined frames, C++ names
+ * demangled; separate debug info found by build id) and rewrites the stack nodes into
+ * the view the reports show (an_native_set_view), so that every report reads them as it
+ * reads Python frames. A module that is gone, changed (its build id differs) or has no
+ * symbols gives `module+0xOFFSET` frames. Each distinct address is resolved once per
+ * run: the cache outlives a replay, as verbs replay more than once. */
+#include <dwarf.h>
+#include <elfutils/libdwfl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "an.h"
+
+char *__cxa_demangle(const char *mangled, char *out, size_t *len, int *status);
+
+static enum an_native_view view_mode = AN_NATIVE_SOME;
+void an_native_set_view(enum an_native_view v) { view_mode = v; }
+
+/* ---- definitions: MODULE and NATIVE_FRAME records ---- */
+static int grow(void **p, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : 64;
+    while (c < need)
+        c *= 2;
+    void *q = realloc(*p, c * size);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = c;
+    return 0;
+}
+
+int an_native_add(an_defs *d, const ft_record *rec)
+{
+    if (rec->kind == FT_MODULE) {
+        if (grow((void **)&d->mod, &d->mod_cap, d->nmod + 2, sizeof *d->mod))
+            return -1;
+        if (!d->nmod)
+            d->nmod = 1; /* id 0: no module */
+        an_module *m = &d->mod[d->nmod++];
+        *m = (an_module){(uint32_t)rec->a, rec->addr, rec->b, rec->c, (uint32_t)rec->len, {0}};
+        memcpy(m->build_id, rec->str, rec->len < sizeof m->build_id ? rec->len : sizeof m->build_id);
+        return 0;
+    }
+    /* NATIVE_FRAME: a node with no function until resolved */
+    if (grow((void **)&d->node, &d->node_cap, d->nnode + 2, sizeof *d->node) ||
+        grow((void **)&d->pend, &d->pend_cap, d->npend + 1, sizeof *d->pend))
+        return -1;
+    if (!d->nnode) {
+        d->node[0] = (an_node){0, 0, 0};
+        d->nnode = 1;
+    }
+    d->pend[d->npend++] = (an_pending){(uint32_t)d->nnode, (uint32_t)rec->a, rec->b};
+    d->node[d->nnode++] = (an_node){rec->stack, 0, 0};
+    return 0;
+}
+
+/* ---- the symbolizer: one per run ---- */
+typedef struct sym_frame {
+    char *name, *file;
+    uint32_t line;
+} sym_frame;
+
+typedef struct sym_file {          /* a module's file, opened once */
+    char *path;
+    uint8_t build_id[FT_BUILD_ID_MAX];
+    uint32_t build_id_len;
+    Dwfl *dwfl;
+    Dwfl_Module *mod;              /* NULL: not usable (gone, changed, not ELF) */
+    uint8_t kind;                  /* AN_FK_* of its frames */
+} sym_file;
+
+typedef struct sym_addr {          /* (file, offset) -> frames[first .. first+n) */
+    uint64_t off;
+    uint32_t file, first, n;       /* file + 1; 0: empty slot */
+} sym_addr;
+
+static struct {
+    sym_file *files;
+    size_t nfiles, files_cap;
+    sym_frame *frames;
+    size_t nframes, frames_cap;
+    sym_addr *addr;
+    size_t mask, used;
+    uint64_t resolved;             /* distinct addresses resolved */
+} sym;
+
+static char *debuginfo_path;
+static const Dwfl_Callbacks callbacks = {
+    .find_elf = dwfl_build_id_find_elf,
+    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .section_address = dwfl_offline_section_address,
+    .debuginfo_path = &debuginfo_path,
+};
+
+static const char *base_name(const char *p)
+{
+    const char *s = strrchr(p, '/');
+    return s ? s + 1 : p;
+}
+
+/* What a module's frames are: the interpreter's (python, libpython), a library's (a
+ * system or Python package folder) or the user's. */
+static uint8_t file_kind(const char *path)
+{
+    const char *b = base_name(path);
+    if (!strncmp(b, "libpython", 9) || !strncmp(b, "python", 6))
+        return AN_FK_INTERP;
+    if (!strncmp(path, "/usr/", 5) || !strncmp(path, "/lib", 4) || strstr(path, "/site-packages/") ||
+        strstr(path, "/dist-packages/") || !strncmp(path, "linux-vdso", 10) ||
+        strstr(path, "/libfilrec.so"))
+        return AN_FK_LIBRARY;
+    return AN_FK_USER;
+}
+
+static int open_file(const char *path, size_t n, const uint8_t *bid, uint32_t bid_len)
+{
+    for (size_t i = 0; i < sym.nfiles; i++)
+        if (strlen(sym.files[i].path) == n && !memcmp(sym.files[i].path, path, n) &&
+            sym.files[i].build_id_len == bid_len && !memcmp(sym.files[i].build_id, bid, bid_len))
+            return (int)i;
+    if (grow((void **)&sym.files, &sym.files_cap, sym.nfiles + 1, sizeof *sym.files))
+        return -1;
+    sym_file *f = &sym.files[sym.nfiles];
+    memset(f, 0, sizeof *f);
+    if (!(f->path = an_utf8(path, n)))
+        return -1;
+    memcpy(f->build_id, bid, bid_len);
+    f->build_id_len = bid_len;
+    f->kind = file_kind(f->path);
+    if ((f->dwfl = dwfl_begin(&callbacks))) {
+        dwfl_report_begin(f->dwfl);
+        f->mod = dwfl_report_elf(f->dwfl, base_name(f->path), f->path, -1, 0, false);
+        dwfl_report_end(f->dwfl, NULL, NULL);
+        const unsigned char *bits;
+        GElf_Addr at;
+        int k = f->mod ? dwfl_module_build_id(f->mod, &bits, &at) : -1;
+        if (f->mod && bid_len && (k != (int)bid_len || memcmp(bits, bid, bid_len))) {
+            fprintf(stderr, "filrec: native frames of '%s' are not named: the file is not "
+                    "the one recorded (its build id differs)\n", f->path);
+            f->mod = NULL;
+        }
+    }
+    return (int)sym.nfiles++;
+}
+
+/* A symbol's name for people: C++ names demangled; gfortran's module procedures
+ * (__field_mod_MOD_build) by their own name, as their debug info (which libdw does not
+ * search inside a module's scope) would give it. */
+static char *demangled(const char *s)
+{
+    const char *mod = s && s[0] == '_' && s[1] == '_' ? strstr(s, "_MOD_") : NULL;
+    if (mod && mod[5])
+        return strdup(mod + 5);
+    int status = -1;
+    char *d = s && s[0] == '_' && s[1] == 'Z' ? __cxa_demangle(s, NULL, NULL, &status) : NULL;
+    if (d && status == 0)
+        return d;
+    free(d);
+    return strdup(s ? s : "?");
+}
+
+/* A C++ function by its linkage name (demangled: Grid::fill(int), not fill); any other
+ * by its own (Fortran's build, not __field_mod_MOD_build). */
+static const char *die_name(Dwarf_Die *die)
+{
+    Dwarf_Attribute a;
+    const char *s = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &a));
+    if (!s)
+        s = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &a));
+    if (s && s[0] == '_' && s[1] == 'Z')
+        return s;
+    const char *own = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &a));
+    return own ? own : s;
+}
+
+static int push_frame(char *name, const char *file, uint32_t line)
+{
+    if (!name || grow((void **)&sym.frames, &sym.frames_cap, sym.nframes + 1, sizeof *sym.frames)) {
+        free(name);
+        return -1;
+    }
+    char *f = strdup(file ? file : "");
+    if (!f) {
+        free(name);
+        return -1;
+    }
+    sym.frames[sym.nframes++] = (sym_frame){name, f, line};
+    return 0;
+}
+
+/* The frames at offset off of file (innermost first) onto sym.frames. */
+static int resolve(sym_file *f, uint64_t off)
+{
+    char buf[600];
+    Dwfl_Module *m = f->mod;
+    Dwarf_Addr pc = off ? off - 1 : 0; /* a return address: the call is just before */
+    GElf_Off so;
+    GElf_Sym es;
+    const char *symname = m ? dwfl_module_addrinfo(m, pc, &so, &es, NULL, NULL, NULL) : NULL;
+    if (!symname) {
+        snprintf(buf, sizeof buf, "%s+0x%" PRIx64, base_name(f->path), off);
+        return push_frame(strdup(buf), f->path, 0);
+    }
+    int line = 0;
+    const char *file = NULL;
+    Dwfl_Line *ln = dwfl_module_getsrc(m, pc);
+    if (ln)
+        file = dwfl_lineinfo(ln, NULL, &line, NULL, NULL, NULL);
+    Dwarf_Addr bias;
+    Dwarf_Die *cu = dwfl_module_addrdie(m, pc, &bias), *scopes = NULL;
+    int ns = cu ? dwarf_getscopes(cu, pc - bias, &scopes) : 0;
+    Dwarf_Files *files = NULL;
+    if (cu)
+        dwarf_getsrcfiles(cu, &files, NULL);
+    int done = 0;
+    for (int i = 0; i < ns && !done; i++) {
+        int tag = dwarf_tag(&scopes[i]);
+        if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram)
+            continue;
+        const char *name = die_name(&scopes[i]);
+        if (tag == DW_TAG_subprogram) {
+            if (push_frame(demangled(name ? name : symname), file ? file : f->path,
+                           (uint32_t)(line > 0 ? line : 0)))
+                return -1;
+            done = 1;
+            break;
+        }
+        if (push_frame(demangled(name), file ? file : f->path, (uint32_t)(line > 0 ? line : 0)))
+            return -1;
+        Dwarf_Attribute a;
+        Dwarf_Word cf = 0, cl = 0;
+        dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_file, &a), &cf);
+        dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_line, &a), &cl);
+        file = files ? dwarf_filesrc(files, cf, NULL, NULL) : NULL;
+        line = (int)cl;
+    }
+    free(scopes);
+    if (!done)
+        return push_frame(demangled(symname), file ? file : f->path, (uint32_t)(line > 0 ? line : 0));
+    return 0;
+}
+
+static uint64_t mix(uint64_t a, uint64_t b)
+{
+    uint64_t h = a * 0x9E3779B97F4A7C15ull ^ (b + 1) * 0xC2B2AE3D27D4EB4Full;
+    return h ^ (h >> 29);
+}
+
+/* The cached frames of (file, off): its slot, resolving it the first time. NULL: out
+ * of memory. */
+static const sym_addr *lookup(uint32_t file, uint64_t off)
+{
+    if (sym.used * 2 >= sym.mask) {
+        size_t cap = sym.mask ? (sym.mask + 1) * 2 : 4096;
+        sym_addr *t = calloc(cap, sizeof *t);
+        if (!t)
+            return NULL;
+        for (size_t i = 0; sym.addr && i <= sym.mask; i++) {
+            if (!sym.addr[i].file)
+                continue;
+            size_t j = mix(sym.addr[i].file, sym.addr[i].off) & (cap - 1);
+            while (t[j].file)
+                j = (j + 1) & (cap - 1);
+            t[j] = sym.addr[i];
+        }
+        free(sym.addr);
+        sym.addr = t;
+        sym.mask = cap - 1;
+    }
+    size_t i = mix(file + 1, off) & sym.mask;
+    while (sym.addr[i].file && (sym.addr[i].file != file + 1 || sym.addr[i].off != off))
+        i = (i + 1) & sym.mask;
+    sym_addr *a = &sym.addr[i];
+    if (!a->file) {
+        size_t first = sym.nframes;
+        if (resolve(&sym.files[file], off))
+            return NULL;
+        *a = (sym_addr){off, file + 1, (uint32_t)first, (uint32_t)(sym.nframes - first)};
+        sym.used++;
+        sym.resolved++;
+    }
+    return a;
+}
+
+uint64_t an_native_resolved(void) { return sym.resolved; }
+
+/* ---- the rewrite into the reports' view ---- */
+typedef struct vkey {
+    uint32_t parent, func, line, id;
+} vkey;
+
+typedef struct vtab {
+    vkey *e;
+    size_t mask, used;
+} vtab;
+
+static int fn_kind(an_defs *d, uint32_t func, uint8_t kind)
+{
+    if (grow((void **)&d->fkind, &d->fkind_cap, func + 1, 1))
+        return -1;
+    memset(d->fkind + d->nfkind, 0, func + 1 > d->nfkind ? func + 1 - d->nfkind : 0);
+    if (func + 1 > d->nfkind)
+        d->nfkind = func + 1;
+    d->fkind[func] = kind;
+    return 0;
+}
+
+/* A function (name, file) as an id of d, defining it (and its strings) on first use. */
+static int def_func(an_defs *d, vtab *ft, const char *name, const char *file, uint8_t kind,
+                    uint32_t *id)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (const char *s = name; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    h = (h ^ 0xff) * 1099511628211ull;
+    for (const char *s = file; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    if (ft->used * 2 >= ft->mask) {
+        size_t cap = ft->mask ? (ft->mask + 1) * 2 : 1024;
+        vkey *t = calloc(cap, sizeof *t);
+        if (!t)
+            return -1;
+        for (size_t i = 0; ft->e && i <= ft->mask; i++)
+            if (ft->e[i].id) {
+                size_t j = ((uint64_t)ft->e[i].parent << 32 | ft->e[i].func) & (cap - 1);
+                while (t[j].id)
+                    j = (j + 1) & (cap - 1);
+                t[j] = ft->e[i];
+            }
+        free(ft->e);
+        ft->e = t;
+        ft->mask = cap - 1;
+    }
+    uint32_t h1 = (uint32_t)(h >> 32), h2 = (uint32_t)h;
+    size_t i = ((uint64_t)h1 << 32 | h2) & ft->mask;
+    for (; ft->e[i].id; i = (i + 1) & ft->mask) {
+        if (ft->e[i].parent != h1 || ft->e[i].func != h2)
+            continue;
+        const an_func *f = &d->func[ft->e[i].id];
+        size_t n1, n2;
+        const char *a = an_defs_string(d, f->name, &n1), *b = an_defs_string(d, f->file, &n2);
+        if (!strcmp(a, name) && !strcmp(b, file)) {
+            *id = ft->e[i].id;
+            return 0;
+        }
+    }
+    ft_record s1 = {.kind = FT_STRING, .str = name, .len = strlen(name)};
+    ft_record s2 = {.kind = FT_STRING, .str = file, .len = strlen(file)};
+    if (an_defs_add(d, &s1) || an_defs_add(d, &s2))
+        return -1;
+    ft_record fr = {.kind = FT_FUNCTION, .a = d->nstr - 2, .b = d->nstr - 1, .c = 0};
+    if (an_defs_add(d, &fr) || fn_kind(d, (uint32_t)d->nfunc - 1, kind))
+        return -1;
+    *id = (uint32_t)d->nfunc - 1;
+    ft->e[i] = (vkey){h1, h2, 0, *id};
+    ft->used++;
+    return 0;
+}
+
+/* The view node (parent, func, line), appended to d->node on first use. 0 or -1. */
+static int view_node(an_defs *d, vtab *vt, uint32_t parent, uint32_t func, uint32_t line,
+                     uint32_t *id)
+{
+    if (vt->used * 2 >= vt->mask) {
+        size_t cap = vt->mask ? (vt->mask + 1) * 2 : 4096;
+        vkey *t = calloc(cap, sizeof *t);
+        if (!t)
+            return -1;
+        for (size_t i = 0; vt->e && i <= vt->mask; i++)
+            if (vt->e[i].id) {
+                size_t j = mix((uint64_t)vt->e[i].parent << 32 | vt->e[i].func, vt->e[i].line) &
+                           (cap - 1);
+                while (t[j].id)
+                    j = (j + 1) & (cap - 1);
+                t[j] = vt->e[i];
+            }
+        free(vt->e);
+        vt->e = t;
+        vt->mask = cap - 1;
+    }
+    size_t i = mix((uint64_t)parent << 32 | func, line) & vt->mask;
+    while (vt->e[i].id && (vt->e[i].parent != parent || vt->e[i].func != func || vt->e[i].line != line))
+        i = (i + 1) & vt->mask;
+    if (!vt->e[i].id) {
+        ft_record r = {.kind = FT_STACK_NODE, .stack = parent, .a = func, .b = line};
+        if (d->nnode >= UINT32_MAX - 1 || an_defs_add(d, &r))
+            return -1;
+        vt->e[i] = (vkey){parent, func, line, (uint32_t)d->nnode - 1};
+        vt->used++;
+    }
+    *id = vt->e[i].id;
+    return 0;
+}
+
+/* Whether the native frame of kind k is left out of the view: below says a Python frame
+ * is inside it in the stack, above that one is outside it. */
+static int hidden(uint8_t k, int below, int above)
+{
+    switch (view_mode) {
+    case AN_NATIVE_ALL:
+        return 0;
+    case AN_NATIVE_NONE:
+        return below || above;
+    default: /* the interpreter's frames between Python frames, and all above them */
+        return below && (k == AN_FK_INTERP || !above);
+    }
+}
+
+/* A native node's frames, as resolved: frames[first .. first+n) of sym (innermost
+ * first), or none (n 0: an address in no module, named by its value). */
+typedef struct nframes {
+    uint32_t first, n;
+    uint8_t kind;
+} nframes;
+
+/* Append frames [from, to) of f (outermost first: from the end of the innermost-first
+ * list) under *v, unless hidden. */
+static int put_frames(an_defs *d, vtab *vt, vtab *ft, const nframes *f, uint64_t off,
+                      uint32_t from, uint32_t to, int below, int above, uint32_t *v)
+{
+    char buf[40];
+    if (hidden(f->kind, below, above))
+        return 0;
+    if (!f->n) {
+        uint32_t func;
+        snprintf(buf, sizeof buf, "0x%" PRIx64, off);
+        return def_func(d, ft, buf, "", f->kind, &func) || view_node(d, vt, *v, func, 0, v);
+    }
+    for (uint32_t k = to; k-- > from;) {
+        const sym_frame *sf = &sym.frames[f->first + k];
+        uint32_t func;
+        if (def_func(d, ft, sf->name, sf->file, f->kind, &func) ||
+            view_node(d, vt, *v, func, sf->line, v))
+            return -1;
+    }
+    return 0;
+}
+
+int an_native_resolve(an_defs *d, an_progress *prog)
+{
+    if (!d->npend || d->resolved)
+        return 0;
+    d->resolved = 1;
+    size_t n = d->nnode;
+    int rc = -1;
+    /* view[b][x]: node x's view when a Python frame is (b 1) or is not (b 0) inside it
+     * in the stack. An evaluation frame's inlined callees (frames of its own, at the
+     * call it is making) go after the Python frames it runs, not before: defer[x] is
+     * the evaluation node whose callees are still to come below x. */
+    uint32_t *view[2] = {calloc(n, sizeof(uint32_t)), calloc(n, sizeof(uint32_t))};
+    uint32_t *pend = calloc(n, sizeof *pend), *defer = calloc(n, sizeof *defer);
+    uint32_t *mfile = calloc(d->nmod + 1, sizeof *mfile); /* module -> sym file + 1 */
+    uint8_t *py_above = calloc(n, 1), *is_py = calloc(n, 1), *py_kid = calloc(n, 1);
+    nframes *nf = calloc(n, sizeof *nf);
+    vtab vt = {0}, ft = {0};
+    if (!view[0] || !view[1] || !pend || !defer || !mfile || !py_above || !is_py || !py_kid || !nf)
+        goto out;
+    for (size_t i = 0; i < d->npend; i++)
+        pend[d->pend[i].node] = (uint32_t)i + 1;
+    for (size_t x = 1; x < n; x++) {
+        uint32_t p = d->node[x].parent;
+        is_py[x] = !pend[x];
+        py_above[x] = p && (py_above[p] || is_py[p]);
+        if (is_py[x] && p && pend[p])
+            py_kid[p] = 1;
+    }
+    for (size_t x = 1; x < n; x++) { /* every distinct address named once */
+        if (prog && (x & 1023) == 0)
+            an_progress_tick(prog, x, 2 * n);
+        if (is_py[x])
+            continue;
+        const an_pending *pe = &d->pend[pend[x] - 1];
+        uint32_t m = pe->module < d->nmod ? pe->module : 0, file = m ? mfile[m] : 0;
+        if (m && !file) { /* opened at its first frame: a module no frame is in costs nothing */
+            size_t len;
+            const char *path = an_defs_string(d, d->mod[m].path, &len);
+            int f = open_file(path, len, d->mod[m].build_id, d->mod[m].build_id_len);
+            if (f < 0)
+                goto out;
+            file = mfile[m] = (uint32_t)f + 1;
+        }
+        nf[x].kind = AN_FK_LIBRARY;
+        if (file) {
+            const sym_addr *a = lookup(file - 1, pe->off);
+            if (!a)
+                goto out;
+            nf[x] = (nframes){a->first, a->n, sym.files[file - 1].kind};
+        }
+    }
+    for (size_t x = 1; x < n; x++) {
+        an_node nd = d->node[x];
+        uint32_t p = nd.parent;
+        if (prog && (x & 1023) == 0)
+            an_progress_tick(prog, n + x, 2 * n);
+        if (is_py[x]) {
+            defer[x] = !p ? 0 : is_py[p] ? defer[p] : py_kid[p] && nf[p].n > 1 ? p : 0;
+            for (int b = 0; b < 2; b++)
+                if (view_node(d, &vt, p ? view[1][p] : 0, nd.func, nd.line, &view[b][x]))
+                    goto out;
+            continue;
+        }
+        const an_pending *pe = &d->pend[pend[x] - 1];
+        /* An evaluation frame (Python frames come right under it) shows only its own
+         * function here; its inlined callees wait in defer. */
+        uint32_t inner = py_kid[x] && nf[x].n > 1 ? nf[x].n - 1 : 0;
+        for (int b = 0; b < 2; b++) {
+            uint32_t v = p ? view[b][p] : 0, e = p && is_py[p] ? defer[p] : 0;
+            if ((e && put_frames(d, &vt, &ft, &nf[e], 0, 0, nf[e].n - 1, b, 1, &v)) ||
+                put_frames(d, &vt, &ft, &nf[x], pe->off, inner, nf[x].n ? nf[x].n : 1, b,
+                           py_above[x], &v))
+                goto out;
+            view[b][x] = v;
+        }
+    }
+    /* A trace id now reads as its view as the innermost frame of a stack (with the
+     * callees its evaluation frame had inlined, when it is a Python frame). */
+    for (size_t x = 1; x < n; x++) {
+        uint32_t v = view[0][x];
+        if (is_py[x] && defer[x] &&
+            put_frames(d, &vt, &ft, &nf[defer[x]], 0, 0, nf[defer[x]].n - 1, 0, 1, &v))
+            goto out;
+        view[0][x] = v;
+    }
+    for (size_t x = 1; x < n; x++)
+        d->node[x] = view[0][x] ? d->node[view[0][x]] : (an_node){0, 0, 0};
+    rc = 0;
+out:
+    free(view[0]);
+    free(view[1]);
+    free(pend);
+    free(defer);
+    free(mfile);
+    free(py_above);
+    free(is_py);
+    free(py_kid);
+    free(nf);
+    free(vt.e);
+    free(ft.e);
+    return rc;
+}
