@@ -9,7 +9,9 @@
  * bytes are read back into a checksum before the block is freed, so the compiler
  * cannot drop the work. The last 1,000 blocks are freed at the end.
  *
- * Usage: churn [PAIRS]   (default 5000000). Prints "churn: PAIRS pairs, checksum X". */
+ * Usage: churn [PAIRS]   (default 5000000). Prints "churn: PAIRS pairs, checksum X".
+ * Built with -DCHURN_LIB -fPIC -shared, it is libchurn.so: churn_run(PAIRS) from Python
+ * (bench/native_churn.py, through ctypes), returning the checksum. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,11 +49,9 @@ static uint64_t release(struct slot *s)
     return sum;
 }
 
-int main(int argc, char **argv)
+/* The loop; the checksum, or UINT64_MAX when out of memory. */
+uint64_t churn_run(long pairs)
 {
-    long pairs = argc > 1 ? strtol(argv[1], NULL, 10) : 5000000;
-    if (pairs <= 0)
-        pairs = 5000000;
     uint64_t sum = 0;
     for (long i = 0; i < pairs; i++) {
         uint64_t r = xorshift64();
@@ -61,10 +61,8 @@ int main(int argc, char **argv)
                        : SMALL_MAX + 1 + (r >> 8) % (MEDIUM_MAX - SMALL_MAX);
         sum += release(s);
         unsigned char *p = malloc(n);
-        if (!p) {
-            fprintf(stderr, "churn: out of memory\n");
-            return 1;
-        }
+        if (!p)
+            return UINT64_MAX;
         p[0] = (unsigned char)i;
         p[n - 1] = (unsigned char)(i >> 8);
         s->p = p;
@@ -72,6 +70,21 @@ int main(int argc, char **argv)
     }
     for (int k = 0; k < SLOTS; k++)
         sum += release(&slots[k]);
+    return sum;
+}
+
+#ifndef CHURN_LIB
+int main(int argc, char **argv)
+{
+    long pairs = argc > 1 ? strtol(argv[1], NULL, 10) : 5000000;
+    if (pairs <= 0)
+        pairs = 5000000;
+    uint64_t sum = churn_run(pairs);
+    if (sum == UINT64_MAX) {
+        fprintf(stderr, "churn: out of memory\n");
+        return 1;
+    }
     printf("churn: %ld pairs, checksum %llu\n", pairs, (unsigned long long)sum);
     return 0;
 }
+#endif

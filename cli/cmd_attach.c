@@ -24,7 +24,8 @@
 #define START_SECONDS 10 /* for the main thread to reach Python code */
 
 static const char attach_usage[] =
-    "usage: filrec attach [-o TRACE] [-f] [--duration SECONDS] [--python-allocators] PID\n"
+    "usage: filrec attach [-o TRACE] [-f] [--duration SECONDS] [--python-allocators]\n"
+    "                     [--native] PID\n"
     "\n"
     "Start recording the running Python process PID from the inside, as filrec.start()\n"
     "would: no restart, no LD_PRELOAD. Memory it allocated before is not counted. The\n"
@@ -37,6 +38,7 @@ static const char attach_usage[] =
     "  --duration SECONDS    record this long, then detach and say where the trace is\n"
     "                        (^C detaches sooner)\n"
     "  --python-allocators   record every Python object allocation too\n"
+    "  --native              record native stacks too (as filrec run --native)\n"
     "  -h, --help            show this help\n";
 
 static const char detach_usage[] =
@@ -285,7 +287,7 @@ static int visit(pid_t pid, const char *gdb, cJSON *args, char *out, size_t cap)
              "            sys.path.remove(A[\"package\"])\n"
              "    if _a is not None and A[\"action\"] == \"start\":\n"
              "        _a.start(A[\"result\"], A[\"binary\"], A[\"trace\"], A[\"force\"], "
-             "A[\"python_allocators\"])\n"
+             "A[\"python_allocators\"], A[\"native\"])\n"
              "    elif _a is not None:\n"
              "        _a.stop(A[\"result\"])\n",
              v.f[ARGS]);
@@ -378,7 +380,7 @@ static int detach_pid(pid_t pid, const char *gdb, const struct cli_parts *parts)
 int cmd_attach(int argc, char **argv)
 {
     const char *out = NULL;
-    int force = 0, pyalloc = 0, i = 1;
+    int force = 0, pyalloc = 0, native = 0, i = 1;
     double duration = -1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
@@ -391,6 +393,8 @@ int cmd_attach(int argc, char **argv)
             force = 1;
         } else if (!strcmp(a, "--python-allocators")) {
             pyalloc = 1;
+        } else if (!strcmp(a, "--native")) {
+            native = 1;
         } else if (!strcmp(a, "--duration") && i + 1 < argc) {
             char *end;
             duration = strtod(argv[++i], &end);
@@ -440,6 +444,7 @@ int cmd_attach(int argc, char **argv)
     cJSON_AddStringToObject(a, "trace", trace);
     cJSON_AddBoolToObject(a, "force", force);
     cJSON_AddBoolToObject(a, "python_allocators", pyalloc);
+    cJSON_AddBoolToObject(a, "native", native);
     char said[4200];
     if (visit(pid, gdb, a, said, sizeof said))
         return 1;

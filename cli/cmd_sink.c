@@ -30,6 +30,7 @@ static const char usage[] =
     "  --owner PID            the process to serve (default: the parent)\n"
     "  --python               the trace has Python stacks\n"
     "  --python-allocators    and every Python object allocation\n"
+    "  --native               and native stacks (format version 3)\n"
     "  --interval MS          sample resident memory every MS milliseconds (10)\n";
 
 static void say(int fd, const char *what, const char *msg)
@@ -65,6 +66,8 @@ int cmd_sink(int argc, char **argv)
             flags |= FT_H_PYTHON;
         } else if (!strcmp(a, "--python-allocators")) {
             flags |= FT_H_PYTHON | FT_H_PYALLOC;
+        } else if (!strcmp(a, "--native")) {
+            flags |= FT_H_NATIVE;
         } else {
             cli_error("_sink: bad option '%s'; see 'filrec _sink --help'", a);
             return 1;

@@ -57,6 +57,8 @@ int *filrec_busy(void);
  * the hooks out. Both return 0 or an errno value (EBUSY: preloaded by `filrec run`,
  * which records the process already; ESRCH: stop when not recording). */
 int filrec_inprocess_start(const char *sock);
+/* The same, with native stacks (native 1: as `filrec run --native`). */
+int filrec_inprocess_begin(const char *sock, int native);
 /* A threshold: the first time the bytes live since this call exceed bytes, the thread
  * that allocated calls notify(live) from inside the recorder. notify must only set a
  * flag or queue work for later (Python: Py_AddPendingCall): no allocation, no lock an

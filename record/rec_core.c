@@ -646,10 +646,15 @@ static void start_from_environment(void)
 
 REC_EXPORT int filrec_inprocess_start(const char *sock)
 {
+    return filrec_inprocess_begin(sock, 0);
+}
+
+REC_EXPORT int filrec_inprocess_begin(const char *sock, int native)
+{
     if (rec_preloaded || rec_resolve())
         return EBUSY; /* preloaded: `filrec run` records this process already */
     rec_tl.busy++;
-    struct rec_params p = {.sock = sock, .follow = 0};
+    struct rec_params p = {.sock = sock, .follow = 0, .native = native};
     int rc = rec_start(&p) ? errno : 0;
     if (!rc && rec_got_patch()) {
         rc = errno;

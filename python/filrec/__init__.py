@@ -222,7 +222,7 @@ def _watch(m, on_threshold):
     m.watch(parse_size(size), fn)
 
 
-def start(path=None, python_allocators=False, force=False, on_threshold=None):
+def start(path=None, python_allocators=False, force=False, on_threshold=None, native=False):
     """Start recording this process into the trace at path (default: a new
     filrec-PROG.PID.N.bin in the current folder) and return its Recording. Refuses
     (FileExistsError) to overwrite a file unless force. Raises RuntimeError when this
@@ -230,7 +230,8 @@ def start(path=None, python_allocators=False, force=False, on_threshold=None):
     on_threshold=(size, fn): fn(live_bytes) is called once, in the main thread between
     two bytecodes (never inside an allocation), soon after the memory live in this
     recording first exceeds size; pdb.set_trace() there stops the program at that
-    point."""
+    point. native=True records each allocation's native stack as well (the C, C++ and
+    Fortran frames under each Python line), as `filrec run --native` does."""
     global _current, _atexit_set
     with _lock:
         if _current is not None or _run_recording():
@@ -249,6 +250,8 @@ def start(path=None, python_allocators=False, force=False, on_threshold=None):
         args = [_parts.binary, "_sink", "--ready-fd", str(w_fd), "-o", path, "-f",
                 "--owner", str(os.getpid()),
                 "--python-allocators" if python_allocators else "--python"]
+        if native:
+            args.append("--native")
         try:
             p = subprocess.Popen(args, pass_fds=(w_fd,), stdin=subprocess.DEVNULL,
                                  stdout=subprocess.DEVNULL)
@@ -267,7 +270,7 @@ def start(path=None, python_allocators=False, force=False, on_threshold=None):
         rec = Recording(path, None, False)
         rec._ready, rec._sink_pid, rec._pid = r_fd, int(pid), os.getpid()
         try:
-            m.begin(sock, bool(python_allocators))
+            m.begin(sock, bool(python_allocators), bool(native))
         except OSError as e:
             os.close(r_fd)
             try:
@@ -336,11 +339,12 @@ def _at_exit():
 
 
 @contextlib.contextmanager
-def recording(path=None, python_allocators=False, force=False, on_threshold=None):
+def recording(path=None, python_allocators=False, force=False, on_threshold=None,
+              native=False):
     """Record the block: `with filrec.recording() as r: ...`, then r.peak, r.peak_time,
     r.top(n) and r.path. Nested in another recording (or under `filrec run`), the block
     becomes a region of that trace instead, and r.nested is True. on_threshold: as for
-    start() (nested, it counts from the block's start)."""
+    start() (nested, it counts from the block's start); native: as for start()."""
     if _current is not None or _run_recording():
         rec = Recording(None, "filrec.recording", True)
         m = sys.modules.get("_filrec")
@@ -353,7 +357,7 @@ def recording(path=None, python_allocators=False, force=False, on_threshold=None
             if on_threshold is not None and m is not None:
                 m.watch(0, None)
         return
-    rec = start(path, python_allocators, force, on_threshold)
+    rec = start(path, python_allocators, force, on_threshold, native)
     try:
         yield rec
     finally:

@@ -13,7 +13,7 @@ def _say(result, text):
     os.replace(tmp, result)
 
 
-def start(result, binary, path, force, python_allocators):
+def start(result, binary, path, force, python_allocators, native=False):
     try:
         import filrec
         from filrec import _native
@@ -22,7 +22,8 @@ def start(result, binary, path, force, python_allocators):
         if parts is None:
             raise RuntimeError("filrec: no libfilrec.so beside %s" % binary)
         filrec._use(parts)
-        rec = filrec.start(path, python_allocators=python_allocators, force=force)
+        rec = filrec.start(path, python_allocators=python_allocators, force=force,
+                           native=native)
         _say(result, "ok " + rec.path)
     except BaseException as e:  # the target must not see it
         _say(result, "error " + (str(e) or type(e).__name__))

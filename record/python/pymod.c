@@ -124,6 +124,7 @@ static struct {
     int (*record_free)(void *);
     int *(*busy)(void);
     int (*inprocess_start)(const char *);
+    int (*inprocess_begin)(const char *, int);
     int (*inprocess_stop)(void);
     int (*watch)(unsigned long long, void (*)(unsigned long long));
     int (*native_eval)(const void *);
@@ -426,6 +427,7 @@ static int resolve(void)
     FIND(record_free, "filrec_record_free");
     FIND(busy, "filrec_busy");
     FIND(inprocess_start, "filrec_inprocess_start");
+    FIND(inprocess_begin, "filrec_inprocess_begin");
     FIND(inprocess_stop, "filrec_inprocess_stop");
     FIND(watch, "filrec_watch");
     FIND(native_eval, "filrec_native_eval");
@@ -577,15 +579,20 @@ static PyObject *py_load(PyObject *self, PyObject *args)
     Py_RETURN_FALSE;
 }
 
-/* begin(sock, objects): start recording this process into the sink at sock, with
- * Python stacks (and every PyMem_/PyObject_ block with objects). Raises OSError. */
+/* begin(sock, objects, native): start recording this process into the sink at sock,
+ * with Python stacks (and every PyMem_/PyObject_ block with objects, native stacks
+ * with native). Raises OSError. */
 static PyObject *py_begin_inprocess(PyObject *self, PyObject *args)
 {
     const char *sock;
-    int objects = 0;
+    int objects = 0, native = 0;
     (void)self;
-    if (!PyArg_ParseTuple(args, "s|p", &sock, &objects))
+    if (!PyArg_ParseTuple(args, "s|pp", &sock, &objects, &native))
         return NULL;
+    if (native && !api.inprocess_begin) {
+        PyErr_SetString(PyExc_RuntimeError, "filrec: this recorder has no native stacks");
+        return NULL;
+    }
     if (!api.inprocess_start) {
         PyErr_SetString(PyExc_RuntimeError, "filrec: the recorder is not loaded");
         return NULL;
@@ -598,7 +605,7 @@ static PyObject *py_begin_inprocess(PyObject *self, PyObject *args)
     }
     atomic_fetch_add(&generation, 1);
     pthread_mutex_unlock(&table_lock);
-    int e = api.inprocess_start(sock);
+    int e = native ? api.inprocess_begin(sock, 1) : api.inprocess_start(sock);
     if (e) {
         errno = e;
         return PyErr_SetFromErrno(PyExc_OSError);

@@ -113,3 +113,20 @@ def test_attach_without_gdb_says_so(python, filrec, build, tmp_path):
     finally:
         rc, out, err = t.finish()
     assert rc == 0 and err == ""
+
+
+def test_attach_native(python, filrec, summary, build, tmp_path):
+    """attach --native: the loop's line, with the interpreter's C frames under it."""
+    t = Target(python, build, tmp_path)
+    trace = tmp_path / "n.bin"
+    a = subprocess.run([filrec, "attach", "--native", "-o", str(trace), "--duration", "2",
+                        str(t.pid)], capture_output=True, text=True, timeout=TIMEOUT)
+    rc, out, err = t.finish()
+    assert a.returncode == 0 and rc == 0 and err == "", (a.stderr, err)
+    s = summary(trace)
+    loop = line_of(PYPROGS / "attach_target.py", "LOOP")
+    top = s["locations"][0]
+    assert (top["file"], top["line"]) == (str(PYPROGS / "attach_target.py"), loop)
+    assert 55 * MB <= top["bytes"] <= 55 * MB + 4096
+    inner = [f for f in top["stack"] if f["file"] != str(PYPROGS / "attach_target.py")]
+    assert inner and top["stack"][-1] in inner, top["stack"]  # native frames below the line

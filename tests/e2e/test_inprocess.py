@@ -174,3 +174,40 @@ def test_profile_lines_table(python, build, tmp_path):
     assert tmp[2:6] == ["+50,000,001", "1", "50,000,001", "50,000,001"]
     assert int(drop[1].replace(",", "")) == base + 30_000_003
     assert drop[2:5] == ["-50,000,001", "1", "0"]
+
+
+NATIVE_INPROC = """\
+import sys
+import filrec
+
+rec = filrec.start(sys.argv[1], force=True, native=True)
+
+
+def f():
+    return bytearray(7_000_000)  # F
+
+
+x = f()
+print(filrec.stop().peak)
+"""
+
+
+def test_start_native(python, build, summary, tmp_path):
+    """filrec.start(native=True): the Python line, with the C frames under it; a trace
+    of format version 3, started late."""
+    prog = tmp_path / "native_inproc.py"
+    prog.write_text(NATIVE_INPROC)
+    trace = tmp_path / "n.bin"
+    p = subprocess.run([python.exe, str(prog), str(trace)], capture_output=True, text=True,
+                       timeout=TIMEOUT, env=inproc_env(build))
+    assert p.returncode == 0, p.stderr
+    assert 7 * MB <= int(p.stdout) <= 7 * MB + 64 * 1024
+    assert trace.read_bytes()[8] == 3
+    s = summary(trace)
+    top = s["locations"][0]
+    assert (top["file"], top["function"], top["line"]) == (str(prog), "f", 8)
+    assert 7 * MB <= top["bytes"] <= 7 * MB + 64
+    stack = [(f["file"], f["function"]) for f in top["stack"]]
+    at = stack.index((str(prog), "f"))
+    assert stack[at - 1] == (str(prog), "<module>") and len(stack) > at + 1, stack
+    assert s["started_late"] is True
