@@ -67,8 +67,17 @@ typedef struct sym_frame {
     uint32_t line;
 } sym_frame;
 
+typedef struct sym_fn {            /* a function symbol */
+    GElf_Addr lo, hi;
+    const char *name;              /* libelf's, valid while the Dwfl is */
+} sym_fn;
+
 typedef struct sym_file {          /* a module's file, opened once */
     char *path;
+    sym_fn *fns;                   /* its function symbols by address, made at first use
+                                    * (dwfl_module_addrinfo searches them all each time) */
+    size_t nfns, nfns_cap;
+    int fns_made;
     uint8_t build_id[FT_BUILD_ID_MAX];
     uint32_t build_id_len;
     Dwfl *dwfl;
@@ -180,13 +189,35 @@ static const char *die_name(Dwarf_Die *die)
     return own ? own : s;
 }
 
+/* A source file's path as the compiler's line table gives it, made absolute with the
+ * compilation directory (dir, may be NULL) when it is relative. */
+static char *source_path(const char *file, const char *dir)
+{
+    if (!file)
+        return strdup("");
+    if (file[0] == '/' || !dir || !*dir)
+        return strdup(file);
+    while (file[0] == '.' && file[1] == '/')
+        file += 2;
+    size_t a = strlen(dir), b = strlen(file);
+    char *p = malloc(a + b + 2);
+    if (p) {
+        memcpy(p, dir, a);
+        p[a] = '/';
+        memcpy(p + a + 1, file, b + 1);
+    }
+    return p;
+}
+
+static const char *comp_dir; /* of the unit resolve() is in */
+
 static int push_frame(char *name, const char *file, uint32_t line)
 {
     if (!name || grow((void **)&sym.frames, &sym.frames_cap, sym.nframes + 1, sizeof *sym.frames)) {
         free(name);
         return -1;
     }
-    char *f = strdup(file ? file : "");
+    char *f = source_path(file, comp_dir);
     if (!f) {
         free(name);
         return -1;
@@ -196,16 +227,195 @@ static int push_frame(char *name, const char *file, uint32_t line)
 }
 
 /* The frames at offset off of file (innermost first) onto sym.frames. */
+/* ---- a unit's functions by address: dwarf_getscopes walks the whole unit for each
+ * address, quadratic in a unit of many functions; this index is made once per unit ---- */
+typedef struct cu_fn {
+    Dwarf_Addr lo, hi;
+    Dwarf_Die die;
+    Dwarf_Die *kids;                /* its inlined calls and blocks, made at first use: */
+    int nkids, kids_made;           /* a function's children are mostly call sites */
+} cu_fn;
+
+typedef struct cu_index {
+    void *cu;                       /* the unit's DIE address, as libdw keeps it */
+    cu_fn *fn;
+    size_t n, cap;
+} cu_index;
+
+static cu_index *units;
+static size_t nunits, units_cap;
+
+static int fn_cmp(const void *a, const void *b)
+{
+    const cu_fn *x = a, *y = b;
+    return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* Every subprogram with code under die, namespaces, classes and (Fortran) modules
+ * searched, function bodies not. */
+static int index_dies(cu_index *u, Dwarf_Die *die, int depth)
+{
+    Dwarf_Die kid;
+    if (depth > 64 || dwarf_child(die, &kid) != 0)
+        return 0;
+    do {
+        int tag = dwarf_tag(&kid);
+        if (tag == DW_TAG_subprogram) {
+            Dwarf_Addr base, lo, hi;
+            for (ptrdiff_t o = 0; (o = dwarf_ranges(&kid, o, &base, &lo, &hi)) > 0;) {
+                if (grow((void **)&u->fn, &u->cap, u->n + 1, sizeof *u->fn))
+                    return -1;
+                u->fn[u->n++] = (cu_fn){lo, hi, kid, NULL, 0, 0};
+            }
+        } else if (tag == DW_TAG_namespace || tag == DW_TAG_class_type ||
+                   tag == DW_TAG_structure_type || tag == DW_TAG_module ||
+                   tag == DW_TAG_union_type) {
+            if (index_dies(u, &kid, depth + 1))
+                return -1;
+        }
+    } while (dwarf_siblingof(&kid, &kid) == 0);
+    return 0;
+}
+
+static cu_index *unit_of(Dwarf_Die *cu)
+{
+    void *key = cu->addr;
+    for (size_t i = nunits; i-- > 0;)
+        if (units[i].cu == key)
+            return &units[i];
+    if (grow((void **)&units, &units_cap, nunits + 1, sizeof *units))
+        return NULL;
+    cu_index *u = &units[nunits];
+    *u = (cu_index){key, NULL, 0, 0};
+    if (index_dies(u, cu, 0))
+        return NULL;
+    qsort(u->fn, u->n, sizeof *u->fn, fn_cmp);
+    nunits++;
+    return u;
+}
+
+/* The subprogram holding pc, then the inlined calls inside it that hold pc, outermost
+ * first, into chain (at most cap); returns how many (0: none known). */
+static int scopes_at(Dwarf_Die *cu, Dwarf_Addr pc, Dwarf_Die *chain, int cap)
+{
+    cu_index *u = unit_of(cu);
+    if (!u || !u->n)
+        return 0;
+    size_t a = 0, b = u->n;
+    while (a < b) { /* the last range starting at or before pc */
+        size_t m = (a + b) / 2;
+        if (u->fn[m].lo <= pc)
+            a = m + 1;
+        else
+            b = m;
+    }
+    size_t k = a;
+    while (k-- > 0 && !(u->fn[k].lo <= pc && pc < u->fn[k].hi))
+        if (a - k > 8)
+            return 0; /* nested ranges are rare; do not search far */
+    if (k == (size_t)-1)
+        return 0;
+    cu_fn *fn = &u->fn[k];
+    if (!fn->kids_made) {
+        fn->kids_made = 1;
+        Dwarf_Die kid;
+        size_t kcap = 0;
+        if (dwarf_child(&fn->die, &kid) == 0) {
+            do {
+                int tag = dwarf_tag(&kid);
+                if ((tag == DW_TAG_inlined_subroutine || tag == DW_TAG_lexical_block) &&
+                    !grow((void **)&fn->kids, &kcap, (size_t)fn->nkids + 1, sizeof *fn->kids))
+                    fn->kids[fn->nkids++] = kid;
+            } while (dwarf_siblingof(&kid, &kid) == 0);
+        }
+    }
+    int n = 0;
+    Dwarf_Die block, *in = NULL;
+    chain[n++] = fn->die;
+    for (int i = 0; i < fn->nkids && !in; i++)
+        if (dwarf_haspc(&fn->kids[i], pc) == 1) {
+            if (dwarf_tag(&fn->kids[i]) == DW_TAG_inlined_subroutine) {
+                chain[n++] = fn->kids[i];
+                in = &chain[n - 1];
+            } else {
+                block = fn->kids[i];
+                in = &block;
+            }
+        }
+    while (in && n < cap) { /* down through what holds pc */
+        Dwarf_Die kid;
+        int found = 0;
+        if (dwarf_child(in, &kid) == 0) {
+            do {
+                int tag = dwarf_tag(&kid);
+                if ((tag == DW_TAG_inlined_subroutine || tag == DW_TAG_lexical_block) &&
+                    dwarf_haspc(&kid, pc) == 1) {
+                    found = 1;
+                    break;
+                }
+            } while (dwarf_siblingof(&kid, &kid) == 0);
+        }
+        if (!found)
+            break;
+        if (dwarf_tag(&kid) == DW_TAG_inlined_subroutine) {
+            chain[n++] = kid;
+            in = &chain[n - 1];
+        } else {
+            block = kid; /* a block: look inside it, keep nothing */
+            in = &block;
+        }
+    }
+    return n;
+}
+
+static int sym_cmp(const void *a, const void *b)
+{
+    const sym_fn *x = a, *y = b;
+    return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* The function symbol holding pc in f, or NULL. */
+static const char *symbol_at(sym_file *f, GElf_Addr pc)
+{
+    if (!f->fns_made) {
+        f->fns_made = 1;
+        int n = dwfl_module_getsymtab(f->mod);
+        for (int i = 1; i < n; i++) {
+            GElf_Sym s;
+            GElf_Addr at;
+            const char *name = dwfl_module_getsym_info(f->mod, i, &s, &at, NULL, NULL, NULL);
+            if (!name || !*name || GELF_ST_TYPE(s.st_info) != STT_FUNC || !at)
+                continue;
+            if (grow((void **)&f->fns, &f->nfns_cap, f->nfns + 1, sizeof *f->fns))
+                break;
+            f->fns[f->nfns++] = (sym_fn){at, at + (s.st_size ? s.st_size : 1), name};
+        }
+        qsort(f->fns, f->nfns, sizeof *f->fns, sym_cmp);
+    }
+    size_t a = 0, b = f->nfns;
+    while (a < b) {
+        size_t m = (a + b) / 2;
+        if (f->fns[m].lo <= pc)
+            a = m + 1;
+        else
+            b = m;
+    }
+    for (size_t k = a; k-- > 0 && a - k <= 8;) /* aliases share an address */
+        if (f->fns[k].lo <= pc && pc < f->fns[k].hi)
+            return f->fns[k].name;
+    return NULL;
+}
+
+/* The frames at offset off of file (innermost first) onto sym.frames. */
 static int resolve(sym_file *f, uint64_t off)
 {
     char buf[600];
     Dwfl_Module *m = f->mod;
     Dwarf_Addr pc = off ? off - 1 : 0; /* a return address: the call is just before */
-    GElf_Off so;
-    GElf_Sym es;
-    const char *symname = m ? dwfl_module_addrinfo(m, pc, &so, &es, NULL, NULL, NULL) : NULL;
+    const char *symname = m ? symbol_at(f, pc) : NULL;
     if (!symname) {
         snprintf(buf, sizeof buf, "%s+0x%" PRIx64, base_name(f->path), off);
+        comp_dir = NULL;
         return push_frame(strdup(buf), f->path, 0);
     }
     int line = 0;
@@ -214,36 +424,28 @@ static int resolve(sym_file *f, uint64_t off)
     if (ln)
         file = dwfl_lineinfo(ln, NULL, &line, NULL, NULL, NULL);
     Dwarf_Addr bias;
-    Dwarf_Die *cu = dwfl_module_addrdie(m, pc, &bias), *scopes = NULL;
-    int ns = cu ? dwarf_getscopes(cu, pc - bias, &scopes) : 0;
+    Dwarf_Die *cu = dwfl_module_addrdie(m, pc, &bias), chain[64];
+    int ns = cu ? scopes_at(cu, pc - bias, chain, 64) : 0;
     Dwarf_Files *files = NULL;
+    Dwarf_Attribute ca;
+    comp_dir = cu ? dwarf_formstring(dwarf_attr(cu, DW_AT_comp_dir, &ca)) : NULL;
     if (cu)
         dwarf_getsrcfiles(cu, &files, NULL);
-    int done = 0;
-    for (int i = 0; i < ns && !done; i++) {
-        int tag = dwarf_tag(&scopes[i]);
-        if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram)
-            continue;
-        const char *name = die_name(&scopes[i]);
-        if (tag == DW_TAG_subprogram) {
-            if (push_frame(demangled(name ? name : symname), file ? file : f->path,
-                           (uint32_t)(line > 0 ? line : 0)))
-                return -1;
-            done = 1;
-            break;
-        }
-        if (push_frame(demangled(name), file ? file : f->path, (uint32_t)(line > 0 ? line : 0)))
+    if (!ns)
+        return push_frame(demangled(symname), file ? file : f->path, (uint32_t)(line > 0 ? line : 0));
+    for (int i = ns; i-- > 0;) { /* innermost first: each inlined call's site is the
+                                  * location of the frame outside it */
+        const char *name = die_name(&chain[i]);
+        if (push_frame(demangled(i || !name ? (name ? name : symname) : name),
+                       file ? file : f->path, (uint32_t)(line > 0 ? line : 0)))
             return -1;
         Dwarf_Attribute a;
         Dwarf_Word cf = 0, cl = 0;
-        dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_file, &a), &cf);
-        dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_line, &a), &cl);
+        dwarf_formudata(dwarf_attr(&chain[i], DW_AT_call_file, &a), &cf);
+        dwarf_formudata(dwarf_attr(&chain[i], DW_AT_call_line, &a), &cl);
         file = files ? dwarf_filesrc(files, cf, NULL, NULL) : NULL;
         line = (int)cl;
     }
-    free(scopes);
-    if (!done)
-        return push_frame(demangled(symname), file ? file : f->path, (uint32_t)(line > 0 ? line : 0));
     return 0;
 }
 
@@ -312,9 +514,51 @@ static int fn_kind(an_defs *d, uint32_t func, uint8_t kind)
     return 0;
 }
 
+/* A string of d, defined on first use: one id per distinct string, so that reports
+ * that group by file see one file. */
+static int def_string(an_defs *d, vtab *st, const char *s, uint32_t *id)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (const char *c = s; *c; c++)
+        h = (h ^ (uint8_t)*c) * 1099511628211ull;
+    if (st->used * 2 >= st->mask) {
+        size_t cap = st->mask ? (st->mask + 1) * 2 : 1024;
+        vkey *t = calloc(cap, sizeof *t);
+        if (!t)
+            return -1;
+        for (size_t i = 0; st->e && i <= st->mask; i++)
+            if (st->e[i].id) {
+                size_t j = ((uint64_t)st->e[i].parent << 32 | st->e[i].func) & (cap - 1);
+                while (t[j].id)
+                    j = (j + 1) & (cap - 1);
+                t[j] = st->e[i];
+            }
+        free(st->e);
+        st->e = t;
+        st->mask = cap - 1;
+    }
+    uint32_t h1 = (uint32_t)(h >> 32), h2 = (uint32_t)h;
+    size_t i = h & st->mask, n = strlen(s);
+    for (; st->e[i].id; i = (i + 1) & st->mask) {
+        size_t len;
+        const char *have = an_defs_string(d, st->e[i].id, &len);
+        if (st->e[i].parent == h1 && st->e[i].func == h2 && len == n && !memcmp(have, s, n)) {
+            *id = st->e[i].id;
+            return 0;
+        }
+    }
+    ft_record r = {.kind = FT_STRING, .str = s, .len = n};
+    if (d->nstr >= UINT32_MAX - 1 || an_defs_add(d, &r))
+        return -1;
+    *id = (uint32_t)d->nstr - 1;
+    st->e[i] = (vkey){h1, h2, 0, *id};
+    st->used++;
+    return 0;
+}
+
 /* A function (name, file) as an id of d, defining it (and its strings) on first use. */
-static int def_func(an_defs *d, vtab *ft, const char *name, const char *file, uint8_t kind,
-                    uint32_t *id)
+static int def_func(an_defs *d, vtab *ft, vtab *st, const char *name, const char *file,
+                    uint8_t kind, uint32_t *id)
 {
     uint64_t h = 1469598103934665603ull;
     for (const char *s = name; *s; s++)
@@ -351,11 +595,10 @@ static int def_func(an_defs *d, vtab *ft, const char *name, const char *file, ui
             return 0;
         }
     }
-    ft_record s1 = {.kind = FT_STRING, .str = name, .len = strlen(name)};
-    ft_record s2 = {.kind = FT_STRING, .str = file, .len = strlen(file)};
-    if (an_defs_add(d, &s1) || an_defs_add(d, &s2))
+    uint32_t sn, sf;
+    if (def_string(d, st, name, &sn) || def_string(d, st, file, &sf))
         return -1;
-    ft_record fr = {.kind = FT_FUNCTION, .a = d->nstr - 2, .b = d->nstr - 1, .c = 0};
+    ft_record fr = {.kind = FT_FUNCTION, .a = sn, .b = sf, .c = 0};
     if (an_defs_add(d, &fr) || fn_kind(d, (uint32_t)d->nfunc - 1, kind))
         return -1;
     *id = (uint32_t)d->nfunc - 1;
@@ -422,7 +665,7 @@ typedef struct nframes {
 
 /* Append frames [from, to) of f (outermost first: from the end of the innermost-first
  * list) under *v, unless hidden. */
-static int put_frames(an_defs *d, vtab *vt, vtab *ft, const nframes *f, uint64_t off,
+static int put_frames(an_defs *d, vtab *vt, vtab *ft, vtab *st, const nframes *f, uint64_t off,
                       uint32_t from, uint32_t to, int below, int above, uint32_t *v)
 {
     char buf[40];
@@ -431,12 +674,12 @@ static int put_frames(an_defs *d, vtab *vt, vtab *ft, const nframes *f, uint64_t
     if (!f->n) {
         uint32_t func;
         snprintf(buf, sizeof buf, "0x%" PRIx64, off);
-        return def_func(d, ft, buf, "", f->kind, &func) || view_node(d, vt, *v, func, 0, v);
+        return def_func(d, ft, st, buf, "", f->kind, &func) || view_node(d, vt, *v, func, 0, v);
     }
     for (uint32_t k = to; k-- > from;) {
         const sym_frame *sf = &sym.frames[f->first + k];
         uint32_t func;
-        if (def_func(d, ft, sf->name, sf->file, f->kind, &func) ||
+        if (def_func(d, ft, st, sf->name, sf->file, f->kind, &func) ||
             view_node(d, vt, *v, func, sf->line, v))
             return -1;
     }
@@ -459,7 +702,7 @@ int an_native_resolve(an_defs *d, an_progress *prog)
     uint32_t *mfile = calloc(d->nmod + 1, sizeof *mfile); /* module -> sym file + 1 */
     uint8_t *py_above = calloc(n, 1), *is_py = calloc(n, 1), *py_kid = calloc(n, 1);
     nframes *nf = calloc(n, sizeof *nf);
-    vtab vt = {0}, ft = {0};
+    vtab vt = {0}, ft = {0}, st = {0};
     if (!view[0] || !view[1] || !pend || !defer || !mfile || !py_above || !is_py || !py_kid || !nf)
         goto out;
     for (size_t i = 0; i < d->npend; i++)
@@ -512,8 +755,8 @@ int an_native_resolve(an_defs *d, an_progress *prog)
         uint32_t inner = py_kid[x] && nf[x].n > 1 ? nf[x].n - 1 : 0;
         for (int b = 0; b < 2; b++) {
             uint32_t v = p ? view[b][p] : 0, e = p && is_py[p] ? defer[p] : 0;
-            if ((e && put_frames(d, &vt, &ft, &nf[e], 0, 0, nf[e].n - 1, b, 1, &v)) ||
-                put_frames(d, &vt, &ft, &nf[x], pe->off, inner, nf[x].n ? nf[x].n : 1, b,
+            if ((e && put_frames(d, &vt, &ft, &st, &nf[e], 0, 0, nf[e].n - 1, b, 1, &v)) ||
+                put_frames(d, &vt, &ft, &st, &nf[x], pe->off, inner, nf[x].n ? nf[x].n : 1, b,
                            py_above[x], &v))
                 goto out;
             view[b][x] = v;
@@ -524,7 +767,7 @@ int an_native_resolve(an_defs *d, an_progress *prog)
     for (size_t x = 1; x < n; x++) {
         uint32_t v = view[0][x];
         if (is_py[x] && defer[x] &&
-            put_frames(d, &vt, &ft, &nf[defer[x]], 0, 0, nf[defer[x]].n - 1, 0, 1, &v))
+            put_frames(d, &vt, &ft, &st, &nf[defer[x]], 0, 0, nf[defer[x]].n - 1, 0, 1, &v))
             goto out;
         view[0][x] = v;
     }
@@ -543,5 +786,6 @@ out:
     free(nf);
     free(vt.e);
     free(ft.e);
+    free(st.e);
     return rc;
 }

@@ -48,8 +48,9 @@ def run(argv):
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if p.returncode != 0:
         sys.exit(f"bench: {argv} failed (exit {p.returncode}):\n{p.stderr}")
-    last = p.stdout.strip().splitlines()[-1] if p.stdout.strip() else ""
-    return wall, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime), last
+    ours = [l for l in p.stdout.splitlines() if l.startswith(("native_churn:", "py_alloc:"))]
+    return wall, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime), \
+        ours[-1] if ours else ""
 
 
 def batch(name, script):

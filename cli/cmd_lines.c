@@ -265,18 +265,22 @@ int cmd_lines(int argc, char **argv)
         free(files);
         return 1;
     }
-    uint64_t *alloc = rp.totals, peak_event = rp.peak_event, peak = rp.peak, total = rp.total_bytes;
-    size_t nalloc = rp.ntotals;
-    rp.totals = NULL;
-    an_replay_free(&rp);
+    /* The whole run's replay keeps its definitions: the one stopped at the peak has
+     * fewer, and with native frames (an_native_resolve) its own nodes after them. */
+    an_replay all = rp;
+    uint64_t *alloc = all.totals, peak_event = all.peak_event, peak = all.peak;
+    uint64_t total = all.total_bytes;
+    size_t nalloc = all.ntotals;
     if (cli_replay(&rp, path, peak_event, 0)) {
-        free(files), free(alloc);
+        free(files);
+        an_replay_free(&all);
         return 1;
     }
-    size_t n = rp.defs.nnode ? rp.defs.nnode : 1;
+    const an_defs *defs = &all.defs;
+    size_t n = defs->nnode ? defs->nnode : 1;
     uint64_t *live = live_per_stack(&rp, n);
     ltab t = {NULL, 0, 0};
-    int rc = !live || tally(&t, &rp.defs, live, alloc, nalloc < n ? nalloc : n, n);
+    int rc = !live || tally(&t, defs, live, alloc, nalloc < n ? nalloc : n, n);
     line_stat **rows = rc ? NULL : malloc((t.n ? t.n : 1) * sizeof *rows);
     size_t nrows = 0;
     for (size_t i = 0; rows && t.e && i <= t.mask; i++) /* t.e: NULL when nothing was live */
@@ -290,7 +294,7 @@ int cmd_lines(int argc, char **argv)
     qsort(rows, nrows, sizeof *rows, by_line);
     for (int f = 0; f < nfiles; f++) { /* a file asked for that the trace never saw */
         size_t k = 0;
-        while (k < nrows && !named(&rp.defs, rows[k]->file, files + f, 1))
+        while (k < nrows && !named(defs, rows[k]->file, files + f, 1))
             k++;
         if (k == nrows) {
             cli_error("'%s' is not in '%s': nothing was allocated from it", files[f], path);
@@ -318,10 +322,10 @@ int cmd_lines(int argc, char **argv)
             falloc += rows[j]->allocated;
             j++;
         }
-        int want = nfiles ? named(&rp.defs, rows[i]->file, files, nfiles)
+        int want = nfiles ? named(defs, rows[i]->file, files, nfiles)
                           : (ftotal && ftotal * 100 >= peak) || (falloc && falloc * 100 >= total);
         if (want)
-            print_file(&c, &rp.defs, rows[i]->file, rows + i, j - i, nfiles > 0);
+            print_file(&c, defs, rows[i]->file, rows + i, j - i, nfiles > 0);
         i = j;
     }
     if (root) {
@@ -338,6 +342,8 @@ done:
     free(live);
     free(alloc);
     free(files);
+    all.totals = NULL;
+    an_replay_free(&all);
     an_replay_free(&rp);
     return rc;
 }

@@ -3,23 +3,25 @@
  *
  * expect: peak_bytes = 3_200_000
  * expect: top_function = grow
- * expect: top_line = 26
+ * expect: top_line = 28
  * expect: top_bytes = 3_000_000
- * expect: top_chain = main:48 load:43 parse:35 grow:26
+ * expect: top_chain = main:51 load:46 parse:37 grow:28
  * expect: second_function = parse
- * expect: second_line = 32
+ * expect: second_line = 34
  * expect: second_bytes = 200_000
- * expect: not_at_peak = 40
+ * expect: not_at_peak = 42
+ * expect: not_at_peak_allocated = 50_000
  *
- * Why: an ingest step in C. load reads into a 50,000-byte scratch buffer (line 40) and
- * frees it, then parse keeps a 200,000-byte index (line 32) and grows three 1,000,000-
- * byte columns (line 26): 3.2 MB live at the peak, 3 MB of it grow's, reached through
+ * Why: an ingest step in C. load reads into a 50,000-byte scratch buffer (line 42) and
+ * frees it, then parse keeps a 200,000-byte index (line 34) and grows three 1,000,000-
+ * byte columns (line 28): 3.2 MB live at the peak, 3 MB of it grow's, reached through
  * main -> load -> parse -> grow. noinline keeps every function a frame of its own. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static void *keep[8];
+static void *volatile seen; /* the scratch buffer escapes: the compiler keeps its malloc */
 
 __attribute__((noinline)) static void grow(int i)
 {
@@ -39,6 +41,7 @@ __attribute__((noinline)) static void load(void)
 {
     char *scratch = malloc(50000);
     memset(scratch, 3, 50000);
+    seen = scratch;
     free(scratch);
     parse();
 }

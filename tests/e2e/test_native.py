@@ -6,6 +6,7 @@ with `filrec run --native`, and `filrec summary --json` must report exactly that
 rest are test programs with answers they print or the test knows: libraries loaded
 and closed during the run, a stripped library, NumPy under Debian's python3 with the
 Python line spliced in above the C frames, and a thread started from C."""
+import json
 import re
 import shutil
 import subprocess
@@ -57,7 +58,7 @@ def test_native_sample_known_answer(filrec, summary, tmp_path, sample):
     subprocess.run([*cc, "-g", "-O1", "-o", str(exe), str(src)], check=True, timeout=TIMEOUT,
                    cwd=tmp_path)  # gfortran writes its .mod files there
     want = expectations(src)
-    _, _, s = run_native(filrec, summary, tmp_path, str(exe))
+    trace, _, s = run_native(filrec, summary, tmp_path, str(exe))
     assert s["peak_bytes"] == want["peak_bytes"] or \
         want["peak_bytes"] <= s["peak_bytes"] <= want["peak_bytes"] + 8192, s["peak_bytes"]
     for rank, which in ((0, "top"), (1, "second")):
@@ -70,9 +71,14 @@ def test_native_sample_known_answer(filrec, summary, tmp_path, sample):
         mine = [f"{fn}:{line}" for file, fn, line in frames(s["locations"][0])
                 if file.endswith(src.name)]
         assert mine == want["top_chain"].split(), mine
-    if "not_at_peak" in want:
+    if "not_at_peak" in want:  # allocated there (`filrec lines`), and freed by the peak
         assert not [l for l in s["locations"] if l["line"] == want["not_at_peak"] and
                     l["file"].endswith(src.name)]
+        p = subprocess.run([filrec, "lines", "--json", str(trace)], capture_output=True,
+                           text=True, timeout=TIMEOUT)
+        rows = {r["line"]: r for f in json.loads(p.stdout)["files"]
+                if f["file"].endswith(src.name) for r in f["lines"]}
+        assert rows[want["not_at_peak"]]["allocated"] == want["not_at_peak_allocated"]
 
 
 def test_native_dlopen_dlclose_and_stripped(filrec, summary, build, prog, tmp_path):
@@ -137,7 +143,6 @@ def numpy_location(filrec, summary, tmp_path, py, view=None):
         cmd[2:2] = ["--native-frames", view]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
     assert p.returncode == 0, p.stderr
-    import json
     s = json.loads(p.stdout)
     found = [l for l in s["locations"] if l["bytes"] == 32_000_000]
     assert len(found) == 1, [(l["function"], l["line"], l["bytes"]) for l in s["locations"][:5]]
@@ -220,7 +225,6 @@ def test_native_splice_every_version(filrec, summary, python, tmp_path):
     assert len(loc) == 1 and (loc[0]["function"], loc[0]["line"]) == ("f", 2), s["locations"][:3]
     p = subprocess.run([filrec, "summary", "--native-frames", "all", "--json", "--top", "0",
                         str(trace)], capture_output=True, text=True, timeout=TIMEOUT)
-    import json
     every = [l for l in json.loads(p.stdout)["locations"] if l["bytes"] == loc[0]["bytes"]][0]
     names = [f[1] for f in frames(every)]
     eval_fn = "_PyEval_EvalFrameDefault"
