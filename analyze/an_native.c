@@ -100,6 +100,8 @@ static struct {
     uint64_t resolved;             /* distinct addresses resolved */
 } sym;
 
+/* Where separate debug files are looked for (libdw's syntax: "+:.debug:/usr/lib/debug"
+ * and its .build-id/ trees); FILREC_DEBUG_PATH replaces the default, NULL. */
 static char *debuginfo_path;
 static const Dwfl_Callbacks callbacks = {
     .find_elf = dwfl_build_id_find_elf,
@@ -143,6 +145,8 @@ static int open_file(const char *path, size_t n, const uint8_t *bid, uint32_t bi
     memcpy(f->build_id, bid, bid_len);
     f->build_id_len = bid_len;
     f->kind = file_kind(f->path);
+    if (!sym.nfiles)
+        debuginfo_path = getenv("FILREC_DEBUG_PATH");
     if ((f->dwfl = dwfl_begin(&callbacks))) {
         dwfl_report_begin(f->dwfl);
         f->mod = dwfl_report_elf(f->dwfl, base_name(f->path), f->path, -1, 0, false);

@@ -11,7 +11,7 @@
 # the process tree (filrec's sink included), trace bytes per event of --native on
 # native_churn, the analyzer's events per second on that trace (`filrec summary`), and
 # how long naming 10,000 distinct native addresses takes (a generated program with
-# 10,000 allocating functions, `filrec summary` on its trace less the replay).
+# 10,000 allocating functions: `filrec summary` on its trace, which names them all).
 # The report replaces the section between <!-- native:begin --> and <!-- native:end -->
 # in BENCHMARKS.md and is printed.
 #

@@ -7,6 +7,7 @@ rest are test programs with answers they print or the test knows: libraries load
 and closed during the run, a stripped library, NumPy under Debian's python3 with the
 Python line spliced in above the C frames, and a thread started from C."""
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -236,3 +237,27 @@ def test_native_splice_every_version(filrec, summary, python, tmp_path):
     assert names.count("<module>") == 1 and names.count("f") == 1, names
     default = [f[1] for f in frames(loc[0])]
     assert eval_fn not in default and default.index("f") == default.index("<module>") + 1, default
+
+
+def test_native_separate_debug_info_by_build_id(filrec, summary, build, prog, tmp_path):
+    """A stripped library whose debug information is a separate file, found by build id
+    under a debug folder (/usr/lib/debug, or FILREC_DEBUG_PATH): named with file and
+    line, as the unstripped one is."""
+    lib = tmp_path / "libnat_d.so"
+    shutil.copy(build / "clib" / "libnatkeep.so", lib)
+    notes = subprocess.run(["readelf", "-n", str(lib)], capture_output=True, text=True).stdout
+    bid = re.search(r"Build ID: ([0-9a-f]+)", notes).group(1)
+    dbg = tmp_path / "debug" / ".build-id" / bid[:2] / (bid[2:] + ".debug")
+    dbg.parent.mkdir(parents=True)
+    subprocess.run(["objcopy", "--only-keep-debug", str(lib), str(dbg)], check=True)
+    subprocess.run(["strip", "--strip-debug", "--strip-unneeded", str(lib)], check=True)
+    trace, r, _ = run_native(filrec, summary, tmp_path, prog("native_dl"), str(lib), str(lib))
+    p = subprocess.run([filrec, "summary", "--json", str(trace)], capture_output=True, text=True,
+                       timeout=TIMEOUT, env={**os.environ, "FILREC_DEBUG_PATH": str(tmp_path / "debug")})
+    s = json.loads(p.stdout)
+    named = [l for l in s["locations"] if l["function"] == "nat_fill"]
+    assert named and named[0]["line"] == 8 and named[0]["file"].endswith("natkeep.c"), \
+        [(l["function"], l["file"], l["line"]) for l in s["locations"][:4]]
+    assert named[0]["bytes"] == 3_000_000  # both loads: 1,000,000 and 2,000,000 bytes
+    without = summary(trace)  # no debug folder: the stripped library's own symbols only
+    assert not [l for l in without["locations"] if l["function"] == "nat_fill"]
