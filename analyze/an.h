@@ -98,6 +98,9 @@ typedef struct an_defs {
  * NATIVE_FRAME); other kinds are ignored. 0, or -1 when out of memory. */
 int an_defs_add(an_defs *d, const ft_record *rec);
 const char *an_defs_string(const an_defs *d, uint32_t id, size_t *len);
+/* Make *p (an array of *cap elements of size bytes) hold at least need, doubling. 0 or
+ * -1 (out of memory: *p unchanged). */
+int an_grow(void **p, size_t *cap, size_t need, size_t size);
 /* The stack an allocation is charged to: its own, or, for a thread with no stack of
  * its own (a thread pool started from C), the stack that created the thread. */
 uint32_t an_defs_charge(const an_defs *d, uint32_t stack, uint32_t thread);

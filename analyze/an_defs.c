@@ -7,7 +7,7 @@
 
 #include "an.h"
 
-static int grow(void **p, size_t *cap, size_t need, size_t size)
+int an_grow(void **p, size_t *cap, size_t need, size_t size)
 {
     if (need <= *cap)
         return 0;
@@ -25,20 +25,20 @@ static int grow(void **p, size_t *cap, size_t need, size_t size)
 static int add_string(an_defs *d, const char *s, size_t n)
 {
     if (!d->nstr) { /* id 0 is the empty string */
-        if (grow((void **)&d->text, &d->text_cap, 1, 1))
+        if (an_grow((void **)&d->text, &d->text_cap, 1, 1))
             return -1;
         d->text[0] = 0;
         d->text_len = 1;
         d->nstr = 1;
-        if (grow((void **)&d->str_off, &d->str_cap, 1, sizeof *d->str_off) ||
+        if (an_grow((void **)&d->str_off, &d->str_cap, 1, sizeof *d->str_off) ||
             !(d->str_len = realloc(d->str_len, d->str_cap * sizeof *d->str_len)))
             return -1;
         d->str_off[0] = 0;
         d->str_len[0] = 0;
     }
     size_t cap = d->str_cap;
-    if (grow((void **)&d->text, &d->text_cap, d->text_len + n + 1, 1) ||
-        grow((void **)&d->str_off, &d->str_cap, d->nstr + 1, sizeof *d->str_off))
+    if (an_grow((void **)&d->text, &d->text_cap, d->text_len + n + 1, 1) ||
+        an_grow((void **)&d->str_off, &d->str_cap, d->nstr + 1, sizeof *d->str_off))
         return -1;
     if (d->str_cap != cap) {
         uint32_t *l = realloc(d->str_len, d->str_cap * sizeof *l);
@@ -60,14 +60,14 @@ int an_defs_add(an_defs *d, const ft_record *rec)
     case FT_STRING:
         return add_string(d, rec->str, rec->len);
     case FT_FUNCTION:
-        if (grow((void **)&d->func, &d->func_cap, d->nfunc + 2, sizeof *d->func))
+        if (an_grow((void **)&d->func, &d->func_cap, d->nfunc + 2, sizeof *d->func))
             return -1;
         if (!d->nfunc)
             d->nfunc = 1; /* id 0 unused */
         d->func[d->nfunc++] = (an_func){(uint32_t)rec->a, (uint32_t)rec->b, (uint32_t)rec->c};
         return 0;
     case FT_STACK_NODE:
-        if (grow((void **)&d->node, &d->node_cap, d->nnode + 2, sizeof *d->node))
+        if (an_grow((void **)&d->node, &d->node_cap, d->nnode + 2, sizeof *d->node))
             return -1;
         if (!d->nnode) {
             d->node[0] = (an_node){0, 0, 0};
@@ -79,7 +79,7 @@ int an_defs_add(an_defs *d, const ft_record *rec)
     case FT_NATIVE_FRAME:
         return an_native_add(d, rec);
     case FT_THREAD_START:
-        if (grow((void **)&d->thread_stack, &d->thread_cap, rec->a + 1, sizeof *d->thread_stack))
+        if (an_grow((void **)&d->thread_stack, &d->thread_cap, rec->a + 1, sizeof *d->thread_stack))
             return -1;
         if (!d->nthread)
             d->thread_stack[0] = 0;

@@ -21,25 +21,10 @@ static enum an_native_view view_mode = AN_NATIVE_SOME;
 void an_native_set_view(enum an_native_view v) { view_mode = v; }
 
 /* ---- definitions: MODULE and NATIVE_FRAME records ---- */
-static int grow(void **p, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : 64;
-    while (c < need)
-        c *= 2;
-    void *q = realloc(*p, c * size);
-    if (!q)
-        return -1;
-    *p = q;
-    *cap = c;
-    return 0;
-}
-
 int an_native_add(an_defs *d, const ft_record *rec)
 {
     if (rec->kind == FT_MODULE) {
-        if (grow((void **)&d->mod, &d->mod_cap, d->nmod + 2, sizeof *d->mod))
+        if (an_grow((void **)&d->mod, &d->mod_cap, d->nmod + 2, sizeof *d->mod))
             return -1;
         if (!d->nmod)
             d->nmod = 1; /* id 0: no module */
@@ -49,8 +34,8 @@ int an_native_add(an_defs *d, const ft_record *rec)
         return 0;
     }
     /* NATIVE_FRAME: a node with no function until resolved */
-    if (grow((void **)&d->node, &d->node_cap, d->nnode + 2, sizeof *d->node) ||
-        grow((void **)&d->pend, &d->pend_cap, d->npend + 1, sizeof *d->pend))
+    if (an_grow((void **)&d->node, &d->node_cap, d->nnode + 2, sizeof *d->node) ||
+        an_grow((void **)&d->pend, &d->pend_cap, d->npend + 1, sizeof *d->pend))
         return -1;
     if (!d->nnode) {
         d->node[0] = (an_node){0, 0, 0};
@@ -136,7 +121,7 @@ static int open_file(const char *path, size_t n, const uint8_t *bid, uint32_t bi
         if (strlen(sym.files[i].path) == n && !memcmp(sym.files[i].path, path, n) &&
             sym.files[i].build_id_len == bid_len && !memcmp(sym.files[i].build_id, bid, bid_len))
             return (int)i;
-    if (grow((void **)&sym.files, &sym.files_cap, sym.nfiles + 1, sizeof *sym.files))
+    if (an_grow((void **)&sym.files, &sym.files_cap, sym.nfiles + 1, sizeof *sym.files))
         return -1;
     sym_file *f = &sym.files[sym.nfiles];
     memset(f, 0, sizeof *f);
@@ -217,7 +202,7 @@ static const char *comp_dir; /* of the unit resolve() is in */
 
 static int push_frame(char *name, const char *file, uint32_t line)
 {
-    if (!name || grow((void **)&sym.frames, &sym.frames_cap, sym.nframes + 1, sizeof *sym.frames)) {
+    if (!name || an_grow((void **)&sym.frames, &sym.frames_cap, sym.nframes + 1, sizeof *sym.frames)) {
         free(name);
         return -1;
     }
@@ -267,7 +252,7 @@ static int index_dies(cu_index *u, Dwarf_Die *die, int depth)
         if (tag == DW_TAG_subprogram) {
             Dwarf_Addr base, lo, hi;
             for (ptrdiff_t o = 0; (o = dwarf_ranges(&kid, o, &base, &lo, &hi)) > 0;) {
-                if (grow((void **)&u->fn, &u->cap, u->n + 1, sizeof *u->fn))
+                if (an_grow((void **)&u->fn, &u->cap, u->n + 1, sizeof *u->fn))
                     return -1;
                 u->fn[u->n++] = (cu_fn){lo, hi, kid, NULL, 0, 0};
             }
@@ -287,7 +272,7 @@ static cu_index *unit_of(Dwarf_Die *cu)
     for (size_t i = nunits; i-- > 0;)
         if (units[i].cu == key)
             return &units[i];
-    if (grow((void **)&units, &units_cap, nunits + 1, sizeof *units))
+    if (an_grow((void **)&units, &units_cap, nunits + 1, sizeof *units))
         return NULL;
     cu_index *u = &units[nunits];
     *u = (cu_index){key, NULL, 0, 0};
@@ -328,7 +313,7 @@ static int scopes_at(Dwarf_Die *cu, Dwarf_Addr pc, Dwarf_Die *chain, int cap)
             do {
                 int tag = dwarf_tag(&kid);
                 if ((tag == DW_TAG_inlined_subroutine || tag == DW_TAG_lexical_block) &&
-                    !grow((void **)&fn->kids, &kcap, (size_t)fn->nkids + 1, sizeof *fn->kids))
+                    !an_grow((void **)&fn->kids, &kcap, (size_t)fn->nkids + 1, sizeof *fn->kids))
                     fn->kids[fn->nkids++] = kid;
             } while (dwarf_siblingof(&kid, &kid) == 0);
         }
@@ -390,7 +375,7 @@ static const char *symbol_at(sym_file *f, GElf_Addr pc)
             const char *name = dwfl_module_getsym_info(f->mod, i, &s, &at, NULL, NULL, NULL);
             if (!name || !*name || GELF_ST_TYPE(s.st_info) != STT_FUNC || !at)
                 continue;
-            if (grow((void **)&f->fns, &f->nfns_cap, f->nfns + 1, sizeof *f->fns))
+            if (an_grow((void **)&f->fns, &f->nfns_cap, f->nfns + 1, sizeof *f->fns))
                 break;
             f->fns[f->nfns++] = (sym_fn){at, at + (s.st_size ? s.st_size : 1), name};
         }
@@ -498,8 +483,9 @@ static const sym_addr *lookup(uint32_t file, uint64_t off)
 uint64_t an_native_resolved(void) { return sym.resolved; }
 
 /* ---- the rewrite into the reports' view ---- */
-typedef struct vkey {
-    uint32_t parent, func, line, id;
+typedef struct vkey {              /* an entry of an intern table: its hash, its key */
+    uint64_t h;
+    uint32_t parent, func, line, id; /* id 0: an empty slot */
 } vkey;
 
 typedef struct vtab {
@@ -507,9 +493,31 @@ typedef struct vtab {
     size_t mask, used;
 } vtab;
 
+/* Room for one more entry (doubling the table when half full). 0 or -1. */
+static int vtab_room(vtab *t)
+{
+    if (t->used * 2 < t->mask)
+        return 0;
+    size_t cap = t->mask ? (t->mask + 1) * 2 : 1024;
+    vkey *e = calloc(cap, sizeof *e);
+    if (!e)
+        return -1;
+    for (size_t i = 0; t->e && i <= t->mask; i++)
+        if (t->e[i].id) {
+            size_t j = t->e[i].h & (cap - 1);
+            while (e[j].id)
+                j = (j + 1) & (cap - 1);
+            e[j] = t->e[i];
+        }
+    free(t->e);
+    t->e = e;
+    t->mask = cap - 1;
+    return 0;
+}
+
 static int fn_kind(an_defs *d, uint32_t func, uint8_t kind)
 {
-    if (grow((void **)&d->fkind, &d->fkind_cap, func + 1, 1))
+    if (an_grow((void **)&d->fkind, &d->fkind_cap, func + 1, 1))
         return -1;
     memset(d->fkind + d->nfkind, 0, func + 1 > d->nfkind ? func + 1 - d->nfkind : 0);
     if (func + 1 > d->nfkind)
@@ -525,28 +533,13 @@ static int def_string(an_defs *d, vtab *st, const char *s, uint32_t *id)
     uint64_t h = 1469598103934665603ull;
     for (const char *c = s; *c; c++)
         h = (h ^ (uint8_t)*c) * 1099511628211ull;
-    if (st->used * 2 >= st->mask) {
-        size_t cap = st->mask ? (st->mask + 1) * 2 : 1024;
-        vkey *t = calloc(cap, sizeof *t);
-        if (!t)
-            return -1;
-        for (size_t i = 0; st->e && i <= st->mask; i++)
-            if (st->e[i].id) {
-                size_t j = ((uint64_t)st->e[i].parent << 32 | st->e[i].func) & (cap - 1);
-                while (t[j].id)
-                    j = (j + 1) & (cap - 1);
-                t[j] = st->e[i];
-            }
-        free(st->e);
-        st->e = t;
-        st->mask = cap - 1;
-    }
-    uint32_t h1 = (uint32_t)(h >> 32), h2 = (uint32_t)h;
+    if (vtab_room(st))
+        return -1;
     size_t i = h & st->mask, n = strlen(s);
     for (; st->e[i].id; i = (i + 1) & st->mask) {
         size_t len;
         const char *have = an_defs_string(d, st->e[i].id, &len);
-        if (st->e[i].parent == h1 && st->e[i].func == h2 && len == n && !memcmp(have, s, n)) {
+        if (st->e[i].h == h && len == n && !memcmp(have, s, n)) {
             *id = st->e[i].id;
             return 0;
         }
@@ -555,7 +548,7 @@ static int def_string(an_defs *d, vtab *st, const char *s, uint32_t *id)
     if (d->nstr >= UINT32_MAX - 1 || an_defs_add(d, &r))
         return -1;
     *id = (uint32_t)d->nstr - 1;
-    st->e[i] = (vkey){h1, h2, 0, *id};
+    st->e[i] = (vkey){h, 0, 0, 0, *id};
     st->used++;
     return 0;
 }
@@ -570,26 +563,11 @@ static int def_func(an_defs *d, vtab *ft, vtab *st, const char *name, const char
     h = (h ^ 0xff) * 1099511628211ull;
     for (const char *s = file; *s; s++)
         h = (h ^ (uint8_t)*s) * 1099511628211ull;
-    if (ft->used * 2 >= ft->mask) {
-        size_t cap = ft->mask ? (ft->mask + 1) * 2 : 1024;
-        vkey *t = calloc(cap, sizeof *t);
-        if (!t)
-            return -1;
-        for (size_t i = 0; ft->e && i <= ft->mask; i++)
-            if (ft->e[i].id) {
-                size_t j = ((uint64_t)ft->e[i].parent << 32 | ft->e[i].func) & (cap - 1);
-                while (t[j].id)
-                    j = (j + 1) & (cap - 1);
-                t[j] = ft->e[i];
-            }
-        free(ft->e);
-        ft->e = t;
-        ft->mask = cap - 1;
-    }
-    uint32_t h1 = (uint32_t)(h >> 32), h2 = (uint32_t)h;
-    size_t i = ((uint64_t)h1 << 32 | h2) & ft->mask;
+    if (vtab_room(ft))
+        return -1;
+    size_t i = h & ft->mask;
     for (; ft->e[i].id; i = (i + 1) & ft->mask) {
-        if (ft->e[i].parent != h1 || ft->e[i].func != h2)
+        if (ft->e[i].h != h)
             continue;
         const an_func *f = &d->func[ft->e[i].id];
         size_t n1, n2;
@@ -606,7 +584,7 @@ static int def_func(an_defs *d, vtab *ft, vtab *st, const char *name, const char
     if (an_defs_add(d, &fr) || fn_kind(d, (uint32_t)d->nfunc - 1, kind))
         return -1;
     *id = (uint32_t)d->nfunc - 1;
-    ft->e[i] = (vkey){h1, h2, 0, *id};
+    ft->e[i] = (vkey){h, 0, 0, 0, *id};
     ft->used++;
     return 0;
 }
@@ -615,31 +593,17 @@ static int def_func(an_defs *d, vtab *ft, vtab *st, const char *name, const char
 static int view_node(an_defs *d, vtab *vt, uint32_t parent, uint32_t func, uint32_t line,
                      uint32_t *id)
 {
-    if (vt->used * 2 >= vt->mask) {
-        size_t cap = vt->mask ? (vt->mask + 1) * 2 : 4096;
-        vkey *t = calloc(cap, sizeof *t);
-        if (!t)
-            return -1;
-        for (size_t i = 0; vt->e && i <= vt->mask; i++)
-            if (vt->e[i].id) {
-                size_t j = mix((uint64_t)vt->e[i].parent << 32 | vt->e[i].func, vt->e[i].line) &
-                           (cap - 1);
-                while (t[j].id)
-                    j = (j + 1) & (cap - 1);
-                t[j] = vt->e[i];
-            }
-        free(vt->e);
-        vt->e = t;
-        vt->mask = cap - 1;
-    }
-    size_t i = mix((uint64_t)parent << 32 | func, line) & vt->mask;
+    uint64_t h = mix((uint64_t)parent << 32 | func, line);
+    if (vtab_room(vt))
+        return -1;
+    size_t i = h & vt->mask;
     while (vt->e[i].id && (vt->e[i].parent != parent || vt->e[i].func != func || vt->e[i].line != line))
         i = (i + 1) & vt->mask;
     if (!vt->e[i].id) {
         ft_record r = {.kind = FT_STACK_NODE, .stack = parent, .a = func, .b = line};
         if (d->nnode >= UINT32_MAX - 1 || an_defs_add(d, &r))
             return -1;
-        vt->e[i] = (vkey){parent, func, line, (uint32_t)d->nnode - 1};
+        vt->e[i] = (vkey){h, parent, func, line, (uint32_t)d->nnode - 1};
         vt->used++;
     }
     *id = vt->e[i].id;

@@ -1,6 +1,6 @@
 """filrec in IPython and Jupyter: `%load_ext filrec`, then
 
-    %%filrec [-o TRACE] [--python-allocators] [--threshold SIZE]
+    %%filrec [-o TRACE] [--python-allocators] [--native] [--threshold SIZE]
     ...cell...                   # recorded in this kernel: its variables stay
 
     %filrec_memit STATEMENT      # the statement's exact peak, and what it left allocated
@@ -71,6 +71,8 @@ class FilrecMagics(Magics):
               "folder of this kernel's, under the system's temporary folder)")
     @argument("--python-allocators", action="store_true",
               help="record every Python object allocation too")
+    @argument("--native", action="store_true",
+              help="record native stacks too (C, C++ and Fortran frames under each line)")
     @argument("--threshold", default=None, metavar="SIZE",
               help="say when the cell's live memory first passes SIZE (such as 500MB)")
     @argument("--no-flamegraph", action="store_true", help="only the one-line answer")
@@ -89,7 +91,7 @@ class FilrecMagics(Magics):
 
         on = (args.threshold, passed) if args.threshold else None
         with filrec.recording(_trace_path(args.output), python_allocators=args.python_allocators,
-                              force=True, on_threshold=on) as rec:
+                              force=True, on_threshold=on, native=args.native) as rec:
             result = self.shell.run_cell(cell, store_history=False)
         last = rec
         if rec.nested:

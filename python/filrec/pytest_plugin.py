@@ -35,6 +35,9 @@ def pytest_addoption(parser):
                      "limit_memory marks override it")
     g.addoption("--filrec-dir", default=None, metavar="DIR",
                 help="where the traces of failing tests are kept (default: .filrec)")
+    g.addoption("--filrec-native", action="store_true", default=False,
+                help="record native stacks too: the C, C++ and Fortran frames under each "
+                     "line, in the kept traces")
 
 
 def pytest_configure(config):
@@ -59,6 +62,7 @@ class _State:
         self.config = config
         self.default = default
         self.all = config.getoption("--filrec")
+        self.native = config.getoption("--filrec-native")
         self.results = {}  # nodeid -> _Result
         self.tmp = None
         self.warned = False
@@ -127,7 +131,7 @@ def pytest_runtest_call(item):
         return
     gc.collect()  # garbage of earlier tests is not this test's
     try:
-        rec = filrec.start(state.trace_path(item.nodeid), force=True)
+        rec = filrec.start(state.trace_path(item.nodeid), force=True, native=state.native)
     except RuntimeError as e:
         if not state.warned:
             state.warned = True

@@ -38,6 +38,7 @@ CELLS = [
     "def build(n):\n    keep = [bytearray(n) for i in range(3)]\n    tmp = bytearray(5 * n)\n"
     "    del tmp\n    return len(keep)",
     "%filrec_lines -f build build(10_000_000)",
+    "%%filrec --native --no-flamegraph\ne = bytearray(40_000_000)",
 ]
 
 
@@ -78,6 +79,19 @@ def test_notebook_magics(build):
     last = "".join(o["text"] for o in out[4])
     assert "filrec: the cell's live memory passed 20MB (" in last, last
     assert not any(o["html"] for o in out[4])
+
+    # %%filrec --native: the trace holds native frames (format version 3) under line 1.
+    m = re.search(r"the cell's line 1 held 40,000,001 bytes.*; trace: (\S+)",
+                  "".join(o["text"] for o in out[7]))
+    assert m, out[7]
+    native = m.group(1)
+    with open(native, "rb") as f:
+        assert f.read(9)[8] == 3
+    s = json.loads(subprocess.run([str(build / "filrec"), "summary", "--json", native],
+                                  capture_output=True, text=True, check=True).stdout)
+    top = s["locations"][0]
+    assert top["bytes"] == 40_000_001 and top["line"] == 1
+    assert top["stack"][-1]["file"] != top["file"], top["stack"]  # a native frame innermost
 
     # %filrec_lines: build's table, exact: line 2 keeps 3 x 10,000,001 bytes, line 3
     # takes 50,000,001 more (the peak), line 4 gives them back.

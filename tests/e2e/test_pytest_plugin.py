@@ -102,3 +102,18 @@ def test_bad_limit_is_a_usage_error(tester):
     r = tester.runpytest_subprocess("-p", "filrec", "--filrec-limit", "lots")
     assert r.ret == pytest.ExitCode.USAGE_ERROR
     r.stderr.fnmatch_lines(["*'lots' is not a size*"])
+
+
+def test_native_stacks_in_kept_traces(tester, filrec):
+    """--filrec-native: the kept trace of a failing test holds the native frames under
+    its line (format version 3)."""
+    r = tester.runpytest_subprocess("-p", "filrec", "--filrec-native", "-k", "big")
+    r.assert_outcomes(failed=1)
+    kept = tester.path / ".filrec" / "test_mem.py_test_big.bin"
+    assert kept.read_bytes()[8] == 3
+    s = json.loads(subprocess.run([filrec, "summary", "--json", str(kept)], capture_output=True,
+                                  text=True, check=True).stdout)
+    top = s["locations"][0]
+    assert (top["line"], top["bytes"]) == (line("BIG"), 150_000_001)
+    names = [f["function"] for f in top["stack"]]
+    assert names.index("test_big") < len(names) - 1, names  # native frames below the line
