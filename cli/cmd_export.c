@@ -185,7 +185,7 @@ int cmd_export(int argc, char **argv)
     an_replay rp;
     if (cli_replay(&rp, path, 0, 1))
         return 1;
-    uint64_t peak_event = rp.peak_event, peak = rp.peak;
+    uint64_t peak_event = rp.peak_event, peak = rp.peak, peak_us = rp.peak_time_us;
     if (!at_end) {
         an_replay_free(&rp);
         if (cli_replay(&rp, path, peak_event, 0))
@@ -213,6 +213,9 @@ int cmd_export(int argc, char **argv)
             j = cJSON_CreateObject();
             cJSON_AddNumberToObject(j, "peak_bytes", (double)peak);
             cJSON_AddStringToObject(j, "at", at_end ? "end" : "peak");
+            /* The moment exported: what was live then, and when. */
+            cJSON_AddNumberToObject(j, "live_bytes", (double)t.node[0].bytes);
+            cJSON_AddNumberToObject(j, "time_s", (double)(at_end ? rp.end_us : peak_us) / 1e6);
             cJSON_AddItemToObject(j, "tree", tree_json(&t, &rp.defs, kids, first, 0));
         }
         char *text = cJSON_PrintUnformatted(j);

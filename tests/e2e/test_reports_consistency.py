@@ -159,6 +159,7 @@ def test_export_json_peak_matches_summary(pipeline, filrec):
     peak = rec.summary["peak_bytes"]
     j = run_json(filrec, "export", "--format", "json", rec.trace)
     assert (j["peak_bytes"], j["at"], j["tree"]["bytes"]) == (peak, "peak", peak)
+    assert (j["live_bytes"], j["time_s"]) == (peak, rec.summary["peak_time_s"])
 
     def check(node):        # every node's bytes are its self plus its children's
         kids = node.get("children", [])
@@ -211,7 +212,8 @@ def test_leaks_agree_with_stats_at_end(pipeline, filrec, tmp_path):
     assert sum(l["bytes"] for l in leaks["locations"]) == live
     assert leaks["peak_bytes"] == stats["peak_bytes"]
     j = run_json(filrec, "export", "--format", "json", "--at", "end", rec.trace)
-    assert (j["at"], j["tree"]["bytes"]) == ("end", live)
+    assert (j["at"], j["tree"]["bytes"], j["live_bytes"]) == ("end", live, live)
+    assert j["time_s"] == stats["duration_s"] and j["peak_bytes"] == stats["peak_bytes"]
     folded = run(filrec, "export", "--format", "folded", "--at", "end", rec.trace)
     assert sum(int(l.rsplit(" ", 1)[1]) for l in folded.splitlines()) == live
     s = run_json(filrec, "export", "--format", "speedscope", "--at", "end", rec.trace)
