@@ -184,22 +184,22 @@ typedef struct an_replay {
 /* Replay the trace at path, the whole of it, or up to and including event number
  * stop_at (events count ALLOC, FREE, MMAP, MUNMAP, MREMAP from 1) when it is not 0.
  * 0 on success (ended_early tells whether the trace was cut), a negative ft_error with
- * msg set otherwise. progress: a bar on stderr when it is a terminal and the replay
- * takes more than a second. */
-int an_replay_run(an_replay *rp, const char *path, uint64_t stop_at, int progress);
+ * msg set otherwise. progress: the label of a bar on stderr ("1/2 finding the peak")
+ * when it is a terminal and the replay takes more than a second; NULL: no bar. */
+int an_replay_run(an_replay *rp, const char *path, uint64_t stop_at, const char *progress);
 /* As an_replay_run of the whole trace, calling on_sample(ctx, ...) at each SAMPLE. */
 int an_replay_samples(an_replay *rp, const char *path,
                       int (*on_sample)(void *, uint64_t, uint64_t, uint64_t), void *ctx,
-                      int progress);
+                      const char *progress);
 /* As an_replay_run, counting temporary allocations freed within threshold (>= 1) later
  * allocations of the same thread into rp->temp. */
-int an_replay_temporaries(an_replay *rp, const char *path, unsigned threshold, int progress);
+int an_replay_temporaries(an_replay *rp, const char *path, unsigned threshold, const char *progress);
 /* Both in one pass (the report folder): temporaries, and on_sample per SAMPLE. */
 int an_replay_temporaries_samples(an_replay *rp, const char *path, unsigned threshold,
                                   int (*on_sample)(void *, uint64_t, uint64_t, uint64_t),
-                                  void *ctx, int progress);
+                                  void *ctx, const char *progress);
 /* As an_replay_run of the whole trace, summing bytes allocated per stack (rp->totals). */
-int an_replay_totals(an_replay *rp, const char *path, int progress);
+int an_replay_totals(an_replay *rp, const char *path, const char *progress);
 void an_replay_free(an_replay *rp);
 
 /* ---- an_peak.c: what was live where the replay stopped, by location ---- */

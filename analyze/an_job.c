@@ -125,7 +125,7 @@ static int on_sample(void *ctx, uint64_t time_us, uint64_t rss, uint64_t heap)
 static int run_proc(an_proc *p, an_replay *rp, const char *path, int progress)
 {
     struct collect c = {rp, p, 0};
-    int err = an_replay_samples(rp, path, on_sample, &c, progress);
+    int err = an_replay_samples(rp, path, on_sample, &c, progress ? "1/2 finding the job's peak" : NULL);
     if (err)
         return err;
     p->mono_ns = rp->hdr.mono_ns;

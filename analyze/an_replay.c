@@ -269,9 +269,9 @@ static int apply(an_replay *rp, const ft_record *rec)
     return 0;
 }
 
-static int replay(an_replay *rp, const char *path, uint64_t stop_at, int progress);
+static int replay(an_replay *rp, const char *path, uint64_t stop_at, const char *progress);
 
-int an_replay_run(an_replay *rp, const char *path, uint64_t stop_at, int progress)
+int an_replay_run(an_replay *rp, const char *path, uint64_t stop_at, const char *progress)
 {
     memset(rp, 0, sizeof *rp);
     return replay(rp, path, stop_at, progress);
@@ -279,7 +279,7 @@ int an_replay_run(an_replay *rp, const char *path, uint64_t stop_at, int progres
 
 int an_replay_samples(an_replay *rp, const char *path,
                       int (*on_sample)(void *, uint64_t, uint64_t, uint64_t), void *ctx,
-                      int progress)
+                      const char *progress)
 {
     memset(rp, 0, sizeof *rp);
     rp->on_sample = on_sample;
@@ -287,14 +287,14 @@ int an_replay_samples(an_replay *rp, const char *path,
     return replay(rp, path, 0, progress);
 }
 
-int an_replay_totals(an_replay *rp, const char *path, int progress)
+int an_replay_totals(an_replay *rp, const char *path, const char *progress)
 {
     memset(rp, 0, sizeof *rp);
     rp->track_totals = 1;
     return replay(rp, path, 0, progress);
 }
 
-int an_replay_temporaries(an_replay *rp, const char *path, unsigned threshold, int progress)
+int an_replay_temporaries(an_replay *rp, const char *path, unsigned threshold, const char *progress)
 {
     memset(rp, 0, sizeof *rp);
     rp->temp_threshold = threshold ? threshold : 1;
@@ -303,7 +303,7 @@ int an_replay_temporaries(an_replay *rp, const char *path, unsigned threshold, i
 
 int an_replay_temporaries_samples(an_replay *rp, const char *path, unsigned threshold,
                                   int (*on_sample)(void *, uint64_t, uint64_t, uint64_t),
-                                  void *ctx, int progress)
+                                  void *ctx, const char *progress)
 {
     memset(rp, 0, sizeof *rp);
     rp->temp_threshold = threshold ? threshold : 1;
@@ -312,7 +312,7 @@ int an_replay_temporaries_samples(an_replay *rp, const char *path, unsigned thre
     return replay(rp, path, 0, progress);
 }
 
-static int replay(an_replay *rp, const char *path, uint64_t stop_at, int progress)
+static int replay(an_replay *rp, const char *path, uint64_t stop_at, const char *progress)
 {
     rp->path = path;
     rp->threads = 1;
@@ -326,7 +326,7 @@ static int replay(an_replay *rp, const char *path, uint64_t stop_at, int progres
     if (an_live_init(&rp->live))
         return oom(rp);
     an_progress bar;
-    an_progress_init(&bar, "reading trace", progress);
+    an_progress_init(&bar, progress ? progress : "", progress != NULL);
     ft_record rec;
     uint64_t n = 0;
     while ((err = ft_reader_next(rp->r, &rec)) == 1) {
@@ -335,8 +335,9 @@ static int replay(an_replay *rp, const char *path, uint64_t stop_at, int progres
             break;
         if (stop_at && rp->events == stop_at)
             break;
-        if ((++n & 0xfffff) == 0)
-            an_progress_tick(&bar, ft_reader_pos(rp->r), ft_reader_size(rp->r));
+        if ((++n & 0xffff) == 0) /* a replay to an event: how far to it */
+            an_progress_tick(&bar, stop_at ? rp->events : ft_reader_pos(rp->r),
+                             stop_at ? stop_at : ft_reader_size(rp->r));
     }
     an_progress_end(&bar);
     if (err < 0) {
@@ -345,7 +346,7 @@ static int replay(an_replay *rp, const char *path, uint64_t stop_at, int progres
         return err;
     }
     if (rp->defs.npend) {
-        an_progress_init(&bar, "naming native frames", progress);
+        an_progress_init(&bar, "naming native frames", progress != NULL);
         err = an_native_resolve(&rp->defs, &bar);
         an_progress_end(&bar);
         if (err)

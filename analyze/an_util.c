@@ -84,13 +84,26 @@ static uint64_t now_ns(void)
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
+/* Work shorter than this shows no bar: a second, or FILREC_PROGRESS_AFTER seconds. */
+static uint64_t progress_after_ns(void)
+{
+    static uint64_t ns = UINT64_MAX;
+    if (ns == UINT64_MAX) {
+        const char *e = getenv("FILREC_PROGRESS_AFTER");
+        char *end;
+        double s = e && *e ? strtod(e, &end) : 1.0;
+        ns = e && *e && (*end || !(s >= 0 && s < 1e6)) ? 1000000000u : (uint64_t)(s * 1e9);
+    }
+    return ns;
+}
+
 void an_progress_init(an_progress *p, const char *what, int enabled)
 {
     p->on = enabled && isatty(2);
     p->shown = 0;
     p->what = what;
     p->start_ns = now_ns();
-    p->next_ns = p->start_ns + 1000000000u; /* only for work that takes over a second */
+    p->next_ns = p->start_ns + progress_after_ns(); /* only for work that takes a while */
 }
 
 void an_progress_tick(an_progress *p, uint64_t done, uint64_t total)

@@ -39,8 +39,13 @@ void cli_plot_peak(cli_plot_input *in, const struct an_defs *d, const struct an_
 int cli_plot_finish(cli_plot_input *in, const char *trace, const char *out);
 
 /* Replay path (to event stop_at, or all of it when 0), saying what went wrong: a
- * one-line error (returns 1, rp freed) or the ends-early warning (once: warn). */
+ * one-line error (returns 1, rp freed) or the ends-early warning (once: warn). The
+ * progress bar names the pass: the whole trace is the first of two (the peak is found),
+ * a replay to stop_at the second; a verb of one pass names its own (CLI_PASS_ONE). */
 int cli_replay(struct an_replay *rp, const char *path, uint64_t stop_at, int warn);
+#define CLI_PASS_1 "1/2 finding the peak"
+#define CLI_PASS_2 "2/2 replaying to the peak"
+#define CLI_PASS_ONE "reading the trace"
 /* The same reporting for a replay already run, which returned err. */
 int cli_replayed(struct an_replay *rp, const char *path, int err, int warn);
 

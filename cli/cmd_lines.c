@@ -261,7 +261,7 @@ int cmd_lines(int argc, char **argv)
         return 1;
     }
     an_replay rp;
-    if (cli_replayed(&rp, path, an_replay_totals(&rp, path, 1), 1)) {
+    if (cli_replayed(&rp, path, an_replay_totals(&rp, path, CLI_PASS_1), 1)) {
         free(files);
         return 1;
     }

@@ -151,7 +151,7 @@ static void take_replay(struct cli_plot_input *in, an_replay *rp)
 static int collect(struct cli_plot_input *in, const char *path)
 {
     an_replay rp;
-    if (cli_replayed(&rp, path, an_replay_samples(&rp, path, an_plot_sample, in->plot, 1), 1))
+    if (cli_replayed(&rp, path, an_replay_samples(&rp, path, an_plot_sample, in->plot, CLI_PASS_1), 1))
         return 1;
     take_replay(in, &rp);
     uint64_t peak_event = rp.peak_event;

@@ -284,7 +284,7 @@ int cli_report(const char *trace, const char *dir, char *answer_out, size_t cap)
     an_replay rp;
     cli_plot_input *pin = cli_plot_start(); /* NULL: out of memory, no plot */
     if (cli_replayed(&rp, trace, an_replay_temporaries_samples(&rp, trace, 2, pin ?
-                     cli_plot_on_sample : NULL, pin, 1), 1)) {
+                     cli_plot_on_sample : NULL, pin, CLI_PASS_1), 1)) {
         cli_plot_finish(pin, trace, NULL);
         return 1;
     }

@@ -262,7 +262,7 @@ int cmd_stats(int argc, char **argv)
         return 1;
     }
     an_replay rp;
-    if (cli_replay(&rp, path, 0, 1))
+    if (cli_replayed(&rp, path, an_replay_run(&rp, path, 0, CLI_PASS_ONE), 1))
         return 1;
     /* A trace with more of its job in PATH.d/: each process, and the job's peak. */
     char **paths = NULL, msg[600];

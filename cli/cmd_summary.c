@@ -475,8 +475,8 @@ static int parse(int argc, char **argv, struct opts *o, const char *use)
 static int report(struct opts *o)
 {
     an_replay rp;
-    int err = o->mode == TEMPORARY ? an_replay_temporaries(&rp, o->path, o->threshold, 1)
-                                   : an_replay_run(&rp, o->path, 0, 1);
+    int err = o->mode == TEMPORARY ? an_replay_temporaries(&rp, o->path, o->threshold, CLI_PASS_1)
+                                   : an_replay_run(&rp, o->path, 0, CLI_PASS_1);
     if (cli_replayed(&rp, o->path, err, 1))
         return 1;
     uint64_t peak = rp.peak, peak_us = rp.peak_time_us, peak_event = rp.peak_event, whole = peak;

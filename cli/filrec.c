@@ -66,7 +66,8 @@ int cli_replayed(an_replay *rp, const char *path, int err, int warn)
 
 int cli_replay(an_replay *rp, const char *path, uint64_t stop_at, int warn)
 {
-    return cli_replayed(rp, path, an_replay_run(rp, path, stop_at, 1), warn);
+    return cli_replayed(rp, path, an_replay_run(rp, path, stop_at, stop_at ? CLI_PASS_2 : CLI_PASS_1),
+                        warn);
 }
 
 void cli_put_text(const char *s)

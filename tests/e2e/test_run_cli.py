@@ -162,3 +162,39 @@ def test_summary_option_equals_forms(filrec, prog, tmp_path):
     assert rc == 1 and err == "filrec: option '--json' takes no value; see 'filrec summary --help'\n"
     rc, _, err = out("--top=")
     assert rc == 1 and err == "filrec: bad --top '': want a count\n"
+
+
+def test_progress_bar_names_its_pass(filrec, prog, tmp_path):
+    """On a terminal, a verb of two replays names each in its bar ("1/2 finding the
+    peak", then "2/2 replaying to the peak"); stats, of one, says "reading the trace".
+    FILREC_PROGRESS_AFTER=0 shows the bar at once (it waits a second by default)."""
+    import os
+    import pty
+    trace = tmp_path / "threads.bin"
+    r = subprocess.run([filrec, "run", "-o", str(trace), "--", prog("threads")],
+                       capture_output=True, text=True, timeout=TIMEOUT)
+    assert r.returncode == 0, r.stderr
+
+    def on_tty(*args):
+        master, slave = pty.openpty()
+        p = subprocess.run([filrec, *args, str(trace)], stdout=subprocess.DEVNULL, stderr=slave,
+                           timeout=TIMEOUT, env={**os.environ, "FILREC_PROGRESS_AFTER": "0"})
+        os.close(slave)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        os.close(master)
+        assert p.returncode == 0
+        return out.decode(errors="replace")
+
+    two = on_tty("summary")
+    assert "filrec: 1/2 finding the peak [" in two and "filrec: 2/2 replaying to the peak [" in two
+    assert two.index("1/2") < two.index("2/2")
+    one = on_tty("stats")
+    assert "filrec: reading the trace [" in one and "1/2" not in one
