@@ -444,6 +444,13 @@ int cmd_run(int argc, char **argv)
                         out, res.children, res.children == 1 ? "" : "es", dir);
             else
                 fprintf(stderr, "filrec: trace written to %s\n", out);
+            /* Said as they ran; counted again here, where the run's end is read. */
+            if (res.unrecorded)
+                fprintf(stderr, "filrec: not recorded: %u process%s of the job (listed in "
+                        "%s/unrecorded.tsv)\n", res.unrecorded, res.unrecorded == 1 ? "" : "es", dir);
+            if (res.refused)
+                fprintf(stderr, "filrec: not recorded: %u process%s that could not join\n",
+                        res.refused, res.refused == 1 ? "" : "es");
             if (report)
                 cli_report(out, NULL, said, sizeof said);
             if (said[0]) /* the answer, so that no one has to run a second command */

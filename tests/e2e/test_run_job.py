@@ -323,7 +323,12 @@ def test_run_job_unrecorded_children_listed(filrec, python, prog, stats, tmp_pat
                        text=True, timeout=TIMEOUT, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     a = program_answer(r.stdout)
-    said = [l for l in r.stderr.splitlines() if l.startswith("filrec: not recorded: ")]
+    said = [l for l in r.stderr.splitlines() if l.startswith("filrec: not recorded: process")]
+    # The run's end counts them again, after the line that says where the trace is.
+    end = r.stderr.splitlines()
+    written = next(i for i, l in enumerate(end) if l.startswith("filrec: trace written to "))
+    assert end[written + 1] == ("filrec: not recorded: 4 processes of the job (listed in "
+                                f"{trace}.d/unrecorded.tsv)"), end
     p, st = stats(trace)
     listed = {u["pid"]: u for u in st["not_recorded"]}
     assert set(listed) == {a["scrubbed"], a["no_preload"], a["static"], a["static_spawned"]}, \
