@@ -157,8 +157,15 @@ static void env_prepend(const char *name, const char *first)
 }
 
 static void exec_program(char **argv, const struct cli_parts *p, const char *sock, int follow,
-                         unsigned flags)
+                         unsigned flags, int started)
 {
+    if (started >= 0) { /* for the bootstrap: "b" when it runs, "s" when the program does */
+        char v[16];
+        int w = dup(started); /* without close-on-exec */
+        snprintf(v, sizeof v, "%d", w);
+        if (w >= 0)
+            setenv("FILREC_STARTED_FD", v, 1);
+    }
     setenv("FILREC_SOCK", sock, 1);
     setenv("FILREC_FOLLOW", follow ? "1" : "0", 1);
     env_prepend("LD_PRELOAD", p->lib);
@@ -407,6 +414,11 @@ int cmd_run(int argc, char **argv)
         cli_error("cannot listen for the program's processes: %s", strerror(errno));
         return 1;
     }
+    /* Whether a Python program's own code ever ran: a syntax error or a missing -m
+     * module stops it before, and leaves no trace (the bootstrap tells, on a pipe). */
+    int started[2] = {-1, -1};
+    if ((flags & FT_H_PYTHON) && pipe2(started, O_CLOEXEC | O_NONBLOCK))
+        started[0] = started[1] = -1;
     fflush(NULL);
     child = fork();
     if (child < 0) {
@@ -414,8 +426,10 @@ int cmd_run(int argc, char **argv)
         return 1;
     }
     if (child == 0)
-        exec_program(prog, &where, sock, follow, flags);
+        exec_program(prog, &where, sock, follow, flags, started[1]);
     free(prog);
+    if (started[1] >= 0)
+        close(started[1]);
     /* Like system(): the terminal's ^C and ^\ go to the program, not to us. */
     signal(SIGINT, SIG_IGN);
     signal(SIGQUIT, SIG_IGN);
@@ -433,10 +447,21 @@ int cmd_run(int argc, char **argv)
     }
     close(lfd);
     close(fd);
+    char said_so[4] = "";
+    if (started[0] >= 0) {
+        ssize_t n = read(started[0], said_so, sizeof said_so - 1);
+        said_so[n > 0 ? n : 0] = 0;
+        close(started[0]);
+    }
     struct stat st;
     if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) {
         if (st.st_size == 0) {
             unlink(out); /* the program never started: no trace */
+        } else if (!strcmp(said_so, "b")) { /* the bootstrap ran, the program's code did not */
+            unlink(out);
+            rmdir(dir); /* only when empty: a child's trace would stay */
+            cli_error("no trace: the program stopped before its code ran (%s)",
+                      WIFEXITED(status) ? "see its error above" : "killed");
         } else {
             char said[1400] = "";
             if (res.children)

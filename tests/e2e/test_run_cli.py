@@ -198,3 +198,25 @@ def test_progress_bar_names_its_pass(filrec, prog, tmp_path):
     assert two.index("1/2") < two.index("2/2")
     one = on_tty("stats")
     assert "filrec: reading the trace [" in one and "1/2" not in one
+
+
+@pytest.mark.parametrize("args, says", [
+    (["bad.py"], "SyntaxError"),
+    (["-m", "no_such_module_for_filrec"], "No module named no_such_module_for_filrec"),
+])
+def test_run_program_that_never_starts_leaves_no_trace(filrec, tmp_path, args, says):
+    """A syntax error or a missing -m module: Python's own error and exit status, one
+    line from filrec, and no trace, report or "next:" hint; a script that fails once
+    running keeps its trace."""
+    (tmp_path / "bad.py").write_text("x = (\n")
+    (tmp_path / "fails.py").write_text("x = bytearray(3_000_000)\nraise SystemExit(3)\n")
+    p = subprocess.run([filrec, "run", "-o", str(tmp_path / "t.bin"), *args], capture_output=True,
+                       text=True, timeout=TIMEOUT, cwd=tmp_path)
+    assert p.returncode == 1 and says in p.stderr, p.stderr
+    assert "filrec: no trace: the program stopped before its code ran (see its error above)" \
+        in p.stderr
+    assert "next:" not in p.stderr and "trace written" not in p.stderr
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["bad.py", "fails.py"]
+    p = subprocess.run([filrec, "run", "--no-report", "-o", str(tmp_path / "f.bin"), "fails.py"],
+                       capture_output=True, text=True, timeout=TIMEOUT, cwd=tmp_path)
+    assert p.returncode == 3 and (tmp_path / "f.bin").is_file(), p.stderr

@@ -7,6 +7,33 @@ workers, subprocesses) are recorded too; under --no-follow (FILREC_FOLLOW=0) fil
 variables leave it, and PYTHONPATH is put back."""
 
 
+def _filrec_tell_started(fd):
+    """Tell `filrec run` on fd that the bootstrap runs ("b"), then, from a profile hook
+    that lasts until then, that the program's own code starts ("s": the first frame of
+    a module run as __main__, which a syntax error or a missing -m module never
+    reaches). The descriptor is not inherited."""
+    import os
+    import sys
+
+    try:
+        os.set_inheritable(fd, False)
+        os.write(fd, b"b")
+    except OSError:
+        return
+
+    def first_call(frame, event, arg):
+        if event == "call" and frame.f_code.co_name == "<module>" and \
+                frame.f_globals.get("__name__") == "__main__":
+            sys.setprofile(None)
+            try:
+                os.write(fd, b"s")
+                os.close(fd)
+            except OSError:
+                pass
+
+    sys.setprofile(first_call)
+
+
 def _filrec_start():
     import os
     import sys
@@ -17,6 +44,9 @@ def _filrec_start():
     package = env.get("FILREC_PYPKG", "")
     objects = env.get("FILREC_PYOBJECTS", "") == "1"  # --python-allocators
     break_at = int(env.pop("FILREC_BREAK_AT", "0") or 0)  # --break-at: this process only
+    started = env.pop("FILREC_STARTED_FD", None)  # this process only
+    if started:
+        _filrec_tell_started(int(started))
     if env.get("FILREC_FOLLOW") == "0":
         for name in ("FILREC_PYDIR", "FILREC_PYPKG", "FILREC_PYOBJECTS", "FILREC_FOLLOW",
                      "FILREC_NATIVE"):
