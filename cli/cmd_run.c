@@ -457,11 +457,12 @@ int cmd_run(int argc, char **argv)
     if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) {
         if (st.st_size == 0) {
             unlink(out); /* the program never started: no trace */
-        } else if (!strcmp(said_so, "b")) { /* the bootstrap ran, the program's code did not */
+        } else if (!strcmp(said_so, "b") && WIFEXITED(status) && WEXITSTATUS(status)) {
+            /* The bootstrap ran and the program's code did not, and it failed (a program
+             * whose own sitecustomize took the profile hook away still exits 0). */
             unlink(out);
             rmdir(dir); /* only when empty: a child's trace would stay */
-            cli_error("no trace: the program stopped before its code ran (%s)",
-                      WIFEXITED(status) ? "see its error above" : "killed");
+            cli_error("no trace: the program stopped before its code ran (see its error above)");
         } else {
             char said[1400] = "";
             if (res.children)
