@@ -207,7 +207,9 @@ static void script_head(FILE *f, const struct opts *o, const struct cli_plot_inp
     gp_quote(f, title, strlen(title));
     fputs("\nset datafile separator tab\nset key below horizontal\nset grid\n"
           "set border 3\nset tics nomirror\nset style fill transparent solid 0.12 noborder\n"
-          "set style textbox opaque noborder\n", f);
+          "set style textbox opaque noborder\n"
+          "region_rgb(i) = int(i) % 4 == 0 ? 0x1f77b4 : int(i) % 4 == 1 ? 0xff7f0e : "
+          "int(i) % 4 == 2 ? 0x2ca02c : 0x9467bd\n", f);
 }
 
 #define MAX_LABELS 40 /* more markers than this: lines only, labels would be a smear */
@@ -224,12 +226,14 @@ static void script_plot(FILE *f, const struct cli_plot_input *in, const char *da
     if (in->plot->rss.max)
         fprintf(f, ", \\\n  '' index 1 using ($1/%g):($2/%g) with lines lw 1.5 "
                    "lc rgb '#7f7f7f' title 'RSS'", xs, ys);
+    /* Neighbouring regions in different colours: by their row, four in turn. */
     if (regions)
-        fprintf(f, ", \\\n  '' index 3 using (($1+$2)/2/%g):(%g/2):(($2-$1)/2/%g):(%g/2) "
-                   "with boxxyerror lc rgb '#1f77b4' notitle", xs, ytop, xs, ytop);
+        fprintf(f, ", \\\n  '' index 3 using (($1+$2)/2/%g):(%g/2):(($2-$1)/2/%g):(%g/2):"
+                   "(region_rgb(column(0))) with boxxyerror lc rgb variable notitle",
+                xs, ytop, xs, ytop);
     if (regions && regions <= MAX_LABELS)
-        fprintf(f, ", \\\n  '' index 3 using ($1/%g):(%g):3 with labels left "
-                   "offset 0.5,0 font ',8' tc rgb '#1f77b4' notitle", xs, ytop * 0.03);
+        fprintf(f, ", \\\n  '' index 3 using ($1/%g):(%g):3:(region_rgb(column(0))) with "
+                   "labels left offset 0.5,0 font ',8' tc rgb variable notitle", xs, ytop * 0.03);
     if (points)
         fprintf(f, ", \\\n  '' index 2 using ($1/%g):(0):(0):(%g) with vectors nohead "
                    "dt 2 lc rgb '#555555' notitle", xs, ytop);

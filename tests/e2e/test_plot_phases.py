@@ -188,3 +188,35 @@ def test_plot_without_gnuplot(phases, tmp_path):
     assert p.stderr == f"filrec: report written to {tmp_path / 'r'}/index.html\n"
     assert not (tmp_path / "r" / "memory.svg").exists()
     assert "No plot: it needs gnuplot" in (tmp_path / "r" / "index.html").read_text()
+
+
+REGIONS = """\
+import time
+import filrec
+
+keep = []
+for i in range(3):
+    with filrec.region("step %d" % i):
+        keep.append(bytearray(20_000_000))
+        time.sleep(0.05)
+"""
+
+
+def test_plot_neighbouring_regions_differ_in_colour(phases, tmp_path):
+    """Three regions one after another: three shaded spans, each its own colour."""
+    d, filrec, _, _, _ = phases
+    script = tmp_path / "regions.py"
+    script.write_text(REGIONS)
+    trace = tmp_path / "r.bin"
+    r = subprocess.run([filrec, "run", "--no-report", "-o", str(trace), "--python",
+                        "/usr/bin/python3", str(script)], capture_output=True, text=True,
+                       timeout=TIMEOUT, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    svg = tmp_path / "r.svg"
+    p = subprocess.run([filrec, "plot", "--data", str(tmp_path / "r.dat"), "-o", str(svg),
+                        str(trace)], capture_output=True, text=True, timeout=TIMEOUT)
+    assert p.returncode == 0, p.stderr
+    regions = read_data(tmp_path / "r.dat")[3]
+    assert [row[2] for row in regions] == ["step 0", "step 1", "step 2"]
+    fills = re.findall(r'fill="(rgb\([\d, ]+\))"', svg.read_text())
+    assert len(fills) == 3 and len(set(fills)) == 3, fills
