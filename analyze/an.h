@@ -415,8 +415,9 @@ int an_job_tree(const an_job *j, int reversed, int hide_imports, struct an_tree 
  * with no Python frame keeps its own). For every report of the run. */
 enum an_native_view { AN_NATIVE_SOME, AN_NATIVE_ALL, AN_NATIVE_NONE };
 void an_native_set_view(enum an_native_view v);
-/* MODULE and NATIVE_FRAME records, for an_defs_add. 0 or -1. */
-int an_native_add(an_defs *d, const ft_record *rec);
+/* For an_defs_add: a MODULE record, or the NATIVE_FRAME record of node id node (its
+ * node already added), kept until an_native_resolve. 0 or -1. */
+int an_native_add(an_defs *d, const ft_record *rec, uint32_t node);
 static inline uint8_t an_defs_fkind(const an_defs *d, uint32_t func)
 {
     return func < d->nfkind ? d->fkind[func] : AN_FK_PYTHON;
@@ -426,8 +427,6 @@ struct an_progress;
  * stack id reads as Python frames do (functions with a name, a file, a line). Once per
  * definitions; a no-op when there are none. 0, or -1 when out of memory. */
 int an_native_resolve(an_defs *d, struct an_progress *prog);
-/* Distinct addresses resolved so far in this run. */
-uint64_t an_native_resolved(void);
 
 /* ---- an_util.c ---- */
 /* "1.2 MB" style, decimal units, into buf (at least 16 bytes). */

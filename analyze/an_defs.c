@@ -67,17 +67,21 @@ int an_defs_add(an_defs *d, const ft_record *rec)
         d->func[d->nfunc++] = (an_func){(uint32_t)rec->a, (uint32_t)rec->b, (uint32_t)rec->c};
         return 0;
     case FT_STACK_NODE:
+    case FT_NATIVE_FRAME: /* a node with no function until an_native_resolve names it */
         if (an_grow((void **)&d->node, &d->node_cap, d->nnode + 2, sizeof *d->node))
             return -1;
         if (!d->nnode) {
             d->node[0] = (an_node){0, 0, 0};
             d->nnode = 1;
         }
+        if (rec->kind == FT_NATIVE_FRAME) {
+            d->node[d->nnode] = (an_node){rec->stack, 0, 0};
+            return an_native_add(d, rec, (uint32_t)d->nnode++);
+        }
         d->node[d->nnode++] = (an_node){rec->stack, (uint32_t)rec->a, (uint32_t)rec->b};
         return 0;
     case FT_MODULE:
-    case FT_NATIVE_FRAME:
-        return an_native_add(d, rec);
+        return an_native_add(d, rec, 0);
     case FT_THREAD_START:
         if (an_grow((void **)&d->thread_stack, &d->thread_cap, rec->a + 1, sizeof *d->thread_stack))
             return -1;

@@ -21,7 +21,7 @@ static enum an_native_view view_mode = AN_NATIVE_SOME;
 void an_native_set_view(enum an_native_view v) { view_mode = v; }
 
 /* ---- definitions: MODULE and NATIVE_FRAME records ---- */
-int an_native_add(an_defs *d, const ft_record *rec)
+int an_native_add(an_defs *d, const ft_record *rec, uint32_t node)
 {
     if (rec->kind == FT_MODULE) {
         if (an_grow((void **)&d->mod, &d->mod_cap, d->nmod + 2, sizeof *d->mod))
@@ -33,16 +33,9 @@ int an_native_add(an_defs *d, const ft_record *rec)
         memcpy(m->build_id, rec->str, rec->len < sizeof m->build_id ? rec->len : sizeof m->build_id);
         return 0;
     }
-    /* NATIVE_FRAME: a node with no function until resolved */
-    if (an_grow((void **)&d->node, &d->node_cap, d->nnode + 2, sizeof *d->node) ||
-        an_grow((void **)&d->pend, &d->pend_cap, d->npend + 1, sizeof *d->pend))
+    if (an_grow((void **)&d->pend, &d->pend_cap, d->npend + 1, sizeof *d->pend))
         return -1;
-    if (!d->nnode) {
-        d->node[0] = (an_node){0, 0, 0};
-        d->nnode = 1;
-    }
-    d->pend[d->npend++] = (an_pending){(uint32_t)d->nnode, (uint32_t)rec->a, rec->b};
-    d->node[d->nnode++] = (an_node){rec->stack, 0, 0};
+    d->pend[d->npend++] = (an_pending){node, (uint32_t)rec->a, rec->b};
     return 0;
 }
 
@@ -82,7 +75,6 @@ static struct {
     size_t nframes, frames_cap;
     sym_addr *addr;
     size_t mask, used;
-    uint64_t resolved;             /* distinct addresses resolved */
 } sym;
 
 /* Where separate debug files are looked for (libdw's syntax: "+:.debug:/usr/lib/debug"
@@ -198,15 +190,15 @@ static char *source_path(const char *file, const char *dir)
     return p;
 }
 
-static const char *comp_dir; /* of the unit resolve() is in */
-
-static int push_frame(char *name, const char *file, uint32_t line)
+/* One frame onto sym.frames, its file made absolute with dir (the unit's comp_dir,
+ * or NULL). Takes name (malloc'd). 0 or -1. */
+static int push_frame(char *name, const char *file, const char *dir, uint32_t line)
 {
     if (!name || an_grow((void **)&sym.frames, &sym.frames_cap, sym.nframes + 1, sizeof *sym.frames)) {
         free(name);
         return -1;
     }
-    char *f = source_path(file, comp_dir);
+    char *f = source_path(file, dir);
     if (!f) {
         free(name);
         return -1;
@@ -404,8 +396,7 @@ static int resolve(sym_file *f, uint64_t off)
     const char *symname = m ? symbol_at(f, pc) : NULL;
     if (!symname) {
         snprintf(buf, sizeof buf, "%s+0x%" PRIx64, base_name(f->path), off);
-        comp_dir = NULL;
-        return push_frame(strdup(buf), f->path, 0);
+        return push_frame(strdup(buf), f->path, NULL, 0);
     }
     int line = 0;
     const char *file = NULL;
@@ -417,16 +408,17 @@ static int resolve(sym_file *f, uint64_t off)
     int ns = cu ? scopes_at(cu, pc - bias, chain, 64) : 0;
     Dwarf_Files *files = NULL;
     Dwarf_Attribute ca;
-    comp_dir = cu ? dwarf_formstring(dwarf_attr(cu, DW_AT_comp_dir, &ca)) : NULL;
+    const char *dir = cu ? dwarf_formstring(dwarf_attr(cu, DW_AT_comp_dir, &ca)) : NULL;
     if (cu)
         dwarf_getsrcfiles(cu, &files, NULL);
     if (!ns)
-        return push_frame(demangled(symname), file ? file : f->path, (uint32_t)(line > 0 ? line : 0));
+        return push_frame(demangled(symname), file ? file : f->path, dir,
+                          (uint32_t)(line > 0 ? line : 0));
     for (int i = ns; i-- > 0;) { /* innermost first: each inlined call's site is the
                                   * location of the frame outside it */
         const char *name = die_name(&chain[i]);
-        if (push_frame(demangled(i || !name ? (name ? name : symname) : name),
-                       file ? file : f->path, (uint32_t)(line > 0 ? line : 0)))
+        if (push_frame(demangled(name ? name : symname), file ? file : f->path, dir,
+                       (uint32_t)(line > 0 ? line : 0)))
             return -1;
         Dwarf_Attribute a;
         Dwarf_Word cf = 0, cl = 0;
@@ -475,12 +467,10 @@ static const sym_addr *lookup(uint32_t file, uint64_t off)
             return NULL;
         *a = (sym_addr){off, file + 1, (uint32_t)first, (uint32_t)(sym.nframes - first)};
         sym.used++;
-        sym.resolved++;
     }
     return a;
 }
 
-uint64_t an_native_resolved(void) { return sym.resolved; }
 
 /* ---- the rewrite into the reports' view ---- */
 typedef struct vkey {              /* an entry of an intern table: its hash, its key */
@@ -526,13 +516,20 @@ static int fn_kind(an_defs *d, uint32_t func, uint8_t kind)
     return 0;
 }
 
+/* FNV-1a of the NUL-terminated s, chained from h (start: FNV_START). */
+#define FNV_START 1469598103934665603ull
+static uint64_t fnv(uint64_t h, const char *s)
+{
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    return h;
+}
+
 /* A string of d, defined on first use: one id per distinct string, so that reports
  * that group by file see one file. */
 static int def_string(an_defs *d, vtab *st, const char *s, uint32_t *id)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (const char *c = s; *c; c++)
-        h = (h ^ (uint8_t)*c) * 1099511628211ull;
+    uint64_t h = fnv(FNV_START, s);
     if (vtab_room(st))
         return -1;
     size_t i = h & st->mask, n = strlen(s);
@@ -557,12 +554,7 @@ static int def_string(an_defs *d, vtab *st, const char *s, uint32_t *id)
 static int def_func(an_defs *d, vtab *ft, vtab *st, const char *name, const char *file,
                     uint8_t kind, uint32_t *id)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (const char *s = name; *s; s++)
-        h = (h ^ (uint8_t)*s) * 1099511628211ull;
-    h = (h ^ 0xff) * 1099511628211ull;
-    for (const char *s = file; *s; s++)
-        h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    uint64_t h = fnv(fnv(FNV_START, name) ^ 0xff, file); /* 0xff: no byte of a string */
     if (vtab_room(ft))
         return -1;
     size_t i = h & ft->mask;

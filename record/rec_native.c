@@ -279,7 +279,7 @@ static struct nat_thread *thread_block(void)
 /* The native frames of the caller of the hook, innermost first, into t->raw, this
  * library's frames left out; *req gets how many are inside the thread's bound (the
  * frames outside thread_main, which never change, are not). */
-static int unwind(struct nat_thread *t, uintptr_t *out, int *req)
+static int unwind(struct nat_thread *t, int *req)
 {
     int n = unw_bt((void **)t->raw, NAT_MAX + 32), k = 0;
     *req = -1;
@@ -290,7 +290,7 @@ static int unwind(struct nat_thread *t, uintptr_t *out, int *req)
                 *req = k; /* thread_main: the thread's outermost own frame */
             continue;
         }
-        out[k++] = ip;
+        t->raw[k++] = ip; /* compacted in place: k never passes i */
     }
     if (*req < 0)
         *req = rec_tl.stack_bound ? k : 0;
@@ -329,10 +329,11 @@ static int slots_hold(const struct nat_thread *t)
 
 /* The hybrid chain of the native frames and Python stack py, innermost first, into
  * t->now: each evaluation frame is preceded by the Python frames it runs (up to and
- * including the entry frame of its call). Returns its length. */
-static int splice(struct nat_thread *t, uint32_t py)
+ * including the entry frame of its call). Returns its length; *has_py: whether it
+ * holds a Python frame. */
+static int splice(struct nat_thread *t, uint32_t py, int *has_py)
 {
-    int n = 0;
+    int n = 0, py_n = 0;
     const struct pynode *f = pynode(py);
     for (int k = 0; k < t->nip && n < HYB_MAX; k++) {
         uintptr_t ip = t->ip[k];
@@ -340,6 +341,7 @@ static int splice(struct nat_thread *t, uint32_t py)
             while (f && n < HYB_MAX) {
                 uint32_t line = f->line;
                 t->now[n++] = (struct elem){f->func, line & ~FILREC_NODE_ENTRY};
+                py_n++;
                 f = pynode(f->parent);
                 if (line & FILREC_NODE_ENTRY)
                     break;
@@ -348,9 +350,19 @@ static int splice(struct nat_thread *t, uint32_t py)
         if (n < HYB_MAX)
             t->now[n++] = (struct elem){ELEM_NATIVE, ip};
     }
-    for (; f && n < HYB_MAX; f = pynode(f->parent)) /* frames no evaluation frame took */
+    for (; f && n < HYB_MAX; f = pynode(f->parent), py_n++) /* frames no evaluation frame took */
         t->now[n++] = (struct elem){f->func, f->line & ~FILREC_NODE_ENTRY};
+    *has_py = py_n > 0;
     return n;
+}
+
+/* The slot of key (k1, k2): its entry, or the empty slot it would go in. */
+static struct ient *probe(uint64_t k1, uint64_t k2)
+{
+    size_t i = hash2(k1, k2) & imask;
+    while (itab[i].id && (itab[i].k1 != k1 || itab[i].k2 != k2))
+        i = (i + 1) & imask;
+    return &itab[i];
 }
 
 /* The node of frame e under parent. nat_lock held. 0: not recording any more. */
@@ -359,11 +371,9 @@ static uint32_t intern(uint32_t parent, const struct elem *e, int *scanned)
     uint64_t k1 = e->k1 ^ (uint64_t)parent << 32;
     if (iused * 2 >= imask && itab_grow())
         return 0;
-    size_t i = hash2(k1, e->k2) & imask;
-    while (itab[i].id && (itab[i].k1 != k1 || itab[i].k2 != e->k2))
-        i = (i + 1) & imask;
-    if (itab[i].id)
-        return itab[i].id;
+    struct ient *slot = probe(k1, e->k2);
+    if (slot->id)
+        return slot->id;
     uint32_t id;
     int keep = 1;
     if (e->k1 & ELEM_NATIVE) {
@@ -371,15 +381,13 @@ static uint32_t intern(uint32_t parent, const struct elem *e, int *scanned)
         keep = m || *scanned == 1; /* unknown only for want of a scan: ask again later */
         uint64_t v[3] = {parent, m ? m->id : 0, m ? e->k2 - m->bias : e->k2};
         id = rec_define(FT_NATIVE_FRAME, &rec.nnodes, 3, v, NULL, 0);
-        i = hash2(k1, e->k2) & imask; /* the scan may have dropped the lock */
-        while (itab[i].id && (itab[i].k1 != k1 || itab[i].k2 != e->k2))
-            i = (i + 1) & imask;
+        slot = probe(k1, e->k2); /* the scan may have dropped the lock */
     } else {
         uint64_t v[3] = {parent, e->k1, e->k2};
         id = rec_define(FT_STACK_NODE, &rec.nnodes, 3, v, NULL, 0);
     }
-    if (id && keep && !itab[i].id) {
-        itab[i] = (struct ient){k1, e->k2, id};
+    if (id && keep && !slot->id) {
+        *slot = (struct ient){k1, e->k2, id};
         iused++;
     }
     return id;
@@ -431,7 +439,7 @@ uint32_t rec_native_stack(uintptr_t ra, uintptr_t cfa)
     }
     int same = ra && ra == t->ra && cfa == t->cfa && t->nslot && slots_hold(t);
     if (!same) {
-        int req, n = unwind(t, t->raw, &req);
+        int req, n = unwind(t, &req);
         same = n == t->nip && !memcmp(t->raw, t->ip, (size_t)n * sizeof *t->ip);
         memcpy(t->ip, t->raw, (size_t)n * sizeof *t->ip);
         t->nip = n;
@@ -446,10 +454,7 @@ uint32_t rec_native_stack(uintptr_t ra, uintptr_t cfa)
     if (t->leaf && py == t->py)
         return t->leaf;
     t->py = py;
-    int n = splice(t, py);
-    int has_py = 0;
-    for (int i = 0; i < n && !has_py; i++)
-        has_py = !(t->now[i].k1 & ELEM_NATIVE);
+    int has_py, n = splice(t, py, &has_py);
     /* A thread started from C, with no Python of its own, sits under the line that
      * started it. */
     t->leaf = build(t, n, has_py ? 0 : rec_tl.root);
