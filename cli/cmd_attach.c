@@ -267,6 +267,8 @@ static int visit(pid_t pid, const char *gdb, cJSON *args, char *out, size_t cap)
     cJSON_AddStringToObject(args, "result", v.f[RESULT]);
     cJSON_AddStringToObject(args, "started", v.f[STARTED]);
     cJSON_AddNumberToObject(args, "deadline", now_s() + START_SECONDS);
+    cJSON *action = cJSON_GetObjectItem(args, "action");
+    int stop = cJSON_IsString(action) && !strcmp(action->valuestring, "stop");
     char *json = cJSON_PrintUnformatted(args);
     cJSON_Delete(args);
     char go[2048], code[512], script[1024];
@@ -293,6 +295,14 @@ static int visit(pid_t pid, const char *gdb, cJSON *args, char *out, size_t cap)
              v.f[ARGS]);
     int n = snprintf(code, sizeof code,
                      "exec(open(\"%s\").read(), {\"__name__\": \"filrec_attach\"})", v.f[GO]);
+    /* A detach first stops the recorder with a pending call of its own, in C: the
+     * Python that then finishes the job (reading and compiling the code above, which
+     * allocates) is not the program's and must not be in its trace, or its peak. */
+    char maps[64], stop_first[128] = "";
+    snprintf(maps, sizeof maps, "/proc/%d/maps", (int)pid);
+    if (stop && file_has(maps, "libfilrec.so"))
+        snprintf(stop_first, sizeof stop_first,
+                 "print $apc((void *) filrec_inprocess_stop_pending, (void *) 0)\n");
     snprintf(script, sizeof script,
              "set pagination off\n"
              "set confirm off\n"
@@ -300,10 +310,11 @@ static int visit(pid_t pid, const char *gdb, cJSON *args, char *out, size_t cap)
              "set $buf = $mm(0, 4096, 3, 0x22, -1, 0)\n"
              "restore %s binary $buf\n"
              "set $apc = (int (*)(void *, void *)) Py_AddPendingCall\n"
+             "%s"
              "print $apc((void *) PyRun_SimpleString, $buf)\n"
              "detach\n"
              "quit\n",
-             v.f[CODE]);
+             v.f[CODE], stop_first);
     int bad = !json || write_file(v.f[ARGS], json, strlen(json)) ||
               write_file(v.f[GO], go, strlen(go)) || write_file(v.f[CODE], code, (size_t)n + 1) ||
               write_file(v.f[SCRIPT], script, strlen(script));

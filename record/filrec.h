@@ -66,6 +66,8 @@ int filrec_inprocess_begin(const char *sock, int native);
  * while a threshold is set. Returns 1 if recording. */
 int filrec_watch(unsigned long long bytes, void (*notify)(unsigned long long live));
 int filrec_inprocess_stop(void);
+/* filrec_inprocess_stop as a CPython pending call (Py_AddPendingCall): always 0. */
+int filrec_inprocess_stop_pending(void *arg);
 
 #ifdef __cplusplus
 }

@@ -676,6 +676,15 @@ REC_EXPORT int filrec_inprocess_stop(void)
     return was ? 0 : ESRCH;
 }
 
+/* For a pending call (Py_AddPendingCall, queued by filrec detach): stop, and return 0
+ * whatever happened, as a pending call that fails would raise in the program. */
+REC_EXPORT int filrec_inprocess_stop_pending(void *arg)
+{
+    (void)arg;
+    filrec_inprocess_stop();
+    return 0;
+}
+
 void rec_finish(unsigned flags, uint64_t end)
 {
     if (getpid() != rec.pid)
