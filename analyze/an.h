@@ -28,23 +28,33 @@ int an_live_put(an_live *t, const an_block *b, an_block *old);
 int an_live_take(an_live *t, uint64_t addr, an_block *out);
 void an_live_free(an_live *t);
 
-/* ---- an_maps.c: tracked anonymous mappings, disjoint page ranges ---- */
+/* ---- an_maps.c: tracked mappings, disjoint page ranges ----
+ * A range counts bytes: its length, or, once measured (MMAP f1, RESIDENT), the
+ * resident bytes last measured in it (FORMAT.md, "Resident pages"). */
 typedef struct an_range {
-    uint64_t start, end;
+    uint64_t start, end, bytes;
     uint32_t stack, thread;
+    uint8_t measured, file;     /* counts resident bytes; maps a file (MAP_PRIVATE) */
 } an_range;
 
 typedef struct an_maps {
     an_range *r;
     size_t n, cap;
+    uint64_t untouched;         /* measured anonymous bytes not resident: reserved only */
 } an_maps;
 
-/* Add [start, end), replacing any overlap (MAP_FIXED); returns bytes of overlap removed,
- * or UINT64_MAX when out of memory. */
+/* Add [start, end), replacing any overlap (MAP_FIXED); returns the counted bytes of the
+ * overlap removed, or UINT64_MAX when out of memory. */
 uint64_t an_maps_add(an_maps *m, const an_range *add);
-/* Remove the tracked part of [start, end); returns the bytes removed and the stack of
- * the first removed piece in *stack. */
-uint64_t an_maps_remove(an_maps *m, uint64_t start, uint64_t end, uint32_t *stack);
+/* Remove the tracked part of [start, end); returns the counted bytes removed, and, when
+ * first is not NULL, the first removed piece's range in *first (first->end is 0 when
+ * nothing was tracked there). A measured range that loses part keeps at most the
+ * length left of its count. */
+uint64_t an_maps_remove(an_maps *m, uint64_t start, uint64_t end, an_range *first);
+/* Set the count of the range that starts at addr (RESIDENT), which is measured from then
+ * on. Returns the count it had, UINT64_MAX when no range starts there, or UINT64_MAX - 1
+ * when bytes is over its length. */
+uint64_t an_maps_set(an_maps *m, uint64_t addr, uint64_t bytes, an_range **range);
 void an_maps_free(an_maps *m);
 
 /* ---- an_defs.c: what ids in the trace refer to ---- */
@@ -149,6 +159,7 @@ typedef struct an_replay {
     unsigned version;           /* the trace's format version */
     uint64_t counts[FT_KIND_COUNT];
     uint64_t cur, peak, peak_event, peak_time_us;
+    uint64_t peak_untouched;    /* at the peak: measured mappings' bytes never touched */
     /* The most live bytes since the last SAMPLE, and the event that reached it (an
      * on_sample callback reads them, and restarts them at cur and events). */
     uint64_t ivl_peak, ivl_peak_event;

@@ -114,7 +114,7 @@ int an_peak_locations(const an_replay *rp, enum an_by by, an_loc **out, size_t *
         const an_range *r = &rp->maps.r[i];
         uint32_t s = an_defs_charge(d, r->stack, r->thread);
         if (s < nstacks)
-            bytes[s] += r->end - r->start, blocks[s]++;
+            bytes[s] += r->bytes, blocks[s] += r->bytes != 0;
     }
     int rc = an_group(d, bytes, blocks, nstacks, by, out, nout);
     free(bytes);

@@ -37,6 +37,7 @@ static void note_peak(an_replay *rp)
         rp->ivl_peak_event = rp->events;
         if (rp->cur > rp->peak) {
             rp->peak = rp->cur;
+            rp->peak_untouched = rp->maps.untouched;
             rp->peak_event = rp->events;
             rp->peak_time_us = rp->now_us;
         }
@@ -135,7 +136,6 @@ static int apply(an_replay *rp, const ft_record *rec)
 {
     an_block old;
     uint64_t page = rp->hdr.page_size, n;
-    uint32_t stack = 0;
     switch (rec->kind) {
     case FT_ALLOC: {
         an_block b = {rec->addr, rec->size, rec->stack, rec->thread};
@@ -164,17 +164,39 @@ static int apply(an_replay *rp, const ft_record *rec)
         break;
     case FT_MMAP: {
         n = page_up(rec->size, page);
-        an_range r = {rec->addr, rec->addr + n < rec->addr ? UINT64_MAX : rec->addr + n,
-                      rec->stack, rec->thread};
+        an_range r = {rec->addr, rec->addr + n < rec->addr ? UINT64_MAX : rec->addr + n, 0,
+                      rec->stack, rec->thread, !!(rec->flags & FT_F1), !!(rec->flags & FT_F2)};
+        r.bytes = r.measured ? 0 : r.end - r.start; /* measured: RESIDENT says */
         uint64_t gone = an_maps_add(&rp->maps, &r);
         if (gone == UINT64_MAX)
             return oom(rp);
         rp->events++;
-        rp->total_bytes += r.end - r.start;
-        rp->cur += (r.end - r.start) - gone;
-        if (rp->track_totals && add_total(rp, rec->stack, rec->thread, r.end - r.start))
+        rp->total_bytes += r.bytes;
+        rp->cur += r.bytes - gone;
+        if (rp->track_totals && add_total(rp, rec->stack, rec->thread, r.bytes))
             return oom(rp);
         note_peak(rp);
+        break;
+    }
+    case FT_RESIDENT: {
+        rp->events++;
+        an_range *r = NULL;
+        uint64_t was = an_maps_set(&rp->maps, rec->addr, rec->size, &r);
+        if (was == UINT64_MAX)
+            break; /* the mapping is gone (as a FREE of an unknown block) */
+        if (was == UINT64_MAX - 1) {
+            snprintf(rp->msg, sizeof rp->msg, "offset %llu: a resident record of %llu bytes "
+                     "for a mapping of %llu", (unsigned long long)ft_reader_frame_offset(rp->r),
+                     (unsigned long long)rec->size, (unsigned long long)(r->end - r->start));
+            return FT_E_RECORD;
+        }
+        rp->cur += rec->size - was;
+        if (rec->size > was) {
+            rp->total_bytes += rec->size - was;
+            if (rp->track_totals && add_total(rp, r->stack, r->thread, rec->size - was))
+                return oom(rp);
+            note_peak(rp);
+        }
         break;
     }
     case FT_MUNMAP:
@@ -186,20 +208,23 @@ static int apply(an_replay *rp, const ft_record *rec)
     case FT_MREMAP: {
         rp->events++;
         n = page_up(rec->size, page);
+        an_range r;
         uint64_t gone = an_maps_remove(&rp->maps, rec->addr,
                                        rec->addr + n < rec->addr ? UINT64_MAX : rec->addr + n,
-                                       &stack);
+                                       &r);
         rp->cur -= gone;
-        if (gone) {
+        if (r.end) { /* any of it was tracked: the new range is, with the first piece's stack */
             n = page_up(rec->size2, page);
-            an_range r = {rec->addr2, rec->addr2 + n < rec->addr2 ? UINT64_MAX : rec->addr2 + n,
-                          stack, rec->thread};
+            r.start = rec->addr2;
+            r.end = rec->addr2 + n < rec->addr2 ? UINT64_MAX : rec->addr2 + n;
+            r.thread = rec->thread;
+            r.bytes = r.measured ? (gone < r.end - r.start ? gone : r.end - r.start)
+                                 : r.end - r.start;
             uint64_t also = an_maps_add(&rp->maps, &r);
             if (also == UINT64_MAX)
                 return oom(rp);
-            uint64_t size = r.end - r.start;
-            rp->total_bytes += size > gone ? size - gone : 0;
-            rp->cur += size - also;
+            rp->total_bytes += r.bytes > gone ? r.bytes - gone : 0;
+            rp->cur += r.bytes - also;
             note_peak(rp);
         }
         break;

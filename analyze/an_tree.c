@@ -139,7 +139,7 @@ int an_tree_add(an_tree *t, const an_replay *rp, const an_defs *d, const uint32_
         const an_range *r = &rp->maps.r[i];
         uint32_t s = an_defs_charge(own, r->stack, r->thread);
         if (s < nstacks)
-            bytes[s] += r->end - r->start, blocks[s]++;
+            bytes[s] += r->bytes, blocks[s] += r->bytes != 0;
     }
     for (uint32_t s = 0; s < nstacks; s++)
         if (blocks[s] && add_stack(t, d, map ? (s ? map[s] : nostack) : s, bytes[s], blocks[s],

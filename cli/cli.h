@@ -55,6 +55,12 @@ typedef struct cJSON cJSON;
 void cli_put_ending(const struct an_replay *rp);
 cJSON *cli_ending_json(const struct an_replay *rp);
 int cli_ended_plainly(const struct an_replay *rp);
+/* "67.1 MB more mapped but never touched (not counted)": the untouched part of measured
+ * mappings at a moment; "" when there is none. */
+const char *cli_untouched(uint64_t bytes, char *buf, size_t cap);
+/* The recorder's note on why it recorded no Python stacks (a point marker labelled
+ * "filrec: no Python support ..."), without its "filrec: ", or NULL. */
+const char *cli_no_python_note(const struct an_replay *rp);
 /* A job's process's ending in a word or two ("exit 0", "signal 9", "exec", "killed"),
  * in buf (32 bytes) or a constant. */
 struct an_proc;

@@ -20,6 +20,25 @@ int cli_ended_plainly(const an_replay *rp)
     return an_replay_ending(rp, &code) == AN_END_EXIT;
 }
 
+const char *cli_untouched(uint64_t bytes, char *buf, size_t cap)
+{
+    char a[32];
+    if (!bytes)
+        return "";
+    snprintf(buf, cap, "%s more mapped but never touched (not counted)", an_human(bytes, a, sizeof a));
+    return buf;
+}
+
+const char *cli_no_python_note(const an_replay *rp)
+{
+    static const char tag[] = "filrec: no Python support";
+    for (size_t i = 0; i < rp->nmarkers; i++)
+        if (rp->markers[i].type == FT_MARK_POINT && rp->markers[i].len >= sizeof tag - 1 &&
+            !memcmp(rp->markers[i].label, tag, sizeof tag - 1))
+            return rp->markers[i].label + 8;
+    return NULL;
+}
+
 void cli_put_ending(const an_replay *rp)
 {
     int code;

@@ -213,6 +213,8 @@ int cmd_export(int argc, char **argv)
             j = cJSON_CreateObject();
             cJSON_AddNumberToObject(j, "peak_bytes", (double)peak);
             cJSON_AddStringToObject(j, "at", at_end ? "end" : "peak");
+            cJSON_AddNumberToObject(j, "untouched_bytes",
+                                    (double)(at_end ? rp.maps.untouched : rp.peak_untouched));
             /* The moment exported: what was live then, and when. */
             cJSON_AddNumberToObject(j, "live_bytes", (double)t.node[0].bytes);
             cJSON_AddNumberToObject(j, "time_s", (double)(at_end ? rp.end_us : peak_us) / 1e6);

@@ -174,10 +174,12 @@ int cmd_flamegraph(int argc, char **argv)
         snprintf(head, sizeof head, "Peak memory: %s at %.3f s of %.3f s: %s",
                  an_human(t.node[0].bytes, a, sizeof a), (double)peak_time / 1e6,
                  (double)end / 1e6, cmd);
-    snprintf(sub, sizeof sub, "%s%s. Click a frame to zoom, type to search.",
+    char u[96];
+    const char *un = cli_untouched(at_end ? rp.maps.untouched : rp.peak_untouched, u, sizeof u);
+    snprintf(sub, sizeof sub, "%s%s%s%s. Click a frame to zoom, type to search.",
              reversed ? "Reversed: innermost frames at the top, their callers below" :
                         "Each frame's width is the bytes live under it",
-             at_end ? " (at exit)" : " (at the peak)");
+             at_end ? " (at exit)" : " (at the peak)", *un ? "; " : "", un);
     an_flame_opts o = {title ? title : head, sub, reversed};
     int rc = write_flame(out, &t, &rp.defs, &o, 0);
     an_tree_free(&t);

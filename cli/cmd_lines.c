@@ -76,7 +76,7 @@ static uint64_t *live_per_stack(const an_replay *rp, size_t n)
     for (size_t i = 0; b && i < rp->maps.n; i++) {
         uint32_t s = an_defs_charge(&rp->defs, rp->maps.r[i].stack, rp->maps.r[i].thread);
         if (s < n)
-            b[s] += rp->maps.r[i].end - rp->maps.r[i].start;
+            b[s] += rp->maps.r[i].bytes;
     }
     return b;
 }

@@ -84,6 +84,12 @@ static void table_peak(FILE *f, const an_replay *rp, const an_loc *loc, size_t n
                 peak ? 100.0 * (double)loc[i].bytes / (double)peak : 0,
                 an_commas(loc[i].blocks, b, sizeof b));
         location(f, &rp->defs, &loc[i]);
+        const char *note = cli_no_python_note(rp);
+        if (!loc[i].func && note) {
+            fputs(" <span class=\"note\">(", f);
+            an_xml(f, note, strlen(note));
+            fputs(")</span>", f);
+        }
         fputs("</td></tr>\n", f);
     }
     fputs("</table>\n", f);
@@ -180,9 +186,14 @@ static int write_index(const char *dir, const an_replay *rp, const an_loc *loc, 
           "dl{display:grid;grid-template-columns:max-content auto;gap:4px 16px}dd{margin:0}\n"
           "</style></head><body>\n<h1>Memory report</h1>\n<dl>\n<dt>command</dt><dd><code>", f);
     h(f, cmd ? cmd : "?");
+    char u[96];
     fprintf(f, "</code></dd>\n<dt>peak</dt><dd id=\"peak\" data-bytes=\"%llu\">%s (%s bytes) "
             "at %.3f s</dd>\n", (unsigned long long)peak, an_human(peak, a, sizeof a),
             an_commas(peak, b, sizeof b), (double)peak_us / 1e6);
+    if (*cli_untouched(rp->peak_untouched, u, sizeof u))
+        fprintf(f, "<dt>reserved</dt><dd id=\"untouched\" data-bytes=\"%llu\">%s: large "
+                "mappings count the pages that became resident</dd>\n",
+                (unsigned long long)rp->peak_untouched, u);
     fprintf(f, "<dt>duration</dt><dd>%.3f s%s</dd>\n", (double)end_us / 1e6,
             early ? " (the trace ends early: the process was killed)" : "");
     fprintf(f, "<dt>allocated</dt><dd>%s in %s allocations</dd>\n<dt>trace</dt><dd><code>",
@@ -243,11 +254,14 @@ static int load_job(const char *trace, an_job *j)
 
 /* The one-line answer: "peak 505 MB at 1.593 s: FILE:LINE FUNC holds 400 MB". */
 static void answer(char *said, size_t cap, const an_defs *d, const an_loc *loc, size_t n,
-                   uint64_t peak, uint64_t peak_us)
+                   uint64_t peak, uint64_t peak_us, uint64_t untouched)
 {
-    char a[32], b[32];
-    int k = snprintf(said, cap, "peak %s at %.3f s", an_human(peak, a, sizeof a),
-                     (double)peak_us / 1e6);
+    char a[32], b[32], u[96] = "";
+    if (untouched)
+        snprintf(u, sizeof u, " (not counting %s mapped but never touched)",
+                 an_human(untouched, b, sizeof b));
+    int k = snprintf(said, cap, "peak %s at %.3f s%s", an_human(peak, a, sizeof a),
+                     (double)peak_us / 1e6, u);
     if (k < 0 || (size_t)k >= cap || !n)
         return;
     if (!loc[0].func || loc[0].func >= d->nfunc) {
@@ -324,7 +338,7 @@ int cli_report(const char *trace, const char *dir, char *answer_out, size_t cap)
              (double)peak_us / 1e6, (double)end_us / 1e6);
     rc = an_peak_locations(&rp, AN_BY_CODE, &loc, &n);
     if (!rc && answer_out && cap)
-        answer(answer_out, cap, &rp.defs, loc, n, peak, peak_us);
+        answer(answer_out, cap, &rp.defs, loc, n, peak, peak_us, rp.peak_untouched);
     char svg[4200];
     snprintf(svg, sizeof svg, "%.4096s/memory.svg", dir);
     int plotted = 1; /* gnuplot missing (2) or failing (1): a note in the page, not an error */

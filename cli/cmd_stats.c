@@ -23,7 +23,7 @@ static const char *kind_names[FT_KIND_COUNT] = {
     [FT_MREMAP] = "mremap", [FT_THREAD] = "thread", [FT_THREAD_START] = "thread_start",
     [FT_THREAD_NAME] = "thread_name", [FT_STRING] = "string", [FT_FUNCTION] = "function",
     [FT_STACK_NODE] = "stack_node", [FT_SAMPLE] = "sample", [FT_MARKER] = "marker",
-    [FT_FORK] = "fork", [FT_EXEC] = "exec",
+    [FT_FORK] = "fork", [FT_EXEC] = "exec", [FT_RESIDENT] = "resident",
 };
 static const char *marker_types[] = {"point", "begin", "end"};
 
@@ -146,6 +146,8 @@ static int print_json(const an_replay *rp, const an_job *job, const an_unrec *un
     cJSON_AddNumberToObject(o, "peak_bytes", (double)rp->peak);
     cJSON_AddNumberToObject(o, "peak_time_s", (double)rp->peak_time_us / 1e6);
     cJSON_AddNumberToObject(o, "peak_event", (double)rp->peak_event);
+    cJSON_AddBoolToObject(o, "mappings_measured", (rp->hdr.flags & FT_H_RESIDENT) != 0);
+    cJSON_AddNumberToObject(o, "peak_untouched_bytes", (double)rp->peak_untouched);
     cJSON_AddNumberToObject(o, "live_at_exit_bytes", (double)rp->cur);
     cJSON_AddNumberToObject(o, "unmatched_frees", (double)rp->unmatched_frees);
     cJSON_AddNumberToObject(o, "threads", rp->threads);
@@ -210,15 +212,20 @@ static void print_text(const an_replay *rp)
     fputs("ended:            ", stdout);
     cli_put_ending(rp);
     putchar('\n');
-    printf("events:           %s (alloc %s, free %s, mmap %llu, munmap %llu, mremap %llu)\n",
+    printf("events:           %s (alloc %s, free %s, mmap %llu, munmap %llu, mremap %llu, "
+           "resident %llu)\n",
            an_commas(rp->events, a, sizeof a), an_commas(rp->counts[FT_ALLOC], b, sizeof b),
            an_commas(rp->counts[FT_FREE], c, sizeof c), (unsigned long long)rp->counts[FT_MMAP],
-           (unsigned long long)rp->counts[FT_MUNMAP], (unsigned long long)rp->counts[FT_MREMAP]);
+           (unsigned long long)rp->counts[FT_MUNMAP], (unsigned long long)rp->counts[FT_MREMAP],
+           (unsigned long long)rp->counts[FT_RESIDENT]);
     printf("threads:          %u\n", rp->threads);
     printf("allocated:        %s in total\n", an_human(rp->total_bytes, a, sizeof a));
     printf("peak:             %s (%s bytes) at %.3f s, event %s\n", an_human(rp->peak, a, sizeof a),
            an_commas(rp->peak, b, sizeof b), (double)rp->peak_time_us / 1e6,
            an_commas(rp->peak_event, c, sizeof c));
+    char un[96];
+    if (*cli_untouched(rp->peak_untouched, un, sizeof un))
+        printf("  at the peak:    %s\n", un);
     printf("live at exit:     %s (%s bytes)\n", an_human(rp->cur, a, sizeof a),
            an_commas(rp->cur, b, sizeof b));
     printf("unmatched frees:  %s\n", an_commas(rp->unmatched_frees, a, sizeof a));

@@ -195,8 +195,11 @@ static void print_label(const an_defs *d, const an_loc *l, enum an_by by)
 
 static void print_header(const an_replay *rp, const struct opts *o, uint64_t peak, uint64_t peak_us)
 {
-    char a[32], b[32], c[32];
+    char a[32], b[32], c[32], u[96];
     printf("peak:        %s at %.3f s\n", size_text(peak, o->exact, a, sizeof a), (double)peak_us / 1e6);
+    if (o->mode != TEMPORARY && *cli_untouched(o->mode == LEAKS ? rp->maps.untouched
+                                                                : rp->peak_untouched, u, sizeof u))
+        printf("reserved:    %s\n", u);
     printf("duration:    %.3f s\n", (double)rp->end_us / 1e6);
     if (rp->hdr.flags & FT_H_LATE)
         printf("started:     in the running process (filrec.start, attach): what it had "
@@ -234,6 +237,11 @@ static void print_rows(const an_replay *rp, const struct opts *o, const an_loc *
             printf("%14s %6.1f%% %9s  ", size_text(loc[i].bytes, o->exact, a, sizeof a),
                    pct(loc[i].bytes, whole), an_commas(loc[i].blocks, b, sizeof b));
         print_label(&rp->defs, &loc[i], o->by);
+        if (!loc[i].func && cli_no_python_note(rp)) {
+            fputs("  (", stdout);
+            cli_put_text(cli_no_python_note(rp));
+            putchar(')');
+        }
         putchar('\n');
     }
 }
@@ -247,12 +255,22 @@ static int print_json(const an_replay *rp, const struct opts *o, const an_loc *l
     free(u);
     cJSON_AddNumberToObject(j, "peak_bytes", (double)peak);
     cJSON_AddNumberToObject(j, "peak_time_s", (double)peak_us / 1e6);
+    /* large mappings count their resident pages; these bytes of them never were */
+    cJSON_AddBoolToObject(j, "mappings_measured", (rp->hdr.flags & FT_H_RESIDENT) != 0);
+    cJSON_AddNumberToObject(j, "untouched_bytes", (double)(o->mode == LEAKS ? rp->maps.untouched
+                                                                            : rp->peak_untouched));
     cJSON_AddNumberToObject(j, "duration_s", (double)rp->end_us / 1e6);
     cJSON_AddNumberToObject(j, "total_allocated_bytes", (double)rp->total_bytes);
     cJSON_AddNumberToObject(j, "allocations", (double)(rp->counts[FT_ALLOC] + rp->counts[FT_MMAP]));
     cJSON_AddBoolToObject(j, "ended_cleanly", !rp->ended_early);
     cJSON_AddItemToObject(j, "ending", cli_ending_json(rp));
     cJSON_AddBoolToObject(j, "started_late", (rp->hdr.flags & FT_H_LATE) != 0);
+    if (cli_no_python_note(rp)) {
+        const char *note = cli_no_python_note(rp);
+        char *nu = an_utf8(note, strlen(note));
+        cJSON_AddStringToObject(j, "no_python_stacks", nu ? nu : "?");
+        free(nu);
+    }
     if (o->mode != LEAKS)
         cJSON_AddNumberToObject(j, "live_at_end_bytes", (double)rp->end_live);
     cJSON_AddStringToObject(j, "by", by_names[o->by]);

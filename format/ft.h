@@ -8,7 +8,8 @@
 #include <stdint.h>
 
 #define FT_MAGIC "\x89" "FILREC\n"
-#define FT_VERSION 3u         /* read: 1 to 3. Written: 3 with native frames, else 2 */
+#define FT_VERSION 3u         /* read: 1 to 3. Written: 3 with native frames or measured
+                               * mappings, else 2 */
 #define FT_BUILD_ID_MAX 64u   /* bytes of a MODULE's build id */
 #define FT_HEADER_MAX (1u << 20)   /* header payload bytes */
 #define FT_FRAME_MAX (1u << 20)    /* decompressed bytes per zstd frame */
@@ -21,7 +22,7 @@ enum ft_kind {
     FT_ALLOC = 1, FT_FREE, FT_MMAP, FT_MUNMAP, FT_MREMAP, FT_THREAD, FT_THREAD_START,
     FT_THREAD_NAME, FT_STRING, FT_FUNCTION, FT_STACK_NODE, FT_SAMPLE, FT_MARKER,
     FT_FORK, FT_TRAILER, FT_RALLOC, FT_EXEC, FT_FAILED,
-    FT_MODULE = 20, FT_NATIVE_FRAME, /* version 3 */
+    FT_MODULE = 20, FT_NATIVE_FRAME, FT_RESIDENT, /* version 3 */
     FT_KIND_COUNT /* kinds 1..FT_KIND_COUNT-1 are defined; the rest are reserved */
 };
 
@@ -43,7 +44,8 @@ enum ft_marker { FT_MARK_POINT = 0, FT_MARK_BEGIN = 1, FT_MARK_END = 2 };
 enum ft_header_flag {
     FT_H_PYTHON = 1, FT_H_PYALLOC = 2, FT_H_NATIVE = 4,
     FT_H_LATE = 8, /* recording began in a running process: earlier blocks are unseen */
-    FT_H_ALL = 15
+    FT_H_RESIDENT = 16, /* version 3: large mappings are measured (MMAP f1, RESIDENT) */
+    FT_H_ALL = 31
 };
 /* FT_T_SINK and later: version 2. */
 enum ft_trailer_flag {
@@ -131,6 +133,8 @@ uint32_t ft_reader_nstrings(const ft_reader *r);
 const char *ft_reader_message(const ft_reader *r);
 /* Bytes of the file read so far and its total size, for progress. */
 uint64_t ft_reader_pos(const ft_reader *r);
+/* The file offset of the frame the last record came from. */
+uint64_t ft_reader_frame_offset(const ft_reader *r);
 uint64_t ft_reader_size(const ft_reader *r);
 void ft_reader_close(ft_reader *r);
 

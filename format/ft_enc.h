@@ -210,6 +210,25 @@ static inline void ft_enc_mmap(ft_frame *f, uint64_t addr, uint64_t len, uint32_
     r->stack = stack;
 }
 
+/* MMAP of a measured mapping (f1; f2 too for a file's): counts what RESIDENT says. */
+static inline void ft_enc_mmap_measured(ft_frame *f, uint64_t addr, uint64_t len,
+                                        uint32_t stack, int file)
+{
+    uint8_t *kind = f->ops;
+    ft_enc_mmap(f, addr, len, stack);
+    *kind |= (uint8_t)(FT_F1 | (file ? FT_F2 : 0));
+}
+
+/* RESIDENT: ops [kind] svarint(delta) varint(bytes) */
+static inline void ft_enc_resident(ft_frame *f, uint64_t addr, uint64_t bytes)
+{
+    uint8_t *p = f->ops;
+    *p++ = FT_RESIDENT;
+    p = ft_put_varint(p, ft_zigzag(addr - f->regs.addr));
+    f->ops = ft_put_varint(p, bytes);
+    f->regs.addr = addr;
+}
+
 /* MUNMAP: ops [kind] svarint(delta) varint(length) */
 static inline void ft_enc_munmap(ft_frame *f, uint64_t addr, uint64_t len)
 {

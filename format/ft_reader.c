@@ -153,7 +153,7 @@ static int parse_header(ft_reader *r, uint32_t hlen)
         if (get_varint(&p, e, more[i]))
             return fail(r, FT_E_HEADER, "offset %llu: header field %zu is cut short",
                         (unsigned long long)(16 + (p - r->hbuf)), i + 9);
-    if (h->flags & ~(uint64_t)FT_H_ALL)
+    if (h->flags & ~(uint64_t)(r->version >= 3 ? FT_H_ALL : FT_H_ALL & ~FT_H_RESIDENT))
         return fail(r, FT_E_HEADER, "offset 16: unknown recording flags %#llx",
                     (unsigned long long)h->flags);
     if (h->page_size < 512 || h->page_size > (1u << 30) || (h->page_size & (h->page_size - 1)))
@@ -565,8 +565,10 @@ int ft_reader_next(ft_reader *r, ft_record *rec)
         NEED(get_svarint(&p, e, &d) || get_varint(&p, e, &rec->size), "munmap cut short");
         rec->addr = g->addr += d;
         break;
-    case FT_MMAP:
-        NEED(rec->flags & ~FT_F0, "mmap flags");
+    case FT_MMAP: /* f1: measured (version 3); f2: a file's, with f1 */
+        NEED(rec->flags & ~(r->version >= 3 ? FT_F0 | FT_F1 | FT_F2 : FT_F0) ||
+                 (rec->flags & (FT_F1 | FT_F2)) == FT_F2,
+             "mmap flags");
         NEED(get_svarint(&p, e, &d) || get_varint(&p, e, &rec->size), "mmap cut short");
         rec->addr = g->addr += d;
         if (!(rec->flags & FT_F0)) {
@@ -574,6 +576,12 @@ int ft_reader_next(ft_reader *r, ft_record *rec)
             g->stack = (uint32_t)d;
         }
         rec->stack = g->stack;
+        break;
+    case FT_RESIDENT:
+        NEED(r->version < 3, "kind 22 (resident) is not defined before version 3");
+        NEED(rec->flags, "flags set on a kind that has none");
+        NEED(get_svarint(&p, e, &d) || get_varint(&p, e, &rec->size), "resident cut short");
+        rec->addr = g->addr += d;
         break;
     case FT_MREMAP:
         NEED(rec->flags, "flags set on a kind that has none");
@@ -607,6 +615,7 @@ unsigned ft_reader_version(const ft_reader *r) { return r->version; }
 const char *ft_reader_message(const ft_reader *r) { return r ? r->msg : "out of memory"; }
 uint64_t ft_reader_pos(const ft_reader *r) { return r->in_base + r->zin.pos; }
 uint64_t ft_reader_size(const ft_reader *r) { return r->file_size; }
+uint64_t ft_reader_frame_offset(const ft_reader *r) { return r->frame_off; }
 
 void ft_reader_close(ft_reader *r)
 {

@@ -240,13 +240,119 @@ void rec_free_event(void *p)
     rec_tl.busy--;
 }
 
-void rec_mmap(void *p, size_t len, uintptr_t ra, uintptr_t cfa)
+/* ---- measured mappings: what was resident when they go ----
+ * The sink measures large and file mappings every interval (FORMAT.md, "Resident
+ * pages"); a mapping written and unmapped between two of its looks would be missed, so
+ * the munmap of a whole one logs what /proc/self/pagemap says just before it. The few
+ * such mappings live in a small table under a spin lock (never held across a call). */
+static struct big { uint64_t start, len; unsigned what; } bigs[64];
+static unsigned nbigs;
+static atomic_flag big_lock = ATOMIC_FLAG_INIT;
+static int pagemap_fd = -1; /* opened at the first big munmap; a fork child reopens it */
+
+static void big_lock_take(void)
+{
+    while (atomic_flag_test_and_set_explicit(&big_lock, memory_order_acquire))
+        ;
+}
+static void big_lock_give(void) { atomic_flag_clear_explicit(&big_lock, memory_order_release); }
+static int have_bigs(void) { return __atomic_load_n(&nbigs, __ATOMIC_RELAXED) != 0; }
+
+static void big_add(uint64_t start, uint64_t len, unsigned what)
+{
+    big_lock_take();
+    if (nbigs < sizeof bigs / sizeof *bigs)
+        bigs[nbigs++] = (struct big){start, len, what};
+    big_lock_give();
+}
+
+/* Take the entries of [start, start + len) out; returns 1 and *out when one was exactly
+ * that mapping (from its start, all of it). */
+static int big_take(uint64_t start, uint64_t len, struct big *out)
+{
+    int found = 0;
+    big_lock_take();
+    for (unsigned i = 0; i < nbigs; i++) {
+        struct big *b = &bigs[i];
+        if (b->start >= start + len || b->start + b->len <= start)
+            continue;
+        if (b->start == start && b->len <= len)
+            *out = *b, found = 1;
+        bigs[i--] = bigs[--nbigs];
+    }
+    big_lock_give();
+    return found;
+}
+
+/* The resident bytes of a mapping, as the sink counts them; UINT64_MAX if unreadable. */
+static uint64_t resident(const struct big *b)
+{
+    uint64_t pm[512], page = (uint64_t)sysconf(_SC_PAGESIZE), pages = 0;
+    if (pagemap_fd < 0)
+        pagemap_fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (pagemap_fd < 0 || b->start % page)
+        return UINT64_MAX;
+    for (uint64_t a = b->start, end = b->start + b->len; a < end;) {
+        uint64_t n = (end - a + page - 1) / page;
+        n = n < 512 ? n : 512;
+        if (pread(pagemap_fd, pm, n * sizeof *pm, (off_t)(a / page * sizeof *pm)) !=
+            (ssize_t)(n * sizeof *pm))
+            return UINT64_MAX;
+        for (uint64_t k = 0; k < n; k++) /* present, or swapped; a file's own pages not */
+            pages += (pm[k] >> 62 & 1) |
+                     (pm[k] >> 63 & (b->what == REC_MAP_FILE ? ~pm[k] >> 61 & 1 : 1));
+        a += n * page;
+    }
+    return pages * page;
+}
+
+void rec_big_child(void)
+{
+    if (pagemap_fd >= 0)
+        close(pagemap_fd);
+    pagemap_fd = -1;
+    nbigs = 0; /* the child's trace does not know the parent's mappings */
+    atomic_flag_clear(&big_lock);
+}
+
+/* At the end, what each measured mapping holds: a process that writes a mapping and
+ * exits before the sink's next look would otherwise show nothing of it. */
+static void big_final(void)
+{
+    struct big b[sizeof bigs / sizeof *bigs];
+    unsigned n;
+    if (!have_bigs())
+        return;
+    big_lock_take();
+    n = nbigs;
+    memcpy(b, bigs, n * sizeof *b);
+    big_lock_give();
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t r[2] = {b[i].start, resident(&b[i])};
+        if (r[1] != UINT64_MAX)
+            rec_put(FT_RESIDENT, 2, r, NULL, 0, 0, 0);
+    }
+}
+
+/* An mremap's old range: no longer a mapping the table knows whole. */
+void rec_big_forget(uint64_t start, uint64_t len)
+{
+    struct big b;
+    if (have_bigs())
+        big_take(start, len, &b);
+}
+
+void rec_mmap(void *p, size_t len, unsigned what, uintptr_t ra, uintptr_t cfa)
 {
     rec_tl.busy++;
     uint32_t stack = rec_stack_at(ra, cfa);
-    uint64_t v[2] = {(uintptr_t)p, len};
-    rec_put(FT_MMAP, 2, v, NULL, 0, 0, stack);
-    if (rec_watch_on())
+    uint64_t v[3] = {(uintptr_t)p, len, what};
+    if (have_bigs()) /* MAP_FIXED over a known one */
+        rec_big_forget(v[0], len);
+    if (rec_put(FT_MMAP, what ? 3 : 2, v, NULL, 0, 0, stack) &&
+        (what != REC_MAP_ANON || len >= REC_MEASURE_MIN))
+        big_add(v[0], len, what);
+    if (rec_watch_on() && what == REC_MAP_ANON)
         rec_watch_map(v[0], len);
     rec_tl.busy--;
 }
@@ -254,7 +360,13 @@ void rec_mmap(void *p, size_t len, uintptr_t ra, uintptr_t cfa)
 void rec_munmap(void *p, size_t len)
 {
     uint64_t v[2] = {(uintptr_t)p, len};
+    struct big b;
     rec_tl.busy++;
+    if (have_bigs() && big_take(v[0], len, &b)) {
+        uint64_t r[2] = {b.start, resident(&b)};
+        if (r[1] != UINT64_MAX)
+            rec_put(FT_RESIDENT, 2, r, NULL, 0, 0, 0);
+    }
     rec_put(FT_MUNMAP, 2, v, NULL, 0, 0, 0);
     if (rec_watch_on())
         rec_watch_unmap(v[0], len);
@@ -463,6 +575,7 @@ static void fork_child(void)
     rec.lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER; /* held by another thread? */
     rec_native_child();
     rec_watch_forget();
+    rec_big_child();
     log_reset(); /* the forking thread is the child's thread 0 */
     if (!params.follow || start_log(parent, parent_start)) {
         rec.stopping = 1;
@@ -689,6 +802,7 @@ void rec_finish(unsigned flags, uint64_t end)
 {
     if (getpid() != rec.pid)
         return; /* a vfork child's _exit or kill: its parent's log is not its own */
+    big_final();
     pthread_mutex_lock(&rec.lock);
     rec_gate_revoke(0);
     /* Over already, or never begun. A log stopped by a failure is ended too, with no

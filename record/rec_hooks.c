@@ -227,9 +227,13 @@ static void *mmap_hook(void *(*real)(void *, size_t, int, int, int, off_t), void
         return MAP_FAILED;
     }
     void *p = (real ? real : rec_real.mmap)(a, n, prot, flags, fd, off);
-    if ((flags & MAP_ANONYMOUS) && rec_want()) {
+    /* A writable private file mapping's written pages are the program's own memory. */
+    int file = !(flags & MAP_ANONYMOUS) && (flags & MAP_TYPE) == MAP_PRIVATE &&
+               (prot & PROT_WRITE);
+    if (((flags & MAP_ANONYMOUS) || file) && rec_want()) {
         if (p != MAP_FAILED)
-            rec_mmap(p, n, ra, cfa);
+            rec_mmap(p, n, file ? REC_MAP_FILE : prot == PROT_NONE ? REC_MAP_NONE : REC_MAP_ANON,
+                     ra, cfa);
         else if (errno == ENOMEM)
             rec_alloc_failed(n, 0);
     }
@@ -271,6 +275,7 @@ REC_EXPORT void *mremap(void *old, size_t oldlen, size_t newlen, int flags, ...)
     if (!rec_want())
         return rec_real.mremap(old, oldlen, newlen, flags, want_addr);
     rec_tl.busy++;
+    rec_big_forget((uintptr_t)old, oldlen);
     rec_gate_lock();
     void *p = rec_real.mremap(old, oldlen, newlen, flags, want_addr);
     if (p != MAP_FAILED && rec_reserve(rec_ir_words(4, 0))) {

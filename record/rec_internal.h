@@ -207,8 +207,17 @@ void *rec_alloc_event(void *p, size_t size, unsigned allocator, uintptr_t ra, ui
 void rec_free_event(void *p);
 /* An allocation of size bytes that failed (allocator 0: an anonymous mmap). */
 void rec_alloc_failed(size_t size, unsigned allocator);
-void rec_mmap(void *p, size_t len, uintptr_t ra, uintptr_t cfa);
+/* What a mapping is, the MMAP log record's third value: the sink measures the resident
+ * pages of large anonymous mappings, PROT_NONE ones and writable private file mappings
+ * (their copied-on-write pages), and counts the rest by length. */
+enum { REC_MAP_ANON = 0, REC_MAP_FILE = 1, REC_MAP_NONE = 2 };
+#define REC_MEASURE_MIN (4u << 20) /* anonymous mappings this long or longer are measured */
+void rec_mmap(void *p, size_t len, unsigned what, uintptr_t ra, uintptr_t cfa);
 void rec_munmap(void *p, size_t len);
+/* Measured mappings (rec_core.c): an mremap'd range leaves the table; a fork child
+ * starts with none. */
+void rec_big_forget(uint64_t start, uint64_t len);
+void rec_big_child(void);
 void rec_fork(pid_t child);
 /* The process is about to exec path with argv and envp (NULL: environ): log it, hand
  * the sink the log so far, and tell it when the new program will not record itself

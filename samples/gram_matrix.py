@@ -1,31 +1,33 @@
 # Known answer: what `filrec summary` reports for this program in default mode, with
 # any NumPy (1.24 or 2.x, Debian's or PyPI's) on OpenBLAS. Bytes are counted above the
 # baseline: the peak of an interpreter that runs only this file's imports.
-# `blas_buffer` is the buffer OpenBLAS maps for the calling thread at its first matrix
-# product; its size is a build setting (128 MiB in Debian's libopenblas0-pthread, 32 MiB
-# plus a page in the copy PyPI's NumPy bundles), so the test measures it (see below).
+# `blas_gram_top` is what OpenBLAS's buffer for the calling thread, mapped at its first
+# matrix product, holds once that product has written it: the pages written, not the
+# mapping's length (128 MiB in Debian's libopenblas0-pthread, 32 MiB plus a page in the
+# copy PyPI's NumPy bundles); `blas_gram_peak` adds the pages the pool's worker wrote in
+# its own. Both depend on the build's blocking, so the test measures them with a probe
+# of the same shapes (tests/e2e/test_python_samples.py, BLAS_PROBES).
 #
-# expect: peak_bytes = 160_000_000 + blas_buffer
-# expect: top_line = 43
+# expect: peak_bytes = 160_000_000 + blas_gram_peak
+# expect: top_line = 45
 # expect: top_function = gram
-# expect: top_bytes = 128_000_000 + blas_buffer
+# expect: top_bytes = 128_000_000 + blas_gram_top
 #
 # Why: np.dot of a 4,000 x 500 by a 500 x 4,000 float64 matrix makes a 4,000 x 4,000
 # result: 128,000,000 bytes. OpenBLAS runs it in its thread pool (one worker per extra
 # core), started when numpy was imported. Each thread taking part has a buffer: the
 # worker's was mapped by the worker at import, and is charged to the import (the stack
 # that created the thread); the calling thread's is mapped at its first BLAS call, which
-# is this one. So the line of np.dot (line 43 in gram) holds 128,000,000 + blas_buffer.
-# The test measures blas_buffer with a first np.dot of a 500 x 500 matrix in a fresh
-# interpreter: what that line holds, less its 2,000,000-byte result (0 with a BLAS that
-# maps no buffer). In NumPy 1.24, np.dot is wrapped by a Python function compiled from
-# a string, `<__array_function__ internals>`: the innermost frame there, with gram:43
-# the sample's own frame under it; NumPy 2 calls it from C. The peak adds the two
-# 16,000,000-byte inputs: 160,000,000 + blas_buffer.
+# is this one. So the line of np.dot holds 128,000,000 + blas_gram_top, the pages of
+# that buffer the product wrote; the worker's written pages are charged to the import.
+# In NumPy 1.24, np.dot is wrapped by a Python function compiled from a string,
+# `<__array_function__ internals>`: the innermost frame there, with gram's line the
+# sample's own frame under it; NumPy 2 calls it from C. The peak adds the two
+# 16,000,000-byte inputs: 160,000,000 + blas_gram_peak.
 """The Gram matrix of a set of feature vectors (every pairwise dot product), with
 NumPy's matrix product on OpenBLAS's thread pool."""
 import sys
-
+import numpy.random  # noqa: F401  NumPy 2 would import it at first use, in features
 import numpy as np
 
 N_VECTORS = 4_000

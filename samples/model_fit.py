@@ -1,13 +1,13 @@
 # Known answer: what `filrec summary` reports for this program, run with PyPI's NumPy 2
 # and scikit-learn 1.9 (.venv's CPython 3.11) in default mode. Bytes are counted above
 # the baseline: the peak of an interpreter that runs only this file's imports.
-# `blas_buffer` is what OpenBLAS holds for the calling thread in its first matrix
-# product; the test measures it (see gram_matrix.py and below).
+# `blas_pca_top` is what OpenBLAS holds for the calling thread once its products ran,
+# `blas_pca_peak` that and its worker's; the test measures them (see gram_matrix.py).
 #
-# expect: peak_bytes = 320_106_848 + blas_buffer
+# expect: peak_bytes = 320_106_848 + blas_pca_peak
 # expect: top_line = 72
 # expect: top_function = compress
-# expect: top_bytes = 288_426_848 + blas_buffer
+# expect: top_bytes = 288_426_848 + blas_pca_top
 # expect: not_at_peak = 65
 #
 # Why: N = 40,000 images of P = 28 x 28 = 784 pixels, one byte a pixel: the images are
@@ -24,15 +24,15 @@
 # 32,000,000 bytes, still alongside the float64 copy. The peak comes during that
 # product: 31,360,000 + 320,000 + 250,880,000 + 4,917,248 + 629,600 + 32,000,000 =
 # 320,106,848 bytes (and a few vectors of P floats, mean_ and the like: 13 KB), plus
-# blas_buffer: the first product in this thread (X.T @ X) makes OpenBLAS map its buffer
-# for the thread (32 MiB in PyPI's copy), and while a product is split between threads
-# OpenBLAS also holds a table of their jobs (524,288 bytes in a build for up to 64
-# threads); a first np.dot of two 500 x 500 matrices holds both, which is how the test
-# measures them. Earlier moments are lower: while the eigenvectors are computed,
+# blas_pca_peak: the first product in this thread (X.T @ X) makes OpenBLAS map its
+# buffer for the thread (32 MiB in PyPI's copy, of which the pages the products write
+# count), and while a product is split between threads OpenBLAS also holds a table of
+# their jobs (524,288 bytes in a build for up to 64 threads); a probe running the same
+# two products on matrices of these shapes measures them. Earlier moments are lower: while the eigenvectors are computed,
 # X.T @ X, the eigensolver's copy of it and its workspace hold about 20 MB, less than
 # the projection's 32 MB. fit_transform frees the float64 copy when it returns; the
 # classifier works on the 32 MB of coordinates. So line 72 holds all but the images and
-# labels: 288,426,848 bytes + blas_buffer (+ 13 KB). float32 images would halve the copy.
+# labels: 288,426,848 bytes + blas_pca_top (+ 13 KB). float32 images would halve the copy.
 """Compress 8-bit grayscale images with PCA (scikit-learn) and check that their
 classes still separate in the compressed space, with a nearest-centroid classifier."""
 import sys

@@ -40,7 +40,8 @@ struct slog {
     unsigned image;        /* 0, then n after the n-th exec */
     unsigned gen;          /* earlier processes of the job that had this pid */
     uint64_t mono_ns;      /* its start on the monotonic clock: names it for fork children */
-    int conn, pidfd, statm, fd;
+    int conn, pidfd, statm, pagemap, fd;
+    uint64_t next_measure; /* the next moment to read pagemap (its cost kept near 5%) */
     uint8_t *map;
     struct rec_log *g;     /* the program's rec */
     const uint64_t *ring;  /* its buffers */
@@ -333,11 +334,13 @@ static void end_log(struct job *j, struct slog *l, unsigned flags, uint64_t end)
     l->fd = -1;
     if (l->statm >= 0)
         close(l->statm);
+    if (l->pagemap >= 0)
+        close(l->pagemap);
     if (l->pidfd >= 0)
         close(l->pidfd);
     if (l->conn >= 0)
         close(l->conn);
-    l->statm = l->pidfd = l->conn = -1;
+    l->statm = l->pagemap = l->pidfd = l->conn = -1;
     munmap(l->map, sizeof(struct rec_log) + ring_bytes);
     l->map = NULL;
     l->g = NULL;
@@ -404,7 +407,7 @@ static int write_header(struct slog *l, const struct sink_opts *o, const struct 
 {
     static uint8_t out[REC_LINK_CMDLINE_MAX + 1024];
     ft_header fh = {
-        .flags = o->flags, .pid = (uint64_t)h->pid, .ppid = (uint64_t)h->ppid,
+        .flags = o->flags | (l->pagemap >= 0 ? FT_H_RESIDENT : 0), .pid = (uint64_t)h->pid, .ppid = (uint64_t)h->ppid,
         .start_ns = h->start_ns, .page_size = (uint64_t)sysconf(_SC_PAGESIZE),
         .sample_us = o->sample_us, .cmdline = cmdline, .cmdline_len = h->cmdline_len,
         .options = o->options, .options_len = strlen(o->options), .mono_ns = h->mono_ns,
@@ -413,6 +416,8 @@ static int write_header(struct slog *l, const struct sink_opts *o, const struct 
     size_t len = ft_header_encode(out, sizeof out, &fh);
     return len ? ft_write_all(l->fd, out, len) : FT_E_HEADER;
 }
+
+static int pagemap_said; /* the job has been told that pagemap cannot be read */
 
 /* Set up a log from a hello; 0, or -1 with errno set (0: a bad log; the process is
  * told no). */
@@ -430,6 +435,14 @@ static int setup(struct job *j, struct slog *l, const struct rec_hello *h, const
     l->ring = (const uint64_t *)(void *)(l->map + sizeof(struct rec_log));
     if (!(l->tc = sink_tc_new()) || (l->fd = open_trace(j, l)) < 0)
         return -1;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/pagemap", (int)l->pid);
+    l->pagemap = j->o->sample_us ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    if (l->pagemap >= 0)
+        sink_tc_measure_pages(l->tc, (uint64_t)sysconf(_SC_PAGESIZE));
+    else if (j->o->sample_us && !pagemap_said++)
+        fprintf(stderr, "filrec: cannot read %s (%s): large mappings are counted by their "
+                "length, private file mappings not at all\n", path, strerror(errno));
     /* zstd's level -1: a third less CPU than level 1 for about 1% more bytes. */
     if (ft_writer_new(&l->out, l->fd, -1) || write_header(l, j->o, h, cmdline))
         return -1;
@@ -446,7 +459,6 @@ static int setup(struct job *j, struct slog *l, const struct rec_hello *h, const
     l->pidfd = (int)syscall(SYS_pidfd_open, l->pid, 0);
     l->oom_file = oom_file(l->pid);
     l->oom_kills = oom_kills(l->oom_file);
-    char path[64];
     snprintf(path, sizeof path, "/proc/%d/statm", (int)l->pid);
     l->statm = j->o->sample_us ? open(path, O_RDONLY | O_CLOEXEC) : -1;
     l->last_flush = rec_now_ns();
@@ -539,7 +551,7 @@ static void join(struct job *j, int conn)
         goto out;
     *l = (struct slog){.pid = cred.pid, .ppid = h.ppid, .image = prev ? prev->image + 1 : 0,
                        .gen = prev ? prev->gen : earlier(j, cred.pid), .mono_ns = h.mono_ns,
-                       .conn = -1, .pidfd = -1, .statm = -1, .fd = -1};
+                       .conn = -1, .pidfd = -1, .statm = -1, .pagemap = -1, .fd = -1};
     h.pid = cred.pid;
     if (setup(j, l, &h, (const char *)msg + sizeof h, shm)) {
         int e = errno;
@@ -623,6 +635,16 @@ static void tick(struct slog *l, uint64_t now, int sample)
     if (sample && !l->failed && !sink_tc_said_bye(l->tc)) {
         /* After the drain: the events before this point happened before the read. */
         check(l, sink_tc_sample(l->tc, l->out, (now - l->g->start_ns) / 1000, rss_of(l->statm)));
+        if (l->pagemap >= 0 && now >= l->next_measure) {
+            /* The counts go in after a second drain, which drops every mapping the
+             * program changed meanwhile (its MUNMAP is logged before the call). */
+            uint64_t t0 = rec_now_ns();
+            sink_tc_measure(l->tc, l->pagemap);
+            drain(l);
+            if (!l->failed)
+                check(l, sink_tc_resident(l->tc, l->out));
+            l->next_measure = t0 + 20 * (rec_now_ns() - t0);
+        }
     }
     if (!l->failed && now - l->last_flush >= FLUSH_NS) {
         check(l, sink_tc_flush(l->tc, l->out));

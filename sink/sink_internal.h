@@ -22,6 +22,15 @@ void sink_tc_free(sink_tc *tc);
  * A TRAILER word is held, not written: the sink adds how the process ended
  * (sink_tc_end). 0 or an ft_error. */
 int sink_tc_words(sink_tc *tc, ft_writer *out, const uint64_t *w, const uint64_t *end);
+/* Measure the resident pages of large and file mappings from here on (page: the page
+ * size); before any word, or mappings are counted by length and file ones left out. */
+void sink_tc_measure_pages(sink_tc *tc, uint64_t page);
+/* Read each measured mapping's pages from pagemap (/proc/PID/pagemap, open). */
+int sink_tc_measure(sink_tc *tc, int pagemap);
+/* Append a RESIDENT for each mapping measured since whose range has not changed since
+ * (a drain in between drops the ones the program unmapped meanwhile) and whose count
+ * differs from the last one written. */
+int sink_tc_resident(sink_tc *tc, ft_writer *out);
 /* Append a SAMPLE (time since start, RSS) after what was encoded so far. */
 int sink_tc_sample(sink_tc *tc, ft_writer *out, uint64_t time_us, uint64_t rss);
 /* Write the frame being filled, if it holds anything. */

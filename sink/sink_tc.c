@@ -5,12 +5,23 @@
  * frames compress better); a frame is written when it is full, and sink.c writes the
  * rest on a timer. The counts for the TRAILER are kept here, where the records are
  * written: they match the body by construction. Definitions are kept as their log words,
- * so that a forked child's trace can start with the ids it inherited. */
+ * so that a forked child's trace can start with the ids it inherited. It also keeps the
+ * mappings whose resident pages the sink measures (FORMAT.md, "Resident pages"). */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "sink_internal.h"
+
+/* A measured mapping: the same range as a reader's, since both follow MMAP, MUNMAP and
+ * MREMAP alike. */
+struct meas {
+    uint64_t start, end;
+    uint64_t said;          /* the count last written (UINT64_MAX: none yet) */
+    uint64_t now;           /* what the last measure found, valid while fresh */
+    uint8_t file, fresh;    /* fresh: measured, and the range has not changed since */
+};
 
 struct sink_tc {
     _Alignas(64) ft_frame fr;
@@ -26,6 +37,9 @@ struct sink_tc {
     size_t nforks;
     uint64_t *defs;                /* STRING, FUNCTION and STACK_NODE log words, in order */
     size_t ndefs, defs_cap;
+    uint64_t page;                 /* measuring: the page size; 0: mappings count by length */
+    struct meas *m;                /* the measured mappings, in no order */
+    size_t nm, m_cap;
 };
 
 sink_tc *sink_tc_new(void)
@@ -49,6 +63,7 @@ void sink_tc_free(sink_tc *tc)
         return;
     munmap(tc->buf, FT_FRAME_MAX);
     free(tc->defs);
+    free(tc->m);
     free(tc);
 }
 
@@ -118,6 +133,102 @@ static int keep_def(sink_tc *tc, const uint64_t *w, size_t n)
     return 0;
 }
 
+/* ---- measured mappings ---- */
+
+void sink_tc_measure_pages(sink_tc *tc, uint64_t page) { tc->page = page; }
+
+static uint64_t page_end(const sink_tc *tc, uint64_t addr, uint64_t len)
+{
+    uint64_t n = len > UINT64_MAX - tc->page ? UINT64_MAX & ~(tc->page - 1)
+                                               : (len + tc->page - 1) & ~(tc->page - 1);
+    return addr + n < addr ? UINT64_MAX : addr + n;
+}
+
+static int meas_add(sink_tc *tc, uint64_t start, uint64_t end, int file, uint64_t said)
+{
+    if (tc->nm == tc->m_cap) {
+        size_t cap = tc->m_cap ? tc->m_cap * 2 : 16;
+        struct meas *m = realloc(tc->m, cap * sizeof *m);
+        if (!m)
+            return FT_E_NOMEM;
+        tc->m = m;
+        tc->m_cap = cap;
+    }
+    tc->m[tc->nm++] = (struct meas){start, end, said, 0, (uint8_t)file, 0};
+    return 0;
+}
+
+/* Take [lo, hi) out of the measured mappings, as a reader takes it out of its ranges.
+ * Returns the file flag of the first piece taken, -1 when none, or FT_E_NOMEM (< -1). */
+static int meas_cut(sink_tc *tc, uint64_t lo, uint64_t hi)
+{
+    int first = -1;
+    uint64_t first_start = UINT64_MAX;
+    for (size_t i = 0; i < tc->nm; i++) {
+        struct meas *m = &tc->m[i];
+        if (m->end <= lo || m->start >= hi)
+            continue;
+        if (m->start < first_start)
+            first_start = m->start, first = m->file;
+        m->said = UINT64_MAX;
+        m->fresh = 0;
+        if (m->start < lo && m->end > hi) { /* a hole: the upper part is a new range */
+            uint64_t end = m->end;
+            m->end = lo;
+            if (meas_add(tc, hi, end, tc->m[i].file, UINT64_MAX))
+                return FT_E_NOMEM;
+        } else if (m->start < lo) {
+            m->end = lo;
+        } else if (m->end > hi) {
+            m->start = hi;
+        } else {
+            tc->m[i--] = tc->m[--tc->nm];
+        }
+    }
+    return first;
+}
+
+int sink_tc_measure(sink_tc *tc, int pagemap)
+{
+    static uint64_t pm[4096];
+    for (size_t i = 0; i < tc->nm; i++) {
+        struct meas *m = &tc->m[i];
+        uint64_t pages = 0, n = 0, a;
+        for (a = m->start; a < m->end; a += n * tc->page) {
+            n = (m->end - a) / tc->page;
+            n = n < 4096 ? n : 4096;
+            if (!n) /* not page-aligned (a failed munmap's cut): not measured */
+                break;
+            ssize_t got = pread(pagemap, pm, n * sizeof *pm, (off_t)(a / tc->page * sizeof *pm));
+            if (got != (ssize_t)(n * sizeof *pm))
+                break;
+            /* bit 63 present, 62 swapped, 61 a file's page (in a file mapping: not copied) */
+            for (uint64_t k = 0; k < n; k++)
+                pages += (pm[k] >> 62 & 1) | (pm[k] >> 63 & (m->file ? ~pm[k] >> 61 & 1 : 1));
+        }
+        m->now = pages * tc->page;
+        m->fresh = a >= m->end; /* all of it read */
+    }
+    return 0;
+}
+
+int sink_tc_resident(sink_tc *tc, ft_writer *out)
+{
+    int err = 0;
+    for (size_t i = 0; i < tc->nm && !err; i++) {
+        struct meas *m = &tc->m[i];
+        if (!m->fresh || tc->ended || tc->said_bye)
+            continue;
+        m->fresh = 0;
+        if (m->now == m->said || (err = room(tc, out, 0)))
+            continue;
+        ft_enc_resident(&tc->fr, m->start, m->now);
+        tc->counts[FT_RESIDENT]++;
+        m->said = m->now;
+    }
+    return err;
+}
+
 /* One REC: its header word h, then words [w, end). Returns the words it took, or 0
  * when the log is malformed (a recorder bug: recording stops). */
 static size_t put_rec(sink_tc *tc, ft_writer *out, uint64_t h, const uint64_t *w,
@@ -156,15 +267,43 @@ static size_t put_rec(sink_tc *tc, ft_writer *out, uint64_t h, const uint64_t *w
     case FT_FREE:
         ft_enc_free(&tc->fr, v[0]);
         break;
-    case FT_MMAP:
-        ft_enc_mmap(&tc->fr, v[0], v[1], ctx_stack(tc));
+    case FT_MMAP: {
+        int file = v[2] == REC_MAP_FILE;
+        if (!tc->page) {
+            if (file) /* unmeasured, its written pages cannot be counted: left out */
+                return 1 + words;
+            ft_enc_mmap(&tc->fr, v[0], v[1], ctx_stack(tc));
+            break;
+        }
+        uint64_t stop = page_end(tc, v[0], v[1]);
+        if (meas_cut(tc, v[0], stop) < -1)
+            *err = FT_E_NOMEM;
+        if (v[2] == REC_MAP_ANON && v[1] < REC_MEASURE_MIN) {
+            ft_enc_mmap(&tc->fr, v[0], v[1], ctx_stack(tc));
+            break;
+        }
+        if (meas_add(tc, v[0], stop, file, 0)) /* a reader counts it 0 until told */
+            *err = FT_E_NOMEM;
+        ft_enc_mmap_measured(&tc->fr, v[0], v[1], ctx_stack(tc), file);
+        break;
+    }
+    case FT_RESIDENT: /* the recorder's, just before a measured mapping's munmap */
+        if (n != 2)
+            return 0;
+        ft_enc_resident(&tc->fr, v[0], v[1]);
         break;
     case FT_MUNMAP:
+        if (tc->nm && meas_cut(tc, v[0], page_end(tc, v[0], v[1])) < -1)
+            *err = FT_E_NOMEM;
         ft_enc_munmap(&tc->fr, v[0], v[1]);
         break;
-    case FT_MREMAP:
+    case FT_MREMAP: {
+        int file = tc->nm ? meas_cut(tc, v[0], page_end(tc, v[0], v[1])) : -1;
+        if (file < -1 || (file >= 0 && meas_add(tc, v[2], page_end(tc, v[2], v[3]), file, UINT64_MAX)))
+            *err = FT_E_NOMEM;
         ft_enc_mremap(&tc->fr, v[0], v[1], v[2], v[3]);
         break;
+    }
     default: /* the fields in order, then the string of the kinds that end in one */
         ft_enc_ints(&tc->fr, kind, n, v[0], v[1], v[2], v[3]);
         if (k == FT_STRING || k == FT_MARKER || k == FT_THREAD_NAME || k == FT_EXEC ||

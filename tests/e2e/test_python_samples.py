@@ -46,19 +46,44 @@ def expectations(path):
 
 
 # TERMS[name](python, record) -> bytes: the quantities a VALUE may add.
-def blas_buffer(py, record):
-    """The buffer OpenBLAS maps for a thread at its first matrix product: what a first
-    np.dot of 500 x 500 float64 matrices holds at the peak, less its 2,000,000-byte
-    result. 0 with a BLAS that maps none."""
-    src = "import numpy as np\na = np.ones((500, 500))\nb = np.dot(a, a)\nprint(b[0, 0])\n"
-    script, rec = record("blas_probe.py", src)
-    held = sum(l["bytes"] for l in rec.summary["locations"]
-               if own_frame(l, script) == (str(script), "<module>", 3))
-    assert held >= 2_000_000, rec.where()
-    return held - 2_000_000
+#
+# OpenBLAS's buffers (one a thread, mapped at its first matrix product, 32 MiB in
+# PyPI's build, 128 MiB in Debian's) count the pages its products wrote (FORMAT.md,
+# "Resident pages"): how many depends on the shapes and the build's blocking, so a probe
+# runs the sample's products, on matrices of the same shapes, in a fresh interpreter.
+# "_top": what the calling thread's buffer and OpenBLAS's table of thread jobs add to the
+# lines of the products; "_peak": that plus the pages the pool's workers wrote in
+# theirs (mapped at import, charged to it), above the probe's baseline (its import).
+BLAS_PROBES = {
+    # gram_matrix.py: x (4,000 x 500) times its transpose: 128,000,000 bytes of result.
+    "gram": ("x = np.ones((4000, 500))\nxt = np.ones((500, 4000))\ng = np.dot(x, xt)\n",
+             (3,), 16_000_000 * 2 + 128_000_000, 128_000_000),
+    # model_fit.py: PCA's X.T @ X (freed), then X @ components_.T, 32,000,000 bytes.
+    "pca": ("X = np.ones((40000, 784))\nc = X.T @ X\ndel c\nk = np.ones((100, 784))\n"
+            "y = X @ k.T\n", (2, 5), 250_880_000 + 627_200 + 32_000_000, 32_000_000),
+}
+_probes = {}
 
 
-TERMS = {"blas_buffer": blas_buffer}
+def blas_probe(py, record, name):
+    if (py.exe, name) not in _probes:
+        body, lines, arrays, results = BLAS_PROBES[name]
+        script, rec = record(f"blas_{name}.py", "import numpy as np\n" + body + "print(1)\n")
+        _, base = record(f"blas_{name}_base.py", "import numpy as np\n")
+        held = sum(l["bytes"] for l in rec.summary["locations"]
+                   if (own_frame(l, script) or (0, 0, 0))[1:] in [("<module>", n + 1)
+                                                                  for n in lines])
+        assert held >= results, rec.where()
+        peak = rec.summary["peak_bytes"] - base.summary["peak_bytes"] - arrays
+        assert peak >= held - results, rec.where()
+        _probes[py.exe, name] = (peak, held - results)
+    return _probes[py.exe, name]
+
+
+TERMS = {"blas_gram_peak": lambda py, rec: blas_probe(py, rec, "gram")[0],
+         "blas_gram_top": lambda py, rec: blas_probe(py, rec, "gram")[1],
+         "blas_pca_peak": lambda py, rec: blas_probe(py, rec, "pca")[0],
+         "blas_pca_top": lambda py, rec: blas_probe(py, rec, "pca")[1]}
 
 
 def imports_only(path):

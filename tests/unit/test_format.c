@@ -55,7 +55,7 @@ static int rec_diff(const rec *w, const rec *g, char *why, size_t cap)
     case FT_ALLOC: DIFF(addr); DIFF(size); DIFF(allocator); DIFF(stack); break;
     case FT_FREE: DIFF(addr); break;
     case FT_MMAP: DIFF(addr); DIFF(size); DIFF(stack); break;
-    case FT_MUNMAP: DIFF(addr); DIFF(size); break;
+    case FT_MUNMAP: case FT_RESIDENT: DIFF(addr); DIFF(size); break;
     case FT_MREMAP: DIFF(addr); DIFF(size); DIFF(addr2); DIFF(size2); break;
     case FT_THREAD: case FT_FORK: DIFF(a); break;
     case FT_FAILED: DIFF(size); DIFF(allocator); DIFF(stack); break;
@@ -664,9 +664,13 @@ static void header_bad_magic_version_length_rejected(void)
     }
     /* Valid crc, but bad values: unknown flags, page sizes not a power of two or too small. */
     static const uint8_t payloads[][10] = {
-        {16, 1, 1, 1, 0x80, 0x20, 0, 0, 0, 0}, {0, 1, 1, 1, 0x81, 0x20, 0, 0, 0, 0},
+        {32, 1, 1, 1, 0x80, 0x20, 0, 0, 0, 0}, {0, 1, 1, 1, 0x81, 0x20, 0, 0, 0, 0},
         {0, 1, 1, 1, 0x80, 0x02, 0, 0, 0, 0}, {0, 1, 1, 1, 0x00, 0, 0, 0, 0, 0},
     };
+    static const uint8_t resident[10] = {16, 1, 1, 1, 0x80, 0x20, 0, 0, 0, 0};
+    CHECK(read_raw_header(resident, 10, 2)->open_rc == FT_E_HEADER,
+          "flag 16 (measured mappings) accepted in version 2");
+    CHECK(read_raw_header(resident, 10, 3)->open_rc == 0, "flag 16 refused in version 3");
     for (size_t i = 0; i < 4; i++) {
         readout *o = read_raw_header(payloads[i], 10, FT_VERSION);
         CHECK(o->open_rc == FT_E_HEADER, "payload %zu accepted: rc %d", i, o->open_rc);
@@ -764,6 +768,48 @@ static void writer_reader_roundtrip(void)
     b_mmap(&b, 0x9000, 4096, 3);
     b_trailer(&b, FT_T_EXIT, 20000);
     b_verify(&b, 0);
+}
+
+/* Version 3's measured mappings: MMAP with f1 (and f2, a file's), RESIDENT; refused in
+ * version 2, as is f2 without f1. */
+static void resident_roundtrip(void)
+{
+    trace t;
+    static builder b;
+    ft_header h = default_header();
+    h.flags = FT_H_RESIDENT;
+    tr_begin(&t, &h, 3);
+    b_init(&b, &t);
+    const uint8_t *at = b.f.ops;
+    ft_enc_mmap_measured(&b.f, 0x7f0000000000, 64 << 20, 0, 0);
+    rec *e = b_push(&b, at);
+    e->addr = 0x7f0000000000, e->size = 64 << 20;
+    CHECK(e->flags == (FT_F0 | FT_F1), "measured mmap flags %#x", e->flags);
+    at = b.f.ops;
+    ft_enc_mmap_measured(&b.f, 0x7e0000000000, 8 << 20, 0, 1);
+    e = b_push(&b, at);
+    e->addr = 0x7e0000000000, e->size = 8 << 20;
+    CHECK(e->flags == (FT_F0 | FT_F1 | FT_F2), "file mmap flags %#x", e->flags);
+    at = b.f.ops;
+    ft_enc_resident(&b.f, 0x7f0000000000, 16 << 20); /* a delta up from A */
+    e = b_push(&b, at);
+    e->addr = 0x7f0000000000, e->size = 16 << 20;
+    b_munmap(&b, 0x7f0000000000, 64 << 20);
+    b_trailer(&b, FT_T_EXIT, 100);
+    b_verify(&b, 0);
+
+    static const uint8_t v2s[][4] = {{FT_RESIDENT, 0, 0}, {FT_MMAP | FT_F0 | FT_F1, 0, 2},
+                                     {FT_MMAP | FT_F0 | FT_F2, 0, 2}};
+    for (unsigned v3 = 0; v3 < 2; v3++)
+        for (size_t i = 0; i < 3; i++) {
+            h.flags = v3 ? FT_H_RESIDENT : 0;
+            tr_begin(&t, &h, 3);
+            tr_frame(&t, raw_frame(v2s[i], 3));
+            readout *o = read_tr(&t);
+            int ok = v3 && i < 2; /* f2 alone is refused in every version */
+            CHECK(ok ? o->rc == 0 && o->n == 1 : o->rc == FT_E_RECORD,
+                  "record %zu in version %d: rc %d (%s)", i, 2 + v3, o->rc, o->msg);
+        }
 }
 
 static void registers_reset_at_frame_start(void)
@@ -1554,6 +1600,7 @@ static const struct check_case cases[] = {
     {"native-records-rejected", native_records_rejected},
     {"bad-allocator-rejected", bad_allocator_rejected},
     {"undefined-flags-rejected", undefined_flags_rejected},
+    {"resident-roundtrip", resident_roundtrip},
     {"string-length-limit", string_length_limit},
     {"record-cut-at-ops-end-rejected", record_cut_at_ops_end_rejected},
     {"plane-count-mismatch-rejected", plane_count_mismatch_rejected},
