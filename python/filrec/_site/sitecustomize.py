@@ -76,10 +76,17 @@ def _filrec_start():
         finally:
             sys.path.remove(folder)
     elif modules:
-        sys.stderr.write(
-            "filrec: no Python support built for %s; recording without Python stacks "
-            "(build it: make PYTHON=%s)\n" % (version, sys.executable)
-        )
+        # Said on stderr and noted in the trace (a point marker the reports look for),
+        # so that "[no Python stack]" says why wherever the trace is read.
+        note = "filrec: no Python support built for %s, so no Python stacks; build it: " \
+            "make PYTHON=%s" % (version, sys.executable)
+        sys.stderr.write(note + "\n")
+        try:
+            import ctypes
+
+            ctypes.CDLL(None).filrec_mark(note.encode("utf-8", "replace"))
+        except (ImportError, OSError, AttributeError):
+            pass
     if package and package not in sys.path:
         sys.path.append(package)  # `import filrec` for marks and regions
     me = sys.modules.pop("sitecustomize")
