@@ -173,6 +173,7 @@ typedef struct an_replay {
     char *exec_path;            /* the last EXEC's path (NUL-terminated), or NULL */
     size_t exec_len;
     uint64_t cut_offset;        /* ended early inside the frame at this offset, or 0 */
+    char damage[320];           /* why, when that frame was damaged ("" if only cut) */
     an_marker *markers;
     size_t nmarkers, cap_markers;
     uint64_t *forks;

@@ -380,6 +380,8 @@ static int replay(an_replay *rp, const char *path, uint64_t stop_at, const char 
     rp->end_live = rp->cur;
     rp->ended_early = ft_reader_ended_early(rp->r);
     rp->cut_offset = ft_reader_cut_offset(rp->r);
+    if (ft_reader_damage(rp->r))
+        snprintf(rp->damage, sizeof rp->damage, "%s", ft_reader_damage(rp->r));
     if (rp->now_us > rp->end_us)
         rp->end_us = rp->now_us;
     rp->trace_bytes = ft_reader_size(rp->r);

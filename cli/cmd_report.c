@@ -160,6 +160,7 @@ static void job_section(FILE *f, const an_job *j)
 static int write_index(const char *dir, const an_replay *rp, const an_loc *loc, size_t n,
                        const char *temps, uint64_t peak, uint64_t peak_us,
                        uint64_t end_us, uint64_t total, uint64_t allocs, int early,
+                       const char *damage,
                        int plotted, const an_job *job)
 {
     char path[4200], a[32], b[32];
@@ -195,7 +196,13 @@ static int write_index(const char *dir, const an_replay *rp, const an_loc *loc, 
                 "mappings count the pages that became resident</dd>\n",
                 (unsigned long long)rp->peak_untouched, u);
     fprintf(f, "<dt>duration</dt><dd>%.3f s%s</dd>\n", (double)end_us / 1e6,
-            early ? " (the trace ends early: the process was killed)" : "");
+            damage[0] ? " (the trace is damaged: only the part before the damage is shown)"
+            : early ? " (the trace ends early: the process was killed)" : "");
+    if (damage[0]) {
+        fputs("<dt>damage</dt><dd id=\"damage\">", f);
+        h(f, damage);
+        fputs("</dd>\n", f);
+    }
     fprintf(f, "<dt>allocated</dt><dd>%s in %s allocations</dd>\n<dt>trace</dt><dd><code>",
             an_human(total, a, sizeof a), an_commas(allocs, b, sizeof b));
     h(f, rp->path);
@@ -308,6 +315,8 @@ int cli_report(const char *trace, const char *dir, char *answer_out, size_t cap)
     uint64_t end_us = rp.end_us, total = rp.total_bytes;
     uint64_t allocs = rp.counts[FT_ALLOC] + rp.counts[FT_MMAP];
     int early = rp.ended_early;
+    char damage[sizeof rp.damage];
+    memcpy(damage, rp.damage, sizeof damage);
     an_loc *tmp = NULL, *loc = NULL;
     size_t ntmp = 0, n = 0;
     uint64_t *blocks = calloc(rp.ntemp + 1, sizeof *blocks), *bytes = calloc(rp.ntemp + 1, sizeof *bytes);
@@ -356,7 +365,7 @@ int cli_report(const char *trace, const char *dir, char *answer_out, size_t cap)
     int said = !rc && (has_job < 0 || (has_job > 0 && cli_job_flamegraph(&job, jsvg, NULL, 0, 1)));
     rc = rc || said || write_svg(dir, "peak.svg", &rp, 0, title) ||
          write_svg(dir, "peak-reversed.svg", &rp, 1, title) ||
-         write_index(dir, &rp, loc, n, temps, peak, peak_us, end_us, total, allocs, early,
+         write_index(dir, &rp, loc, n, temps, peak, peak_us, end_us, total, allocs, early, damage,
                      plotted, has_job > 0 ? &job : NULL);
     if (has_job > 0) {
         an_job_paths_free(job.paths, job.npaths);

@@ -54,7 +54,10 @@ int cli_replayed(an_replay *rp, const char *path, int err, int warn)
         an_replay_free(rp);
         return 1;
     }
-    if (warn && rp->cut_offset)
+    if (warn && rp->damage[0])
+        cli_error("warning: '%s' is damaged: %s; analyzing the part before it", path,
+                  rp->damage);
+    else if (warn && rp->cut_offset)
         cli_error("warning: '%s' ends early, inside the frame at offset %llu (the process "
                   "was killed while writing it, or the file is damaged); analyzing the "
                   "part before", path, (unsigned long long)rp->cut_offset);

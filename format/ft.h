@@ -133,6 +133,9 @@ uint32_t ft_reader_nstrings(const ft_reader *r);
 const char *ft_reader_message(const ft_reader *r);
 /* Bytes of the file read so far and its total size, for progress. */
 uint64_t ft_reader_pos(const ft_reader *r);
+/* Why the body ended early at ft_reader_cut_offset, when a frame there was damaged (not
+ * merely cut short by the end of the file); else NULL. */
+const char *ft_reader_damage(const ft_reader *r);
 /* The file offset of the frame the last record came from. */
 uint64_t ft_reader_frame_offset(const ft_reader *r);
 uint64_t ft_reader_size(const ft_reader *r);

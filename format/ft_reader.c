@@ -39,6 +39,7 @@ struct ft_reader {
     uint64_t counts[32];
     int trailer, early;
     uint64_t cut; /* the offset of a frame the file ends inside (dropped), or 0 */
+    int damaged;  /* that frame was damaged (msg says how), not cut short */
     char msg[256];
 };
 
@@ -49,6 +50,22 @@ static int fail(ft_reader *r, int err, const char *fmt, ...)
     vsnprintf(r->msg, sizeof r->msg, fmt, ap);
     va_end(ap);
     return err;
+}
+
+/* A frame that cannot be decoded ends the readable prefix (FORMAT.md, "Damage"):
+ * msg says why, and the body ends early before it. Returns 0, as next_frame at the end. */
+static int damaged(ft_reader *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->msg, sizeof r->msg, fmt, ap);
+    va_end(ap);
+    ZSTD_DCtx_reset(r->dctx, ZSTD_reset_session_only);
+    r->cut = r->frame_off;
+    r->damaged = 1;
+    r->eof = 1;
+    r->zin.pos = r->zin.size; /* nothing after it is read */
+    return 0;
 }
 
 /* A record error, located by frame offset and position in the frame's data. */
@@ -312,21 +329,20 @@ static int next_frame(ft_reader *r)
     if (r->zin.size - r->zin.pos >= 5) {
         uint32_t magic = get_u32(h);
         if (magic == 0xFD2FB528u && !(h[4] & 4))
-            return fail(r, FT_E_ZSTD, "offset %llu: frame has no checksum",
+            return damaged(r, "offset %llu: frame has no checksum",
                         (unsigned long long)r->frame_off);
         if (magic != 0xFD2FB528u && (magic & 0xFFFFFFF0u) != 0x184D2A50u)
-            return fail(r, FT_E_ZSTD, "offset %llu: not a zstd frame",
+            return damaged(r, "offset %llu: not a zstd frame",
                         (unsigned long long)r->frame_off);
     }
     for (;;) {
         size_t ret = ZSTD_decompressStream(r->dctx, &out, &r->zin);
         if (ZSTD_isError(ret)) {
-            ZSTD_DCtx_reset(r->dctx, ZSTD_reset_session_only);
-            return fail(r, FT_E_ZSTD, "offset %llu: corrupt compressed frame: %s",
+            return damaged(r, "offset %llu: corrupt compressed frame: %s",
                         (unsigned long long)r->frame_off, ZSTD_getErrorName(ret));
         }
         if (out.pos > FT_FRAME_MAX)
-            return fail(r, FT_E_ZSTD, "offset %llu: frame holds more than %u bytes",
+            return damaged(r, "offset %llu: frame holds more than %u bytes",
                         (unsigned long long)r->frame_off, FT_FRAME_MAX);
         if (ret == 0)
             break;
@@ -340,10 +356,10 @@ static int next_frame(ft_reader *r)
                  * of writing one (Linux stops a write at a page when SIGKILL comes).
                  * That frame is dropped; the trace ends early before it. A frame whose
                  * damaged header made it swallow the frames after it is an error. */
-                ZSTD_DCtx_reset(r->dctx, ZSTD_reset_session_only);
                 if (magic_after(r, r->frame_off + 4))
-                    return fail(r, FT_E_ZSTD, "offset %llu: damaged frame: it runs into "
-                                "the next one", (unsigned long long)r->frame_off);
+                    return damaged(r, "offset %llu: damaged frame: it runs into the next "
+                                   "one", (unsigned long long)r->frame_off);
+                ZSTD_DCtx_reset(r->dctx, ZSTD_reset_session_only);
                 r->cut = r->frame_off;
                 return 0;
             }
@@ -616,6 +632,7 @@ const char *ft_reader_message(const ft_reader *r) { return r ? r->msg : "out of 
 uint64_t ft_reader_pos(const ft_reader *r) { return r->in_base + r->zin.pos; }
 uint64_t ft_reader_size(const ft_reader *r) { return r->file_size; }
 uint64_t ft_reader_frame_offset(const ft_reader *r) { return r->frame_off; }
+const char *ft_reader_damage(const ft_reader *r) { return r->damaged ? r->msg : NULL; }
 
 void ft_reader_close(ft_reader *r)
 {

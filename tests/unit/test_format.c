@@ -1146,7 +1146,7 @@ static void plane_count_mismatch_rejected(void)
     }
 }
 
-static void frame_over_1MiB_rejected(void)
+static void frame_over_1MiB_ends_the_trace(void)
 {
     /* Exactly 1 MiB of content is one frame; a byte more is rejected before any use. */
     uint8_t *c = malloc(FT_FRAME_MAX + 1);
@@ -1169,7 +1169,9 @@ static void frame_over_1MiB_rejected(void)
         tr_zframe(&t, c, FT_FRAME_MAX + (size_t)over);
         readout *o = read_tr(&t);
         if (over) {
-            CHECK(o->rc == FT_E_ZSTD && o->n == 2, "1 MiB + 1: rc %d n %zu", o->rc, o->n);
+            /* damaged (FORMAT.md rule 6): the frames before it are read, then it ends */
+            CHECK(o->rc == 0 && o->early == 1 && o->n == 2, "1 MiB + 1: rc %d n %zu",
+                  o->rc, o->n);
             CHECK(strstr(o->msg, "more than") && !strncmp(o->msg, "offset ", 7), "message %s",
                   o->msg);
         } else {
@@ -1293,6 +1295,41 @@ static void corrupt_frame_records_not_used(void)
     unlink(t.path);
 }
 
+static void damaged_middle_frame_ends_the_trace(void)
+{
+    /* FORMAT.md, Body rule 6: a frame in the middle that fails its checksum ends the
+     * readable part there: the frames before it are read, the trace ends early at its
+     * offset, and the message says what the damage is, with the offset. */
+    const size_t n[] = {5, 50, 7};
+    uint64_t ends[5];
+    trace t;
+    write_free_frames(&t, n, 3, ends);
+    int fd = open(t.path, O_RDWR);
+    uint8_t c;
+    off_t at = (off_t)((ends[1] + ends[2]) / 2); /* inside frame 2's compressed blocks */
+    CHECK(pread(fd, &c, 1, at) == 1, "pread");
+    c ^= 0x10;
+    CHECK(pwrite(fd, &c, 1, at) == 1, "pwrite");
+    close(fd);
+    ft_reader *r;
+    ft_record rec;
+    int rc = ft_reader_open(&r, t.path), k = 0;
+    size_t got = 0;
+    while (rc == 0 && (k = ft_reader_next(r, &rec)) == 1)
+        got++;
+    char off[32];
+    snprintf(off, sizeof off, "offset %llu: ", (unsigned long long)ends[1]);
+    CHECK(rc == 0 && k == 0 && got == n[0], "rc %d next %d: %zu records, want %zu", rc, k, got,
+          n[0]);
+    CHECK(ft_reader_ended_early(r) && ft_reader_cut_offset(r) == ends[1],
+          "early %d at %llu, want %llu", ft_reader_ended_early(r),
+          (unsigned long long)ft_reader_cut_offset(r), (unsigned long long)ends[1]);
+    const char *why = ft_reader_damage(r);
+    CHECK(why && !strncmp(why, off, strlen(off)), "damage: %s", why ? why : "(none)");
+    ft_reader_close(r);
+    unlink(t.path);
+}
+
 static void data_after_trailer_rejected(void)
 {
     const size_t n[] = {4};
@@ -1411,7 +1448,7 @@ static void empty_frame_writes_nothing(void)
     CHECK(tr_offset(&t) == 0, "empty frame wrote %llu bytes", (unsigned long long)tr_offset(&t));
     tr_end(&t);
     unlink(t.path);
-    /* A zero-byte zstd frame (rule 5) holds no records, wherever it is. */
+    /* A zero-byte zstd frame (rule 7) holds no records, wherever it is. */
     ft_header h = default_header();
     tr_begin(&t, &h, 3);
     tr_zframe(&t, "", 0);
@@ -1604,7 +1641,8 @@ static const struct check_case cases[] = {
     {"string-length-limit", string_length_limit},
     {"record-cut-at-ops-end-rejected", record_cut_at_ops_end_rejected},
     {"plane-count-mismatch-rejected", plane_count_mismatch_rejected},
-    {"frame-over-1MiB-rejected", frame_over_1MiB_rejected},
+    {"frame-over-1MiB-ends-the-trace", frame_over_1MiB_ends_the_trace},
+    {"damaged-middle-frame-ends-the-trace", damaged_middle_frame_ends_the_trace},
     {"truncated-final-frame-ends-early", truncated_final_frame_ends_early},
     {"every-body-cut-reads-whole-frames", every_body_cut_reads_whole_frames},
     {"corrupt-frame-records-not-used", corrupt_frame_records_not_used},
