@@ -1312,10 +1312,10 @@ static void damaged_middle_frame_ends_the_trace(void)
     CHECK(pwrite(fd, &c, 1, at) == 1, "pwrite");
     close(fd);
     ft_reader *r;
-    ft_record rec;
+    ft_record fr;
     int rc = ft_reader_open(&r, t.path), k = 0;
     size_t got = 0;
-    while (rc == 0 && (k = ft_reader_next(r, &rec)) == 1)
+    while (rc == 0 && (k = ft_reader_next(r, &fr)) == 1)
         got++;
     char off[32];
     snprintf(off, sizeof off, "offset %llu: ", (unsigned long long)ends[1]);
