@@ -25,7 +25,7 @@ VENV    ?= .venv
 PYTEST  ?= $(VENV)/bin/python -m pytest
 
 FORMAT_SRC = format/ft_writer.c format/ft_reader.c
-RECORD_SRC = record/rec_core.c record/rec_gate.c record/rec_got.c record/rec_hooks.c record/rec_link.c record/rec_native.c record/rec_stack.c record/rec_watch.c
+RECORD_SRC = record/rec_core.c record/rec_gate.c record/rec_got.c record/rec_hooks.c record/rec_link.c record/rec_native.c record/rec_sample.c record/rec_stack.c record/rec_watch.c
 # The recorder's other half, run by `filrec run`: reads the job's logs, writes the traces.
 SINK_SRC = sink/sink.c sink/sink_tc.c
 ANALYZE_SRC = analyze/an_code.c analyze/an_defs.c analyze/an_flame.c analyze/an_job.c analyze/an_live.c analyze/an_maps.c analyze/an_native.c analyze/an_peak.c analyze/an_plot.c analyze/an_replay.c analyze/an_tree.c analyze/an_util.c
@@ -55,7 +55,7 @@ $(B)/obj/%.o: %.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(B)/libfilrec.so: $(call obj,pic,$(RECORD_SRC) $(FORMAT_SRC))
-	$(CC) $(CFLAGS) -shared -o $@ $^ -Wl,-z,nodelete -lzstd -ldl -lpthread
+	$(CC) $(CFLAGS) -shared -o $@ $^ -Wl,-z,nodelete -lzstd -ldl -lpthread -lm
 
 $(B)/filrec: $(call obj,obj,$(CLI_SRC) $(ANALYZE_SRC) $(SINK_SRC) $(FORMAT_SRC))
 	$(CC) $(CFLAGS) -o $@ $^ -lzstd $(CJSON_LIBS) $(DW_LIBS) -lm

@@ -160,6 +160,10 @@ typedef struct an_replay {
     uint64_t counts[FT_KIND_COUNT];
     uint64_t cur, peak, peak_event, peak_time_us;
     uint64_t peak_untouched;    /* at the peak: measured mappings' bytes never touched */
+    /* --sample: the interval (hdr.sample_bytes; 0: exact), and the variance of cur's
+     * estimate (sum over live sampled blocks of w(w - s)), now and at the peak. */
+    uint64_t sample;
+    unsigned __int128 var, peak_var;
     /* The most live bytes since the last SAMPLE, and the event that reached it (an
      * on_sample callback reads them, and restarts them at cur and events). */
     uint64_t ivl_peak, ivl_peak_event;
@@ -214,6 +218,15 @@ int an_replay_temporaries_samples(an_replay *rp, const char *path, unsigned thre
 int an_replay_totals(an_replay *rp, const char *path, const char *progress);
 void an_replay_free(an_replay *rp);
 
+/* ---- sampling (--sample): a sampled block of s bytes stands for w(s) (FORMAT.md) ---- */
+/* The bytes a recorded block of size bytes stands for in a trace sampled every t bytes
+ * (t 0: exact): itself from t up, else size / (1 - exp(-size / t)). */
+uint64_t an_weight(uint64_t t, uint64_t size);
+/* Its share of the estimate's variance: w (w - size), 0 for an exact one. */
+uint64_t an_weight_var(uint64_t t, uint64_t size);
+/* The half-width of a 95% interval for an estimate of variance var. */
+uint64_t an_bound95(double var);
+
 /* ---- an_peak.c: what was live where the replay stopped, by location ---- */
 typedef struct an_loc {
     uint32_t func, line;        /* innermost frame (AN_BY_CODE: of the user's code);
@@ -223,6 +236,7 @@ typedef struct an_loc {
     uint64_t stack_bytes;
     uint32_t via_func, via_line; /* AN_BY_CODE: that stack's innermost frame, when it is
                                   * not the location's own (library code); else 0 */
+    double var;                 /* --sample: the variance of bytes' estimate (0: exact) */
 } an_loc;
 
 /* How locations are told apart: the innermost frame's line, its function, its file,
@@ -243,12 +257,23 @@ uint8_t *an_code_funcs(const an_defs *d);
  * the user's code with no file, else the stack itself (user: an_code_funcs). */
 uint32_t an_code_frame(const an_defs *d, const uint8_t *user, uint32_t stack);
 
+/* What is live in rp's current state per stack id (charged, an_defs_charge): bytes (of
+ * blocks, as their weights, and mappings), blocks, and with sampling the variance of
+ * bytes (else var is NULL). 0, or -1 out of memory. */
+typedef struct an_per_stack {
+    uint64_t *bytes, *blocks;
+    double *var;
+    size_t n;
+} an_per_stack;
+int an_live_per_stack(const an_replay *rp, an_per_stack *ps);
+void an_per_stack_free(an_per_stack *ps);
 /* Locations live in rp's current state, largest first; *out is malloc'd. 0 or -1.
  * With AN_BY_FUNCTION line is 0; with AN_BY_FILE func is any function of the file. */
 int an_peak_locations(const an_replay *rp, enum an_by by, an_loc **out, size_t *n);
-/* Group per-stack totals (bytes[s], blocks[s] for stack ids s < nstacks) into
- * locations, largest first. 0 or -1. */
-int an_group(const an_defs *d, const uint64_t *bytes, const uint64_t *blocks, size_t nstacks,
+/* Group per-stack totals (bytes[s], blocks[s] and, unless var is NULL, the variance
+ * var[s] for stack ids s < nstacks) into locations, largest first. 0 or -1. */
+int an_group(const an_defs *d, const uint64_t *bytes, const uint64_t *blocks,
+             const double *var, size_t nstacks,
              enum an_by by, an_loc **out, size_t *n);
 
 /* ---- an_tree.c: the call tree of what was live, stacks merged by frame ---- */
@@ -259,7 +284,7 @@ typedef struct an_tnode {
     uint64_t bytes, blocks;       /* live under this frame, callees included */
     uint32_t depth;               /* root 0 */
     uint64_t self;                /* live with this frame innermost (outermost if reversed) */
-    uint32_t pad;
+    float var;                    /* --sample: the variance of bytes' estimate (0: exact) */
 } an_tnode;
 
 typedef struct an_tree {

@@ -140,6 +140,9 @@ static void frame(FILE *out, const an_tree *t, const an_defs *d, sources *ss, ui
     fprintf(out, "\n%s (%s bytes), %.2f%%, %s blocks", an_human(nd->bytes, a, sizeof a),
             an_commas(nd->bytes, b, sizeof b), 100 * share,
             an_commas(nd->blocks, fill, sizeof fill));
+    if (nd->var > 0) /* sampled: the estimate's 95% bound */
+        fprintf(out, "\nestimated from a sample: \u00b1 %s (95%%)",
+                an_human(an_bound95(nd->var), a, sizeof a));
     const char *src = file_len ? source_line(source_of(ss, d, d->func[nd->func].file), nd->line, &n)
                                : NULL;
     if (src && n) {

@@ -38,8 +38,8 @@ static uint64_t key_of(const an_defs *d, const uint8_t *user, uint32_t s, enum a
     return 0;
 }
 
-int an_group(const an_defs *d, const uint64_t *bytes, const uint64_t *blocks, size_t nstacks,
-             enum an_by by, an_loc **out, size_t *nout)
+int an_group(const an_defs *d, const uint64_t *bytes, const uint64_t *blocks,
+             const double *var, size_t nstacks, enum an_by by, an_loc **out, size_t *nout)
 {
     size_t cap = 16; /* open addressing on the key; twice the stacks is enough */
     while (cap < nstacks * 2)
@@ -69,10 +69,11 @@ int an_group(const an_defs *d, const uint64_t *bytes, const uint64_t *blocks, si
         if (slot[j] < 0) {
             slot[j] = (int32_t)n;
             keys[n] = key;
-            loc[n++] = (an_loc){func, line, 0, 0, s, 0, 0, 0};
+            loc[n++] = (an_loc){func, line, 0, 0, s, 0, 0, 0, 0};
         }
         an_loc *l = &loc[slot[j]];
         l->bytes += bytes[s];
+        l->var += var ? var[s] : 0;
         l->blocks += blocks[s];
         if (bytes[s] > l->stack_bytes || !l->stack_bytes) {
             l->stack = s;
@@ -95,29 +96,49 @@ int an_group(const an_defs *d, const uint64_t *bytes, const uint64_t *blocks, si
     return 0;
 }
 
-int an_peak_locations(const an_replay *rp, enum an_by by, an_loc **out, size_t *nout)
+int an_live_per_stack(const an_replay *rp, an_per_stack *ps)
 {
     const an_defs *d = &rp->defs;
-    size_t nstacks = d->nnode ? d->nnode : 1;
-    uint64_t *bytes = calloc(nstacks, sizeof *bytes), *blocks = calloc(nstacks, sizeof *blocks);
-    if (!bytes || !blocks) {
-        free(bytes), free(blocks);
+    size_t n = d->nnode ? d->nnode : 1;
+    ps->n = n;
+    ps->bytes = calloc(n, sizeof *ps->bytes);
+    ps->blocks = calloc(n, sizeof *ps->blocks);
+    ps->var = rp->sample ? calloc(n, sizeof *ps->var) : NULL;
+    if (!ps->bytes || !ps->blocks || (rp->sample && !ps->var)) {
+        an_per_stack_free(ps);
         return -1;
     }
     for (uint64_t i = 0; i <= rp->live.mask; i++) {
         const an_block *b = &rp->live.slot[i];
         uint32_t s = b->addr ? an_defs_charge(d, b->stack, b->thread) : 0;
-        if (b->addr && s < nstacks)
-            bytes[s] += b->size, blocks[s]++;
+        if (b->addr && s < n) {
+            ps->bytes[s] += an_weight(rp->sample, b->size), ps->blocks[s]++;
+            if (ps->var)
+                ps->var[s] += (double)an_weight_var(rp->sample, b->size);
+        }
     }
     for (size_t i = 0; i < rp->maps.n; i++) {
         const an_range *r = &rp->maps.r[i];
         uint32_t s = an_defs_charge(d, r->stack, r->thread);
-        if (s < nstacks)
-            bytes[s] += r->bytes, blocks[s] += r->bytes != 0;
+        if (s < n)
+            ps->bytes[s] += r->bytes, ps->blocks[s] += r->bytes != 0;
     }
-    int rc = an_group(d, bytes, blocks, nstacks, by, out, nout);
-    free(bytes);
-    free(blocks);
+    return 0;
+}
+
+void an_per_stack_free(an_per_stack *ps)
+{
+    free(ps->bytes), free(ps->blocks), free(ps->var);
+    ps->bytes = ps->blocks = NULL;
+    ps->var = NULL;
+}
+
+int an_peak_locations(const an_replay *rp, enum an_by by, an_loc **out, size_t *nout)
+{
+    an_per_stack ps;
+    if (an_live_per_stack(rp, &ps))
+        return -1;
+    int rc = an_group(&rp->defs, ps.bytes, ps.blocks, ps.var, ps.n, by, out, nout);
+    an_per_stack_free(&ps);
     return rc;
 }

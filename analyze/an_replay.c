@@ -2,6 +2,7 @@
  * in the trace's total order, keeping the tracked live bytes exact after every event,
  * and notes the peak (the first event at which the maximum is reached), markers, forks
  * and the counts that `stats` reports. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,22 @@ static uint64_t page_up(uint64_t n, uint64_t page)
     return n > UINT64_MAX - page ? UINT64_MAX & ~(page - 1) : (n + page - 1) & ~(page - 1);
 }
 
+uint64_t an_weight(uint64_t t, uint64_t size)
+{
+    if (!t || size >= t)
+        return size;
+    double w = (double)size / -expm1(-(double)size / (double)t);
+    return (uint64_t)(w + 0.5);
+}
+
+uint64_t an_weight_var(uint64_t t, uint64_t size)
+{
+    uint64_t w = an_weight(t, size);
+    return w > size ? w * (w - size) : 0;
+}
+
+uint64_t an_bound95(double var) { return var > 0 ? (uint64_t)(1.96 * sqrt(var) + 0.5) : 0; }
+
 static void note_peak(an_replay *rp)
 {
     if (rp->cur > rp->ivl_peak) {
@@ -38,6 +55,7 @@ static void note_peak(an_replay *rp)
         if (rp->cur > rp->peak) {
             rp->peak = rp->cur;
             rp->peak_untouched = rp->maps.untouched;
+            rp->peak_var = rp->var;
             rp->peak_event = rp->events;
             rp->peak_time_us = rp->now_us;
         }
@@ -82,7 +100,8 @@ static int temp_alloc(an_replay *rp, const ft_record *rec)
         memmove(r, r + 1, (rp->temp_threshold - 1) * sizeof *r);
         --*fill;
     }
-    r[(*fill)++] = (an_ring){rec->addr, rec->size, an_defs_charge(&rp->defs, rec->stack, rec->thread)};
+    r[(*fill)++] = (an_ring){rec->addr, an_weight(rp->sample, rec->size),
+                             an_defs_charge(&rp->defs, rec->stack, rec->thread)};
     return 0;
 }
 
@@ -139,17 +158,20 @@ static int apply(an_replay *rp, const ft_record *rec)
     switch (rec->kind) {
     case FT_ALLOC: {
         an_block b = {rec->addr, rec->size, rec->stack, rec->thread};
+        uint64_t w = an_weight(rp->sample, rec->size); /* itself, unless sampled */
         rp->events++;
-        rp->total_bytes += rec->size;
+        rp->total_bytes += w;
         int k = an_live_put(&rp->live, &b, &old);
         if (k < 0 || (rp->temp_threshold && temp_alloc(rp, rec)) ||
-            (rp->track_totals && add_total(rp, rec->stack, rec->thread, rec->size)))
+            (rp->track_totals && add_total(rp, rec->stack, rec->thread, w)))
             return oom(rp);
         if (k == 1) { /* a free we never saw: the old block is gone */
-            rp->cur -= old.size;
+            rp->cur -= an_weight(rp->sample, old.size);
+            rp->var -= an_weight_var(rp->sample, old.size);
             rp->reused_addrs++;
         }
-        rp->cur += rec->size;
+        rp->cur += w;
+        rp->var += an_weight_var(rp->sample, rec->size);
         note_peak(rp);
         break;
     }
@@ -157,10 +179,12 @@ static int apply(an_replay *rp, const ft_record *rec)
         rp->events++;
         if (rp->temp_threshold && temp_free(rp, rec))
             return oom(rp);
-        if (an_live_take(&rp->live, rec->addr, &old))
-            rp->cur -= old.size;
-        else
+        if (an_live_take(&rp->live, rec->addr, &old)) {
+            rp->cur -= an_weight(rp->sample, old.size);
+            rp->var -= an_weight_var(rp->sample, old.size);
+        } else {
             rp->unmatched_frees++;
+        }
         break;
     case FT_MMAP: {
         n = page_up(rec->size, page);
@@ -347,6 +371,7 @@ static int replay(an_replay *rp, const char *path, uint64_t stop_at, const char 
         return err;
     }
     rp->hdr = *ft_reader_header(rp->r);
+    rp->sample = rp->hdr.sample_bytes;
     rp->version = ft_reader_version(rp->r);
     if (an_live_init(&rp->live))
         return oom(rp);

@@ -57,7 +57,7 @@ static uint32_t child(an_tree *t, uint32_t parent, uint32_t func, uint32_t line)
 
 /* Add bytes live under one trace stack: walk its frames in tree order. */
 static int add_stack(an_tree *t, const an_defs *d, uint32_t stack, uint64_t bytes,
-                     uint64_t blocks, uint32_t *frames)
+                     uint64_t blocks, double var, uint32_t *frames)
 {
     size_t n = 0;
     for (uint32_t s = stack; s && s < d->nnode && n < AN_MAX_DEPTH; s = d->node[s].parent)
@@ -65,12 +65,14 @@ static int add_stack(an_tree *t, const an_defs *d, uint32_t stack, uint64_t byte
     uint32_t at = 0;
     t->node[0].bytes += bytes;
     t->node[0].blocks += blocks;
+    t->node[0].var += (float)var;
     if (n == 0) { /* no stack: one frame that says so */
         at = child(t, 0, 0, 0);
         if (at == UINT32_MAX)
             return -1;
         t->node[at].bytes += bytes;
         t->node[at].blocks += blocks;
+        t->node[at].var += (float)var;
         t->node[at].self += bytes;
         return 0;
     }
@@ -88,6 +90,7 @@ static int add_stack(an_tree *t, const an_defs *d, uint32_t stack, uint64_t byte
             return -1;
         t->node[at].bytes += bytes;
         t->node[at].blocks += blocks;
+        t->node[at].var += (float)var;
     }
     t->node[at].self += bytes;
     return 0;
@@ -122,32 +125,21 @@ int an_tree_start(an_tree *t, int reversed)
 int an_tree_add(an_tree *t, const an_replay *rp, const an_defs *d, const uint32_t *map,
                 uint32_t nostack)
 {
-    const an_defs *own = &rp->defs;
-    size_t nstacks = own->nnode ? own->nnode : 1;
-    uint64_t *bytes = calloc(nstacks, sizeof *bytes), *blocks = calloc(nstacks, sizeof *blocks);
+    an_per_stack ps;
     uint32_t *frames = malloc(AN_MAX_DEPTH * sizeof *frames);
     int rc = -1;
-    if (!bytes || !blocks || !frames)
-        goto out;
-    for (uint64_t i = 0; i <= rp->live.mask; i++) {
-        const an_block *b = &rp->live.slot[i];
-        uint32_t s = b->addr ? an_defs_charge(own, b->stack, b->thread) : 0;
-        if (b->addr && s < nstacks)
-            bytes[s] += b->size, blocks[s]++;
+    if (!frames || an_live_per_stack(rp, &ps)) {
+        free(frames);
+        return -1;
     }
-    for (size_t i = 0; i < rp->maps.n; i++) {
-        const an_range *r = &rp->maps.r[i];
-        uint32_t s = an_defs_charge(own, r->stack, r->thread);
-        if (s < nstacks)
-            bytes[s] += r->bytes, blocks[s] += r->bytes != 0;
-    }
-    for (uint32_t s = 0; s < nstacks; s++)
-        if (blocks[s] && add_stack(t, d, map ? (s ? map[s] : nostack) : s, bytes[s], blocks[s],
-                                   frames))
+    for (uint32_t s = 0; s < ps.n; s++)
+        if (ps.blocks[s] && add_stack(t, d, map ? (s ? map[s] : nostack) : s, ps.bytes[s],
+                                      ps.blocks[s], ps.var ? ps.var[s] : 0, frames))
             goto out;
     rc = 0;
 out:
-    free(bytes), free(blocks), free(frames);
+    an_per_stack_free(&ps);
+    free(frames);
     return rc;
 }
 

@@ -8,6 +8,7 @@
 #   bare                PYTHON W.py
 #   filrec              build/filrec run -f -o TMP --no-report --python PYTHON W.py
 #   filrec -A           the same with --python-allocators (every object allocation)
+#   filrec -S, -SA      --sample 512KiB, without and with --python-allocators
 #   tracemalloc         PYTHON -X tracemalloc W.py     (tracemalloc keeps 1 frame)
 #   tracemalloc=25      PYTHON -X tracemalloc=25 W.py  (up to 25 frames: whole stacks,
 #                       as filrec records them; for reference)
@@ -89,6 +90,12 @@ def modes(script):
         ("filrec-A", "`filrec run --python-allocators`",
          [filrec, "run", "-f", "-o", f"{tmp}/a.bin", "--no-report", "--python-allocators",
           "--python", PY, w], f"{tmp}/a.bin"),
+        ("filrec-S", "`filrec run --sample 512KiB`",
+         [filrec, "run", "-f", "-o", f"{tmp}/s.bin", "--no-report", "--sample", "512KiB",
+          "--python", PY, w], f"{tmp}/s.bin"),
+        ("filrec-SA", "`filrec run --sample 512KiB --python-allocators`",
+         [filrec, "run", "-f", "-o", f"{tmp}/sa.bin", "--no-report", "--sample", "512KiB",
+          "--python-allocators", "--python", PY, w], f"{tmp}/sa.bin"),
         ("tm1", "`-X tracemalloc` (1 frame)", [PY, "-X", "tracemalloc", w], None),
         ("tm25", "`-X tracemalloc=25`", [PY, "-X", "tracemalloc=25", w], None),
     ]
@@ -211,6 +218,9 @@ for script in WORKLOADS:
                        f"(issue): {a:.2f}x vs {t1:.2f}x / 2 = {t1 / 2:.2f}x "
                        f"(tracemalloc=25: {t25:.2f}x / 2 = {t25 / 2:.2f}x)", a < t1 / 2))
     checks.append((f"{script}, `--python-allocators` at most 2.5x bare (DESIGN.md): {a:.2f}x", a <= 2.5))
+    for m, what in (("filrec-S", "--sample 512KiB"), ("filrec-SA", "--sample 512KiB --python-allocators")):
+        checks.append((f"{script}, `{what}` at most 1.05x bare (issue 16): {ratio[m]:.2f}x",
+                       ratio[m] <= 1.05))
 
 # Start-up: an empty program.
 sv = [("bare", "bare", [PY, "-c", "pass"], None),

@@ -58,6 +58,8 @@ int cli_ended_plainly(const struct an_replay *rp);
 /* "67.1 MB more mapped but never touched (not counted)": the untouched part of measured
  * mappings at a moment; "" when there is none. */
 const char *cli_untouched(uint64_t bytes, char *buf, size_t cap);
+/* A sampling interval as given: "512 KiB", "1 MiB", else "1,000 bytes". */
+const char *cli_interval(uint64_t bytes, char *buf, size_t cap);
 /* The recorder's note on why it recorded no Python stacks (a point marker labelled
  * "filrec: no Python support ..."), without its "filrec: ", or NULL. */
 const char *cli_no_python_note(const struct an_replay *rp);

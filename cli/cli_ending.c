@@ -29,6 +29,21 @@ const char *cli_untouched(uint64_t bytes, char *buf, size_t cap)
     return buf;
 }
 
+const char *cli_interval(uint64_t bytes, char *buf, size_t cap)
+{
+    static const char *unit[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+    unsigned u = 0;
+    uint64_t n = bytes;
+    while (u < 4 && n >= 1024 && n % 1024 == 0)
+        n /= 1024, u++;
+    char c[32];
+    if (u)
+        snprintf(buf, cap, "%llu %s", (unsigned long long)n, unit[u]);
+    else
+        snprintf(buf, cap, "%s bytes", an_commas(bytes, c, sizeof c));
+    return buf;
+}
+
 const char *cli_no_python_note(const an_replay *rp)
 {
     static const char tag[] = "filrec: no Python support";

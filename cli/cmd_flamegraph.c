@@ -165,7 +165,7 @@ int cmd_flamegraph(int argc, char **argv)
         an_replay_free(&rp);
         return 1;
     }
-    char cmd[1024], head[1400], sub[256], a[32];
+    char cmd[1024], head[1400], sub[512], a[32];
     command(&rp.hdr, cmd, sizeof cmd);
     if (at_end)
         snprintf(head, sizeof head, "Memory live at exit: %s of %.3f s: %s",
@@ -176,10 +176,16 @@ int cmd_flamegraph(int argc, char **argv)
                  (double)end / 1e6, cmd);
     char u[96];
     const char *un = cli_untouched(at_end ? rp.maps.untouched : rp.peak_untouched, u, sizeof u);
-    snprintf(sub, sizeof sub, "%s%s%s%s. Click a frame to zoom, type to search.",
+    char sm[128] = "";
+    if (rp.sample)
+        snprintf(sm, sizeof sm, "; estimated from a sample (\u00b1 %s at 95%%; --sample %s)",
+                 an_human(an_bound95(t.node[0].var), a, sizeof a),
+                 cli_interval(rp.sample, u, sizeof u));
+    un = cli_untouched(at_end ? rp.maps.untouched : rp.peak_untouched, u, sizeof u);
+    snprintf(sub, sizeof sub, "%s%s%s%s%s. Click a frame to zoom, type to search.",
              reversed ? "Reversed: innermost frames at the top, their callers below" :
                         "Each frame's width is the bytes live under it",
-             at_end ? " (at exit)" : " (at the peak)", *un ? "; " : "", un);
+             at_end ? " (at exit)" : " (at the peak)", sm, *un ? "; " : "", un);
     an_flame_opts o = {title ? title : head, sub, reversed};
     int rc = write_flame(out, &t, &rp.defs, &o, 0);
     an_tree_free(&t);

@@ -71,7 +71,7 @@ static uint64_t *live_per_stack(const an_replay *rp, size_t n)
         const an_block *k = &rp->live.slot[i];
         uint32_t s = k->addr ? an_defs_charge(&rp->defs, k->stack, k->thread) : 0;
         if (k->addr && s < n)
-            b[s] += k->size;
+            b[s] += an_weight(rp->sample, k->size);
     }
     for (size_t i = 0; b && i < rp->maps.n; i++) {
         uint32_t s = an_defs_charge(&rp->defs, rp->maps.r[i].stack, rp->maps.r[i].thread);

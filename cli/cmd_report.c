@@ -77,10 +77,16 @@ static void location(FILE *f, const an_defs *d, const an_loc *l)
 static void table_peak(FILE *f, const an_replay *rp, const an_loc *loc, size_t n, uint64_t peak)
 {
     char a[32], b[32];
-    fputs("<table><tr><th>bytes at peak</th><th>%</th><th>blocks</th><th>location</th></tr>\n", f);
+    fprintf(f, "<table><tr><th>bytes at peak</th>%s<th>%%</th><th>blocks</th><th>location</th>"
+            "</tr>\n", rp->sample ? "<th>\u00b1 95%</th>" : "");
     for (size_t i = 0; i < n && i < TOP; i++) {
-        fprintf(f, "<tr><td data-bytes=\"%llu\">%s</td><td>%.1f%%</td><td>%s</td><td>",
-                (unsigned long long)loc[i].bytes, an_human(loc[i].bytes, a, sizeof a),
+        fprintf(f, "<tr><td data-bytes=\"%llu\">%s</td>", (unsigned long long)loc[i].bytes,
+                an_human(loc[i].bytes, a, sizeof a));
+        if (rp->sample)
+            fprintf(f, "<td data-error=\"%llu\">%s</td>",
+                    (unsigned long long)an_bound95(loc[i].var),
+                    an_human(an_bound95(loc[i].var), b, sizeof b));
+        fprintf(f, "<td>%.1f%%</td><td>%s</td><td>",
                 peak ? 100.0 * (double)loc[i].bytes / (double)peak : 0,
                 an_commas(loc[i].blocks, b, sizeof b));
         location(f, &rp->defs, &loc[i]);
@@ -191,6 +197,13 @@ static int write_index(const char *dir, const an_replay *rp, const an_loc *loc, 
     fprintf(f, "</code></dd>\n<dt>peak</dt><dd id=\"peak\" data-bytes=\"%llu\">%s (%s bytes) "
             "at %.3f s</dd>\n", (unsigned long long)peak, an_human(peak, a, sizeof a),
             an_commas(peak, b, sizeof b), (double)peak_us / 1e6);
+    if (rp->sample)
+        fprintf(f, "<dt>sampled</dt><dd id=\"sampled\" data-bytes=\"%llu\" data-error=\"%llu\">"
+                "one allocation in every %s allocated, on average, and each of that size or "
+                "more: bytes are estimates; the peak is within %s of it, at 95%%</dd>\n",
+                (unsigned long long)rp->sample,
+                (unsigned long long)an_bound95((double)rp->peak_var), cli_interval(rp->sample, a, sizeof a),
+                an_human(an_bound95((double)rp->peak_var), b, sizeof b));
     if (*cli_untouched(rp->peak_untouched, u, sizeof u))
         fprintf(f, "<dt>reserved</dt><dd id=\"untouched\" data-bytes=\"%llu\">%s: large "
                 "mappings count the pages that became resident</dd>\n",
@@ -261,13 +274,15 @@ static int load_job(const char *trace, an_job *j)
 
 /* The one-line answer: "peak 505 MB at 1.593 s: FILE:LINE FUNC holds 400 MB". */
 static void answer(char *said, size_t cap, const an_defs *d, const an_loc *loc, size_t n,
-                   uint64_t peak, uint64_t peak_us, uint64_t untouched)
+                   uint64_t peak, uint64_t peak_us, uint64_t untouched, uint64_t err)
 {
-    char a[32], b[32], u[96] = "";
+    char a[32], b[32], u[96] = "", e[48] = "";
     if (untouched)
         snprintf(u, sizeof u, " (not counting %s mapped but never touched)",
                  an_human(untouched, b, sizeof b));
-    int k = snprintf(said, cap, "peak %s at %.3f s%s", an_human(peak, a, sizeof a),
+    if (err) /* sampled: the 95% bound */
+        snprintf(e, sizeof e, " \u00b1 %s", an_human(err, b, sizeof b));
+    int k = snprintf(said, cap, "peak %s%s at %.3f s%s", an_human(peak, a, sizeof a), e,
                      (double)peak_us / 1e6, u);
     if (k < 0 || (size_t)k >= cap || !n)
         return;
@@ -322,7 +337,7 @@ int cli_report(const char *trace, const char *dir, char *answer_out, size_t cap)
     uint64_t *blocks = calloc(rp.ntemp + 1, sizeof *blocks), *bytes = calloc(rp.ntemp + 1, sizeof *bytes);
     for (size_t s = 0; blocks && bytes && s < rp.ntemp; s++)
         blocks[s] = rp.temp[s].count, bytes[s] = rp.temp[s].bytes;
-    int rc = !blocks || !bytes || an_group(&rp.defs, bytes, blocks, rp.ntemp, AN_BY_CODE, &tmp, &ntmp);
+    int rc = !blocks || !bytes || an_group(&rp.defs, bytes, blocks, NULL, rp.ntemp, AN_BY_CODE, &tmp, &ntmp);
     free(blocks), free(bytes); /* largest bytes first: the churn that costs most */
     /* The table is written now: its names may be defined after the peak, where the
      * second replay stops. */
@@ -347,7 +362,8 @@ int cli_report(const char *trace, const char *dir, char *answer_out, size_t cap)
              (double)peak_us / 1e6, (double)end_us / 1e6);
     rc = an_peak_locations(&rp, AN_BY_CODE, &loc, &n);
     if (!rc && answer_out && cap)
-        answer(answer_out, cap, &rp.defs, loc, n, peak, peak_us, rp.peak_untouched);
+        answer(answer_out, cap, &rp.defs, loc, n, peak, peak_us, rp.peak_untouched,
+               rp.sample ? an_bound95((double)rp.peak_var) : 0);
     char svg[4200];
     snprintf(svg, sizeof svg, "%.4096s/memory.svg", dir);
     int plotted = 1; /* gnuplot missing (2) or failing (1): a note in the page, not an error */

@@ -39,6 +39,9 @@ static const char usage[] =
     "                        Python's own allocator (slower)\n"
     "      --native          record each allocation's native stack too: the C, C++\n"
     "                        and Fortran frames under each Python line (slower)\n"
+    "      --sample SIZE     record a sample of the allocations: on average one for\n"
+    "                        every SIZE bytes allocated (512KiB), every one of SIZE or\n"
+    "                        more; reports scale the sample back, with 95% bounds\n"
     "      --interval MS     record time and resident memory every MS ms (default 10)\n"
     "      --no-report       only record: no report folder after the run\n"
     "      --break-at SIZE   drop into pdb in the main thread once tracked live memory\n"
@@ -50,6 +53,7 @@ static const char usage[] =
 
 
 static pid_t child;
+static uint64_t sample_bytes; /* --sample: the mean interval; 0: every allocation */
 
 static void forward(int sig)
 {
@@ -181,6 +185,13 @@ static void exec_program(char **argv, const struct cli_parts *p, const char *soc
         setenv("FILREC_NATIVE", "1", 1);
     else
         unsetenv("FILREC_NATIVE");
+    if (sample_bytes) {
+        char v[24];
+        snprintf(v, sizeof v, "%llu", (unsigned long long)sample_bytes);
+        setenv("FILREC_SAMPLE", v, 1);
+    } else {
+        unsetenv("FILREC_SAMPLE");
+    }
     execvp(argv[0], argv);
     cli_error("cannot run '%s': %s", argv[0], strerror(errno));
     _exit(127);
@@ -319,6 +330,13 @@ int cmd_run(int argc, char **argv)
                 cli_error("bad --break-at '%s': want a size, such as 500MB or 2GiB", v);
                 return 1;
             }
+        } else if ((!strcmp(a, "--sample") && i + 1 < argc) || !strncmp(a, "--sample=", 9)) {
+            const char *v = a[8] == '=' ? a + 9 : argv[++i];
+            if (cli_parse_size(v, &sample_bytes) || !sample_bytes || sample_bytes > (1ull << 40)) {
+                cli_error("bad --sample '%s': want a size from 1 byte to 1TiB, such as 512KiB", v);
+                return 1;
+            }
+            flags |= FT_H_SAMPLED;
         } else if (cli_is_help(a)) {
             fputs(usage, stdout);
             return 0;
@@ -337,7 +355,7 @@ int cmd_run(int argc, char **argv)
                 return 1;
             }
         } else if (!strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--python") ||
-                   !strcmp(a, "--break-at") ||
+                   !strcmp(a, "--break-at") || !strcmp(a, "--sample") ||
                    !strcmp(a, "--interval") || !strcmp(a, "-m") || !strcmp(a, "-c")) {
             cli_error("option '%s' needs a value; see 'filrec run --help'", a);
             return 1;
@@ -382,6 +400,10 @@ int cmd_run(int argc, char **argv)
         flags |= FT_H_PYTHON;
     } else if (break_at) {
         cli_error("--break-at needs a Python program (SCRIPT.py, -m or -c): it stops in pdb");
+        return 1;
+    }
+    if (break_at && sample_bytes) {
+        cli_error("--break-at counts every allocation: it cannot be used with --sample");
         return 1;
     }
     if (break_at) {
@@ -436,8 +458,11 @@ int cmd_run(int argc, char **argv)
     signal(SIGTERM, forward);
     signal(SIGHUP, forward);
     int status;
-    char options[64];
-    snprintf(options, sizeof options, "sample_us=%ld", interval * 1000);
+    char options[96];
+    int ko = snprintf(options, sizeof options, "sample_us=%ld", interval * 1000);
+    if (sample_bytes)
+        snprintf(options + ko, sizeof options - (size_t)ko, " sample_bytes=%llu",
+                 (unsigned long long)sample_bytes);
     struct sink_opts so = {.trace_fd = fd, .dir = dir, .flags = flags,
                            .sample_us = (uint64_t)interval * 1000, .options = options};
     struct sink_result res;

@@ -147,6 +147,9 @@ static int print_json(const an_replay *rp, const an_job *job, const an_unrec *un
     cJSON_AddNumberToObject(o, "peak_time_s", (double)rp->peak_time_us / 1e6);
     cJSON_AddNumberToObject(o, "peak_event", (double)rp->peak_event);
     cJSON_AddBoolToObject(o, "mappings_measured", (rp->hdr.flags & FT_H_RESIDENT) != 0);
+    cJSON_AddNumberToObject(o, "sample_bytes", (double)rp->sample); /* 0: every allocation */
+    if (rp->sample)
+        cJSON_AddNumberToObject(o, "peak_error_95", (double)an_bound95((double)rp->peak_var));
     cJSON_AddNumberToObject(o, "peak_untouched_bytes", (double)rp->peak_untouched);
     cJSON_AddNumberToObject(o, "live_at_exit_bytes", (double)rp->cur);
     cJSON_AddNumberToObject(o, "unmatched_frees", (double)rp->unmatched_frees);
@@ -209,6 +212,11 @@ static void print_text(const an_replay *rp)
     if (h->flags & FT_H_LATE)
         printf("started:          in the running process (filrec.start, attach): earlier "
                "blocks unseen\n");
+    if (rp->sample) {
+        char s[32];
+        printf("sampled:          one allocation in every %s allocated, on average (--sample): "
+               "byte counts are estimates\n", cli_interval(rp->sample, s, sizeof s));
+    }
     fputs("ended:            ", stdout);
     cli_put_ending(rp);
     putchar('\n');

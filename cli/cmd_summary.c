@@ -196,7 +196,17 @@ static void print_label(const an_defs *d, const an_loc *l, enum an_by by)
 static void print_header(const an_replay *rp, const struct opts *o, uint64_t peak, uint64_t peak_us)
 {
     char a[32], b[32], c[32], u[96];
-    printf("peak:        %s at %.3f s\n", size_text(peak, o->exact, a, sizeof a), (double)peak_us / 1e6);
+    if (rp->sample && o->mode == PEAK)
+        printf("peak:        %s \u00b1 %s at %.3f s\n", size_text(peak, o->exact, a, sizeof a),
+               size_text(an_bound95((double)rp->peak_var), o->exact, b, sizeof b),
+               (double)peak_us / 1e6);
+    else
+        printf("peak:        %s at %.3f s\n", size_text(peak, o->exact, a, sizeof a),
+               (double)peak_us / 1e6);
+    if (rp->sample)
+        printf("sampled:     one allocation in every %s allocated, on average, and every one "
+               "of that size or more (--sample): bytes are estimates, \u00b1 a 95%% bound\n",
+               cli_interval(rp->sample, c, sizeof c));
     if (o->mode != TEMPORARY && *cli_untouched(o->mode == LEAKS ? rp->maps.untouched
                                                                 : rp->peak_untouched, u, sizeof u))
         printf("reserved:    %s\n", u);
@@ -204,8 +214,9 @@ static void print_header(const an_replay *rp, const struct opts *o, uint64_t pea
     if (rp->hdr.flags & FT_H_LATE)
         printf("started:     in the running process (filrec.start, attach): what it had "
                "allocated before is not counted\n");
-    printf("allocated:   %s in %s allocations\n", size_text(rp->total_bytes, o->exact, b, sizeof b),
-           an_commas(rp->counts[FT_ALLOC] + rp->counts[FT_MMAP], c, sizeof c));
+    printf("allocated:   %s in %s %sallocations\n", size_text(rp->total_bytes, o->exact, b, sizeof b),
+           an_commas(rp->counts[FT_ALLOC] + rp->counts[FT_MMAP], c, sizeof c),
+           rp->sample ? "sampled " : "");
     if (o->mode == LEAKS)
         printf("live at end: %s\n", size_text(rp->cur, o->exact, a, sizeof a));
     if (!cli_ended_plainly(rp)) {
@@ -225,14 +236,18 @@ static void print_rows(const an_replay *rp, const struct opts *o, const an_loc *
     if (o->mode == TEMPORARY)
         printf("%14s %14s %12s  %s\n", "count", "bytes", "average", "location");
     else
-        printf("%14s %7s %9s  %s\n", head ? head : o->mode == LEAKS ? "bytes at end"
-                                                                    : "bytes at peak", "%",
-               "blocks", "location");
+        printf("%14s%s %7s %9s  %s\n", head ? head : o->mode == LEAKS ? "bytes at end"
+                                                                      : "bytes at peak",
+               rp->sample ? "     \u00b1 95%" : "", "%", "blocks", "location");
     for (size_t i = 0; i < n; i++) {
         if (o->mode == TEMPORARY)
             printf("%14s %14s %12s  ", an_commas(loc[i].blocks, a, sizeof a),
                    size_text(loc[i].bytes, o->exact, b, sizeof b),
                    size_text(loc[i].blocks ? loc[i].bytes / loc[i].blocks : 0, o->exact, c, sizeof c));
+        else if (rp->sample)
+            printf("%14s %10s %6.1f%% %9s  ", size_text(loc[i].bytes, o->exact, a, sizeof a),
+                   size_text(an_bound95(loc[i].var), o->exact, c, sizeof c),
+                   pct(loc[i].bytes, whole), an_commas(loc[i].blocks, b, sizeof b));
         else
             printf("%14s %6.1f%% %9s  ", size_text(loc[i].bytes, o->exact, a, sizeof a),
                    pct(loc[i].bytes, whole), an_commas(loc[i].blocks, b, sizeof b));
@@ -255,6 +270,11 @@ static int print_json(const an_replay *rp, const struct opts *o, const an_loc *l
     free(u);
     cJSON_AddNumberToObject(j, "peak_bytes", (double)peak);
     cJSON_AddNumberToObject(j, "peak_time_s", (double)peak_us / 1e6);
+    if (rp->sample) { /* the numbers are estimates from a sample, with 95% bounds */
+        cJSON_AddNumberToObject(j, "sample_bytes", (double)rp->sample);
+        if (o->mode == PEAK)
+            cJSON_AddNumberToObject(j, "peak_error_95", (double)an_bound95((double)rp->peak_var));
+    }
     /* large mappings count their resident pages; these bytes of them never were */
     cJSON_AddBoolToObject(j, "mappings_measured", (rp->hdr.flags & FT_H_RESIDENT) != 0);
     cJSON_AddNumberToObject(j, "untouched_bytes", (double)(o->mode == LEAKS ? rp->maps.untouched
@@ -292,6 +312,8 @@ static int print_json(const an_replay *rp, const struct opts *o, const an_loc *l
         } else {
             cJSON_AddNumberToObject(e, "percent", pct(loc[i].bytes, whole));
             cJSON_AddNumberToObject(e, "blocks", (double)loc[i].blocks);
+            if (rp->sample)
+                cJSON_AddNumberToObject(e, "bytes_error_95", (double)an_bound95(loc[i].var));
         }
         if (loc[i].via_func) {
             place q = place_of(&rp->defs, loc[i].via_func, loc[i].via_line);
@@ -392,7 +414,7 @@ static void oom_text(const struct oom *m, const struct opts *o)
     printf("\nout of memory: %llu allocation%s failed; the first, of %s (%s), at ",
            (unsigned long long)m->count, m->count == 1 ? "" : "s",
            size_text(m->first.size, o->exact, a, sizeof a), allocator_names[m->first.allocator]);
-    an_loc at = {s ? d->node[s].func : 0, s ? d->node[s].line : 0, 0, 0, s, 0, 0, 0};
+    an_loc at = {s ? d->node[s].func : 0, s ? d->node[s].line : 0, 0, 0, s, 0, 0, 0, 0};
     print_label(d, &at, AN_BY_LINE);
     printf(",\n%.3f s, with %s live, held by:\n", (double)m->first.time_us / 1e6,
            size_text(m->first.live, o->exact, b, sizeof b));
@@ -513,7 +535,7 @@ static int report(struct opts *o)
         uint64_t *bytes = calloc(rp.ntemp ? rp.ntemp : 1, sizeof *bytes);
         for (size_t s = 0; blocks && bytes && s < rp.ntemp; s++)
             blocks[s] = rp.temp[s].count, bytes[s] = rp.temp[s].bytes;
-        rc = !blocks || !bytes || an_group(&rp.defs, bytes, blocks, rp.ntemp, o->by, &loc, &n);
+        rc = !blocks || !bytes || an_group(&rp.defs, bytes, blocks, NULL, rp.ntemp, o->by, &loc, &n);
         free(blocks);
         free(bytes); /* largest bytes first (an_group): the churn that costs most */
     } else {

@@ -54,6 +54,12 @@ int cli_replayed(an_replay *rp, const char *path, int err, int warn)
         an_replay_free(rp);
         return 1;
     }
+    if (warn && rp->sample) {
+        char a[32];
+        cli_error("note: '%s' holds a sample of the allocations (one in every %s allocated, "
+                  "on average, and each of that size or more): its bytes are estimates",
+                  path, cli_interval(rp->sample, a, sizeof a));
+    }
     if (warn && rp->damage[0])
         cli_error("warning: '%s' is damaged: %s; analyzing the part before it", path,
                   rp->damage);

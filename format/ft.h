@@ -45,7 +45,8 @@ enum ft_header_flag {
     FT_H_PYTHON = 1, FT_H_PYALLOC = 2, FT_H_NATIVE = 4,
     FT_H_LATE = 8, /* recording began in a running process: earlier blocks are unseen */
     FT_H_RESIDENT = 16, /* version 3: large mappings are measured (MMAP f1, RESIDENT) */
-    FT_H_ALL = 31
+    FT_H_SAMPLED = 32,  /* version 3: allocations sampled (options: sample_bytes=N) */
+    FT_H_ALL = 63
 };
 /* FT_T_SINK and later: version 2. */
 enum ft_trailer_flag {
@@ -72,6 +73,8 @@ typedef struct ft_header {
      * every process of a job, and which image of the process this is (0 the first, n
      * after the n-th exec). */
     uint64_t mono_ns, image;
+    /* Read from options with FT_H_SAMPLED (sample_bytes=N), else 0: not encoded apart. */
+    uint64_t sample_bytes;
 } ft_header;
 
 /* crc32 (zlib's) of n bytes, chained through crc (start with 0). */

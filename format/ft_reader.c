@@ -150,6 +150,28 @@ static int get_string(const uint8_t **pp, const uint8_t *end, size_t max, const 
     return 0;
 }
 
+/* The N of "sample_bytes=N" among the options (space-separated key=value), or 0. */
+static uint64_t sample_bytes(const ft_header *h)
+{
+    static const char key[] = "sample_bytes=";
+    const char *s = h->options, *e = s + h->options_len;
+    while (s < e) {
+        const char *w = memchr(s, ' ', (size_t)(e - s));
+        w = w ? w : e;
+        if ((size_t)(w - s) > sizeof key - 1 && !memcmp(s, key, sizeof key - 1)) {
+            uint64_t n = 0;
+            for (const char *d = s + sizeof key - 1; d < w; d++) {
+                if (*d < '0' || *d > '9' || n > (1ull << 40))
+                    return 0;
+                n = n * 10 + (uint64_t)(*d - '0');
+            }
+            return n <= (1ull << 40) ? n : 0;
+        }
+        s = w + 1;
+    }
+    return 0;
+}
+
 static int parse_header(ft_reader *r, uint32_t hlen)
 {
     const uint8_t *p = r->hbuf, *e = r->hbuf + hlen;
@@ -170,9 +192,13 @@ static int parse_header(ft_reader *r, uint32_t hlen)
         if (get_varint(&p, e, more[i]))
             return fail(r, FT_E_HEADER, "offset %llu: header field %zu is cut short",
                         (unsigned long long)(16 + (p - r->hbuf)), i + 9);
-    if (h->flags & ~(uint64_t)(r->version >= 3 ? FT_H_ALL : FT_H_ALL & ~FT_H_RESIDENT))
+    if (h->flags & ~(uint64_t)(r->version >= 3 ? FT_H_ALL
+                                                : FT_H_ALL & ~(FT_H_RESIDENT | FT_H_SAMPLED)))
         return fail(r, FT_E_HEADER, "offset 16: unknown recording flags %#llx",
                     (unsigned long long)h->flags);
+    if ((h->flags & FT_H_SAMPLED) && !(h->sample_bytes = sample_bytes(h)))
+        return fail(r, FT_E_HEADER, "offset 16: a sampled trace whose options do not say "
+                    "sample_bytes=N (N from 1 to 2^40)");
     if (h->page_size < 512 || h->page_size > (1u << 30) || (h->page_size & (h->page_size - 1)))
         return fail(r, FT_E_HEADER, "offset 16: bad page size %llu",
                     (unsigned long long)h->page_size);

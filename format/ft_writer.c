@@ -74,7 +74,7 @@ size_t ft_header_encode(uint8_t *out, size_t cap, const ft_header *h)
     p = ft_put_varint(p, h->mono_ns);
     p = ft_put_varint(p, h->image);
     uint32_t hlen = (uint32_t)(p - payload);
-    put_u32(out + 8, h->flags & (FT_H_NATIVE | FT_H_RESIDENT) ? 3 : 2);
+    put_u32(out + 8, h->flags & (FT_H_NATIVE | FT_H_RESIDENT | FT_H_SAMPLED) ? 3 : 2);
     put_u32(out + 12, hlen);
     p = put_u32(p, ft_crc32(0, payload, hlen));
     return (size_t)(p - out);

@@ -575,6 +575,7 @@ static void fork_child(void)
     rec.lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER; /* held by another thread? */
     rec_native_child();
     rec_watch_forget();
+    rec_sample_child();
     rec_big_child();
     log_reset(); /* the forking thread is the child's thread 0 */
     if (!params.follow || start_log(parent, parent_start)) {
@@ -594,6 +595,7 @@ static void scrub_environment(void)
 {
     unsetenv("FILREC_SOCK");
     unsetenv("FILREC_NATIVE");
+    unsetenv("FILREC_SAMPLE");
     const char *pre = getenv("LD_PRELOAD");
     Dl_info me;
     if (!pre || !dladdr((void *)scrub_environment, &me) || !me.dli_fname)
@@ -741,11 +743,13 @@ int rec_start(const struct rec_params *p)
 static void start_from_environment(void)
 {
     const char *sock = getenv("FILREC_SOCK"), *follow = getenv("FILREC_FOLLOW");
-    const char *native = getenv("FILREC_NATIVE");
+    const char *native = getenv("FILREC_NATIVE"), *sample = getenv("FILREC_SAMPLE");
     struct rec_params p = {.sock = sock, .follow = !follow || strcmp(follow, "0"),
                            .native = native && !strcmp(native, "1")};
     if (!sock || !*sock || !rec_preloaded)
         return; /* not under `filrec run` (or loaded by in-process activation): passive */
+    if (sample && *sample) /* bytes; the header says the same (`filrec run --sample`) */
+        rec_sample_bytes = strtoull(sample, NULL, 10);
     char name[sizeof params_sock];
     snprintf(name, sizeof name, "%s", sock);
     p.sock = name;

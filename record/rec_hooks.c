@@ -95,6 +95,8 @@ static __attribute__((noinline)) void *record_alloc(void *p, size_t n, unsigned 
             rec_alloc_failed(n, allocator);
         return p;
     }
+    if (__builtin_expect(rec_sample_bytes != 0, 0) && !rec_sample_alloc(p, n))
+        return p;
     if (rec_alloc_fast((uintptr_t)p, n, allocator))
         return p;
     return rec_alloc_event(p, n, allocator, ra, cfa);
@@ -102,6 +104,8 @@ static __attribute__((noinline)) void *record_alloc(void *p, size_t n, unsigned 
 
 static __attribute__((noinline)) void record_free(void *p)
 {
+    if (__builtin_expect(rec_sample_bytes != 0, 0) && !rec_sample_free(p))
+        return;
     if (!rec_free_fast((uintptr_t)p))
         rec_free_event(p);
 }
@@ -109,7 +113,10 @@ static __attribute__((noinline)) void record_free(void *p)
 /* free() itself: record, then the real free, both as tail calls. */
 static __attribute__((noinline)) void record_free_then_free(void *p)
 {
-    if (!rec_free_fast((uintptr_t)p)) {
+    if (__builtin_expect(rec_sample_bytes != 0, 0) && !rec_sample_free(p)) {
+        if (!rec_real.free && rec_resolve())
+            return;
+    } else if (!rec_free_fast((uintptr_t)p)) {
         rec_free_event(p);
         if (!rec_real.free && rec_resolve())
             return;

@@ -122,6 +122,8 @@ struct rec_tls {
     void *native;          /* --native: the thread's last capture (rec_native.c) */
     uintptr_t stack_lo, stack_hi, stack_bound; /* its stack; bound: 0 unknown, else
                             * above every frame that can change (rec_native.c) */
+    int64_t sample_left;   /* --sample: bytes to the next sample point (0: not drawn) */
+    uint64_t sample_rng;   /* its random state (0: not seeded) */
 };
 extern __thread struct rec_tls rec_tl __attribute__((tls_model("initial-exec")));
 /* The number of the current log, bumped by every start (a fork child's too). Read and
@@ -390,6 +392,20 @@ static inline uint32_t rec_stack_now(void)
     return atomic_load_explicit(&rec_stack_source, memory_order_relaxed) ? rec_stack_current() : 0;
 }
 
+/* ---- rec_sample.c: --sample BYTES ---- */
+/* The mean sampling interval in bytes; 0: every allocation is recorded. Set before
+ * recording starts, then read-only. */
+extern uint64_t rec_sample_bytes;
+/* Whether an allocation of size bytes is sampled (advances the thread's countdown). */
+int rec_sample_hit(size_t size);
+/* Keep a sampled block's address, so that its free is recorded: 1, or 0 out of memory
+ * (then the block is not recorded). */
+int rec_sample_keep(uint64_t a);
+/* Whether a was a sampled block; it is forgotten. No lock unless it was. */
+int rec_sample_forget(uint64_t a);
+/* fork: the child starts with none. */
+void rec_sample_child(void);
+
 /* ---- rec_native.c: native stacks (--native) ---- */
 /* 1 while native stacks are taken; set before recording starts, then read-only. */
 extern int rec_native_on;
@@ -421,6 +437,17 @@ void rec_native_child(void);
 static inline int rec_want(void)
 {
     return atomic_load_explicit(&rec_on, memory_order_relaxed) && !rec_tl.busy;
+}
+
+/* With sampling on: whether to record the allocation of n bytes at p (it is kept), or
+ * the free of p (it was sampled). */
+static inline int rec_sample_alloc(void *p, size_t n)
+{
+    return rec_want() && rec_sample_hit(n) && rec_sample_keep((uintptr_t)p);
+}
+static inline int rec_sample_free(void *p)
+{
+    return rec_want() && rec_sample_forget((uintptr_t)p);
 }
 
 /* The hot path, inline into the hooks: one word when this thread owns the log, no

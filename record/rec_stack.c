@@ -81,6 +81,8 @@ REC_EXPORT int filrec_record_alloc(void *p, size_t size, unsigned allocator)
 {
     if (!p || !rec_want() || allocator == 0 || allocator >= FT_A_COUNT)
         return 0;
+    if (rec_sample_bytes && !rec_sample_alloc(p, size))
+        return 1;
     rec_alloc_event(p, size, allocator, REC_CALLER);
     return 1;
 }
@@ -89,6 +91,8 @@ REC_EXPORT int filrec_record_free(void *p)
 {
     if (!p || !rec_want())
         return 0;
+    if (rec_sample_bytes && !rec_sample_free(p))
+        return 1;
     rec_free_event(p);
     return 1;
 }

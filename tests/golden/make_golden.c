@@ -46,7 +46,7 @@ int main(int argc, char **argv)
     static const char cmdline[] = "./basic\0--n\0" "3";
     ft_header h = {native ? FT_H_NATIVE : 0, 4242, 1, 1700000000000000000ull, 4096, 10000,
                    cmdline, sizeof cmdline - 1, "sample_us=10000 level=3", 23,
-                   123456789000ull, 1};
+                   123456789000ull, 1, 0};
     uint8_t hb[256];
     size_t hn = ft_header_encode(hb, sizeof hb, &h);
     int fd = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC, 0644);

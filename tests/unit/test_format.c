@@ -91,7 +91,7 @@ typedef struct trace {
 
 static ft_header default_header(void)
 {
-    ft_header h = {0, 1234, 1, 1700000000123456789ull, 4096, 10000, "prog\0arg", 8, "k=v", 3, 0, 0};
+    ft_header h = {0, 1234, 1, 1700000000123456789ull, 4096, 10000, "prog\0arg", 8, "k=v", 3, 0, 0, 0};
     return h;
 }
 
@@ -579,7 +579,7 @@ static void header_roundtrip(void)
 {
     static const char cmd[] = "/usr/bin/prog\0--opt\0\xff\xfe bytes\0";
     ft_header h = {FT_H_PYTHON | FT_H_NATIVE, UINT64_MAX, 0, UINT64_MAX, 1u << 30, 0,
-                   cmd, sizeof cmd - 1, "", 0, 0, 0};
+                   cmd, sizeof cmd - 1, "", 0, 0, 0, 0};
     uint8_t buf[256];
     size_t n = ft_header_encode(buf, sizeof buf, &h);
     CHECK(n > 20, "ft_header_encode: %zu", n);

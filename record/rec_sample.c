@@ -1,0 +1,155 @@
+/* rec_sample.c: --sample BYTES (FORMAT.md, "Sampling"). Allocations are sampled by
+ * bytes, as tcmalloc and Go's heap profiler do: each thread counts down a number of
+ * bytes drawn from an exponential distribution whose mean is the interval, and the
+ * allocation that takes the count to zero or below is recorded (an allocation of s bytes
+ * is so with probability 1 - exp(-s / interval), whatever came before it); one of at
+ * least the interval is always recorded. A free is recorded only for a sampled block:
+ * their addresses are kept in a hash set that every free probes without a lock (most
+ * find an empty slot at once), and that changes under a lock, at most twice per sampled
+ * block. A replaced table stays mapped, for probes still reading it: tables double, so
+ * all of them take at most twice the last. */
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "rec_internal.h"
+
+uint64_t rec_sample_bytes;
+
+/* ---- the countdown ---- */
+
+static uint64_t next_random(void)
+{
+    uint64_t x = rec_tl.sample_rng;
+    if (!x) { /* a seed of the thread's own: its key, the clock */
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        x = ((uint64_t)rec_tl.key << 32 ^ (uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 20 ^
+             (uintptr_t)&rec_tl) | 1;
+    }
+    x ^= x >> 12, x ^= x << 25, x ^= x >> 27; /* xorshift64* */
+    rec_tl.sample_rng = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+/* Bytes to the next sample point: exponential, mean rec_sample_bytes, at least 1. */
+static int64_t draw(void)
+{
+    double u = (double)((next_random() >> 11) + 1) * 0x1.0p-53; /* (0, 1] */
+    double x = -log(u) * (double)rec_sample_bytes;
+    return x < 1 ? 1 : x > 0x1p62 ? (int64_t)1 << 62 : (int64_t)x;
+}
+
+int rec_sample_hit(size_t size)
+{
+    if (size >= rec_sample_bytes)
+        return 1;
+    if (!rec_tl.sample_left)
+        rec_tl.sample_left = draw();
+    rec_tl.sample_left -= (int64_t)size;
+    if (rec_tl.sample_left > 0)
+        return 0;
+    while (rec_tl.sample_left <= 0) /* the points this allocation holds: one record */
+        rec_tl.sample_left += draw();
+    return 1;
+}
+
+/* ---- the sampled blocks ---- */
+
+#define TOMB 1u /* a removed entry; 0 is an empty slot (no block lives at 0 or 1) */
+
+struct set {
+    size_t mask, used, live; /* used: live and tombstones */
+    _Atomic uint64_t slot[];
+};
+
+static _Atomic(struct set *) cur;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+static size_t home(uint64_t a, size_t mask) { return (size_t)((a >> 4) * 0x9E3779B97F4A7C15ull >> 24) & mask; }
+
+static struct set *new_set(size_t cap)
+{
+    void *m = rec_real.mmap(NULL, sizeof(struct set) + cap * sizeof(uint64_t),
+                            PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    struct set *s = m;
+    s->mask = cap - 1;
+    return s;
+}
+
+static void put(struct set *s, uint64_t a)
+{
+    size_t i = home(a, s->mask);
+    uint64_t v;
+    while ((v = atomic_load_explicit(&s->slot[i], memory_order_relaxed)) > TOMB)
+        i = (i + 1) & s->mask;
+    atomic_store_explicit(&s->slot[i], a, memory_order_release);
+    s->used += v == 0;
+    s->live++;
+}
+
+int rec_sample_keep(uint64_t a)
+{
+    int ok = 1;
+    pthread_mutex_lock(&lock);
+    struct set *s = atomic_load_explicit(&cur, memory_order_relaxed);
+    if (!s || (s->used + 1) * 2 > s->mask + 1) { /* grow, or just sweep the tombstones */
+        size_t cap = 4096;
+        while (s && cap < (s->live + 1) * 4)
+            cap *= 2;
+        struct set *n = new_set(cap);
+        if (!n) {
+            ok = 0;
+        } else {
+            for (size_t i = 0; s && i <= s->mask; i++) {
+                uint64_t v = atomic_load_explicit(&s->slot[i], memory_order_relaxed);
+                if (v > TOMB)
+                    put(n, v);
+            }
+            atomic_store_explicit(&cur, n, memory_order_release);
+            s = n;
+        }
+    }
+    if (ok)
+        put(s, a);
+    pthread_mutex_unlock(&lock);
+    return ok;
+}
+
+static _Atomic uint64_t *find(struct set *s, uint64_t a)
+{
+    for (size_t i = home(a, s->mask);; i = (i + 1) & s->mask) {
+        uint64_t v = atomic_load_explicit(&s->slot[i], memory_order_acquire);
+        if (v == a)
+            return &s->slot[i];
+        if (!v)
+            return NULL;
+    }
+}
+
+int rec_sample_forget(uint64_t a)
+{
+    struct set *s = atomic_load_explicit(&cur, memory_order_acquire);
+    if (!s || a <= TOMB || !find(s, a)) /* the common case: not sampled, no lock */
+        return 0;
+    pthread_mutex_lock(&lock); /* found, maybe in a replaced table: again, in the current */
+    s = atomic_load_explicit(&cur, memory_order_relaxed);
+    _Atomic uint64_t *at = find(s, a);
+    if (at) {
+        atomic_store_explicit(at, TOMB, memory_order_relaxed);
+        s->live--;
+    }
+    pthread_mutex_unlock(&lock);
+    return at != NULL;
+}
+
+void rec_sample_child(void)
+{
+    lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+    atomic_store(&cur, NULL); /* the child's trace knows none of the parent's blocks */
+    rec_tl.sample_left = 0;
+}

@@ -1,0 +1,120 @@
+"""filrec run --sample: allocations sampled by bytes (FORMAT.md, "Sampling"). Each check
+compares the sampled estimate with an exact recording of the same script: within twice
+its reported 95% bound (a false alarm once in about 10,000 runs), exact where the blocks
+are over the interval. Known answers in pyprogs/sampled.py."""
+import json
+import subprocess
+
+import pytest
+
+from conftest import PYPROGS, TIMEOUT, VENV_PYTHON
+from test_run_job import line_of
+
+PROG = PYPROGS / "sampled.py"
+T = 64 << 10
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, filrec):
+    d = tmp_path_factory.mktemp("sample")
+    out = {}
+    for name, opts in (("exact", []), ("sampled", ["--sample", "64KiB"]),
+                       ("objects", ["--sample", "64KiB", "--python-allocators"])):
+        t = d / f"{name}.bin"
+        p = subprocess.run([filrec, "run", "--no-report", "-o", str(t), *opts, "--python",
+                            VENV_PYTHON, str(PROG)], capture_output=True, text=True,
+                           timeout=TIMEOUT)
+        assert p.returncode == 0, p.stderr
+        assert p.stdout == "100000 10\n"
+        out[name] = (t, p.stderr)
+    return out
+
+
+def summ(filrec, trace):
+    p = subprocess.run([filrec, "summary", "--json", "--top", "0", str(trace)],
+                       capture_output=True, text=True, timeout=TIMEOUT)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout), p.stderr
+
+
+def stats(filrec, trace):
+    p = subprocess.run([filrec, "stats", "--json", str(trace)], capture_output=True,
+                       text=True, timeout=TIMEOUT)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)
+
+
+def at(s, tag):
+    line = line_of(PROG, tag)
+    (l,) = [l for l in s["locations"] if l["file"] == str(PROG) and l["line"] == line]
+    return l
+
+
+@pytest.mark.parametrize("mode", ["sampled", "objects"])
+def test_sampled_estimates_within_their_bounds(filrec, runs, mode):
+    exact, _ = summ(filrec, runs["exact"][0])
+    s, err = summ(filrec, runs[mode][0])
+    assert s["sample_bytes"] == T and "sample_bytes" not in exact
+    assert "holds a sample of the allocations" in err, err  # every verb says so
+    small, big = at(s, "SMALL"), at(s, "BIG")
+    # Ten blocks of 4 MiB, each over the interval: all of them, exactly.
+    assert big["bytes"] == at(exact, "BIG")["bytes"] and big["bytes_error_95"] == 0
+    assert big["blocks"] == 10
+    # 200,000 blocks of 1,001 bytes: about 3,000 samples; the estimate within twice
+    # its bound, and the bound about what 3,000 samples give (1.96 / sqrt(3,000)).
+    want = at(exact, "SMALL")["bytes"]
+    assert abs(small["bytes"] - want) <= 2 * small["bytes_error_95"], (small, want)
+    assert 0.02 * want < small["bytes_error_95"] < 0.06 * want, small
+    assert small["blocks"] < 10_000
+    assert abs(s["peak_bytes"] - exact["peak_bytes"]) <= 2 * s["peak_error_95"]
+
+
+def test_sampled_frees_match_their_samples(filrec, runs):
+    e, s = stats(filrec, runs["exact"][0]), stats(filrec, runs["sampled"][0])
+    assert s["unmatched_frees"] == 0
+    assert s["sample_bytes"] == T and e["sample_bytes"] == 0
+    # The sample is small: a fraction of the exact recording's events.
+    assert s["counts"]["alloc"] * 20 < e["counts"]["alloc"]
+    # Half the small blocks freed, at the marker: the estimate follows, within twice
+    # the peak's bound (the bound then, of half the samples, is smaller).
+    (me,), (ms,) = [[m for m in x["markers"] if m["label"] == "freed"] for x in (e, s)]
+    assert abs(ms["live_bytes"] - me["live_bytes"]) <= 2 * s["peak_error_95"], (ms, me)
+    assert me["live_bytes"] < e["peak_bytes"] * 0.7
+
+
+def test_sample_refuses_bad_sizes_and_break_at(filrec, tmp_path):
+    for bad in ("0", "x", "2TiB"):
+        p = subprocess.run([filrec, "run", "--sample", bad, "--", "true"], capture_output=True,
+                           text=True, cwd=tmp_path)
+        assert p.returncode == 1 and p.stderr.startswith(f"filrec: bad --sample '{bad}'"), p.stderr
+    p = subprocess.run([filrec, "run", "--sample", "1MiB", "--break-at", "1GB", "-c", "0"],
+                       capture_output=True, text=True, cwd=tmp_path)
+    assert p.returncode == 1 and "cannot be used with --sample" in p.stderr, p.stderr
+
+
+def test_sampled_numpy_peak_within_2_percent(filrec, tmp_path):
+    """A NumPy job with a peak over 500 MB, at --sample 512KiB: its arrays are over the
+    interval, so the peak and the top line match exact mode within 2%."""
+    script = tmp_path / "np_job.py"
+    script.write_text(
+        "import numpy as np\n"
+        "rows = [np.full(12_500_000, i, dtype=np.float64) for i in range(6)]  # 600 MB\n"
+        "small = [list(range(20)) for _ in range(100_000)]\n"
+        "total = sum(float(r[0]) for r in rows)\n"
+        "print(total)\n")
+    got = {}
+    for name, opts in (("exact", []), ("sampled", ["--sample", "512KiB"])):
+        t = tmp_path / f"{name}.bin"
+        p = subprocess.run([filrec, "run", "--no-report", "-o", str(t), *opts, "--python",
+                            VENV_PYTHON, str(script)], capture_output=True, text=True,
+                           timeout=TIMEOUT)
+        if p.returncode and "No module named 'numpy'" in p.stderr:
+            pytest.skip("no NumPy in .venv")
+        assert p.returncode == 0 and p.stdout == "15.0\n", p.stderr
+        got[name], _ = summ(filrec, t)
+    e, s = got["exact"], got["sampled"]
+    assert e["peak_bytes"] > 600_000_000
+    assert abs(s["peak_bytes"] - e["peak_bytes"]) <= 0.02 * e["peak_bytes"]
+    te, ts = e["locations"][0], s["locations"][0]
+    assert (te["file"], te["line"]) == (ts["file"], ts["line"]) == (str(script), 2)
+    assert abs(ts["percent"] - te["percent"]) <= 2
