@@ -8,6 +8,7 @@ import pytest
 
 from conftest import PYPROGS, TIMEOUT, VENV_PYTHON
 from test_run_job import line_of
+from test_your_code import summ
 
 PROG = PYPROGS / "resident_np.py"
 N = 200_000_000
@@ -25,13 +26,6 @@ def run(tmp_path_factory, filrec):
     out = json.loads(p.stdout)
     assert out["sum"] == 7 * (N // 4096 + (N % 4096 > 0)) and out["array"] == N // 8
     return t, out, p.stderr
-
-
-def summ(filrec, trace, *opts):
-    p = subprocess.run([filrec, "summary", "--json", "--top", "0", *opts, str(trace)],
-                       capture_output=True, text=True, timeout=TIMEOUT)
-    assert p.returncode == 0, p.stderr
-    return json.loads(p.stdout)
 
 
 def at(s, tag):
