@@ -31,6 +31,7 @@ static const char usage[] =
     "  --python               the trace has Python stacks\n"
     "  --python-allocators    and every Python object allocation\n"
     "  --native               and native stacks (format version 3)\n"
+    "  --sample BYTES         the process samples one allocation in every BYTES\n"
     "  --interval MS          sample resident memory every MS milliseconds (10)\n";
 
 static void say(int fd, const char *what, const char *msg)
@@ -42,6 +43,7 @@ int cmd_sink(int argc, char **argv)
 {
     const char *out = NULL;
     long ready = -1, owner = getppid(), interval = 10;
+    unsigned long long sample = 0;
     int force = 0;
     unsigned flags = FT_H_LATE;
     for (int i = 1; i < argc; i++) {
@@ -68,6 +70,11 @@ int cmd_sink(int argc, char **argv)
             flags |= FT_H_PYTHON | FT_H_PYALLOC;
         } else if (!strcmp(a, "--native")) {
             flags |= FT_H_NATIVE;
+        } else if (!strcmp(a, "--sample") && i + 1 < argc) {
+            sample = strtoull(argv[++i], &end, 10);
+            if (!*end && (sample < 1 || sample > (1ull << 40)))
+                end = "x";
+            flags |= FT_H_SAMPLED;
         } else {
             cli_error("_sink: bad option '%s'; see 'filrec _sink --help'", a);
             return 1;
@@ -116,8 +123,10 @@ int cmd_sink(int argc, char **argv)
     setsid();
     snprintf(msg, sizeof msg, "%s %d", sock, (int)getpid());
     say(rfd, "ok", msg);
-    char options[64];
-    snprintf(options, sizeof options, "sample_us=%ld", interval * 1000);
+    char options[96];
+    int ko = snprintf(options, sizeof options, "sample_us=%ld", interval * 1000);
+    if (sample)
+        snprintf(options + ko, sizeof options - (size_t)ko, " sample_bytes=%llu", sample);
     struct sink_opts so = {.trace_fd = fd, .dir = dir, .flags = flags,
                            .sample_us = (uint64_t)interval * 1000, .options = options,
                            .detached = 1};

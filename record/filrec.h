@@ -59,6 +59,9 @@ int *filrec_busy(void);
 int filrec_inprocess_start(const char *sock);
 /* The same, with native stacks (native 1: as `filrec run --native`). */
 int filrec_inprocess_begin(const char *sock, int native);
+/* The same, sampling every sample bytes on average (0: every allocation), as
+ * `filrec run --sample`; the sink must have been told the same (`_sink --sample`). */
+int filrec_inprocess_begin_sampled(const char *sock, int native, unsigned long long sample);
 /* A threshold: the first time the bytes live since this call exceed bytes, the thread
  * that allocated calls notify(live) from inside the recorder. notify must only set a
  * flag or queue work for later (Python: Py_AddPendingCall): no allocation, no lock an

@@ -768,8 +768,18 @@ REC_EXPORT int filrec_inprocess_start(const char *sock)
 
 REC_EXPORT int filrec_inprocess_begin(const char *sock, int native)
 {
+    return filrec_inprocess_begin_sampled(sock, native, 0);
+}
+
+REC_EXPORT int filrec_inprocess_begin_sampled(const char *sock, int native,
+                                              unsigned long long sample)
+{
     if (rec_preloaded || rec_resolve())
         return EBUSY; /* preloaded: `filrec run` records this process already */
+    if (atomic_load(&rec_on))
+        return EBUSY;
+    rec_sample_bytes = sample; /* before recording is on: the hooks read it first */
+    rec_sample_reset();
     rec_tl.busy++;
     struct rec_params p = {.sock = sock, .follow = 0, .native = native};
     int rc = rec_start(&p) ? errno : 0;

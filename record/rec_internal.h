@@ -403,8 +403,9 @@ int rec_sample_hit(size_t size);
 int rec_sample_keep(uint64_t a);
 /* Whether a was a sampled block; it is forgotten. No lock unless it was. */
 int rec_sample_forget(uint64_t a);
-/* fork: the child starts with none. */
+/* fork: the child starts with none; a new in-process start, too. */
 void rec_sample_child(void);
+void rec_sample_reset(void);
 
 /* ---- rec_native.c: native stacks (--native) ---- */
 /* 1 while native stacks are taken; set before recording starts, then read-only. */

@@ -147,6 +147,13 @@ int rec_sample_forget(uint64_t a)
     return at != NULL;
 }
 
+void rec_sample_reset(void)
+{
+    pthread_mutex_lock(&lock);
+    atomic_store(&cur, NULL); /* a replaced table stays mapped for probes still in it */
+    pthread_mutex_unlock(&lock);
+}
+
 void rec_sample_child(void)
 {
     lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;

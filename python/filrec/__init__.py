@@ -222,7 +222,18 @@ def _watch(m, on_threshold):
     m.watch(parse_size(size), fn)
 
 
-def start(path=None, python_allocators=False, force=False, on_threshold=None, native=False):
+def _sample_bytes(sample):
+    """sample= of start(): None, or a size as parse_size takes it, 1 byte to 1 TiB."""
+    if sample is None:
+        return 0
+    n = parse_size(sample)
+    if not 1 <= n <= 2**40:
+        raise ValueError("filrec: bad sample %r: want 1 byte to 1 TiB" % (sample,))
+    return n
+
+
+def start(path=None, python_allocators=False, force=False, on_threshold=None, native=False,
+          sample=None):
     """Start recording this process into the trace at path (default: a new
     filrec-PROG.PID.N.bin in the current folder) and return its Recording. Refuses
     (FileExistsError) to overwrite a file unless force. Raises RuntimeError when this
@@ -231,8 +242,14 @@ def start(path=None, python_allocators=False, force=False, on_threshold=None, na
     two bytecodes (never inside an allocation), soon after the memory live in this
     recording first exceeds size; pdb.set_trace() there stops the program at that
     point. native=True records each allocation's native stack as well (the C, C++ and
-    Fortran frames under each Python line), as `filrec run --native` does."""
+    Fortran frames under each Python line), as `filrec run --native` does.
+    sample="512KiB" (or bytes as an int) records a sample of the allocations, as
+    `filrec run --sample` does: cheap enough to leave on, its numbers estimates with
+    95% bounds; not with on_threshold."""
     global _current, _atexit_set
+    sample = _sample_bytes(sample)
+    if sample and on_threshold is not None:
+        raise ValueError("filrec: on_threshold counts every allocation: not with sample")
     with _lock:
         if _current is not None or _run_recording():
             raise RuntimeError("filrec: this process is being recorded already")
@@ -252,6 +269,8 @@ def start(path=None, python_allocators=False, force=False, on_threshold=None, na
                 "--python-allocators" if python_allocators else "--python"]
         if native:
             args.append("--native")
+        if sample:
+            args += ["--sample", str(sample)]
         try:
             p = subprocess.Popen(args, pass_fds=(w_fd,), stdin=subprocess.DEVNULL,
                                  stdout=subprocess.DEVNULL)
@@ -270,7 +289,7 @@ def start(path=None, python_allocators=False, force=False, on_threshold=None, na
         rec = Recording(path, None, False)
         rec._ready, rec._sink_pid, rec._pid = r_fd, int(pid), os.getpid()
         try:
-            m.begin(sock, bool(python_allocators), bool(native))
+            m.begin(sock, bool(python_allocators), bool(native), sample)
         except OSError as e:
             os.close(r_fd)
             try:
@@ -340,7 +359,7 @@ def _at_exit():
 
 @contextlib.contextmanager
 def recording(path=None, python_allocators=False, force=False, on_threshold=None,
-              native=False):
+              native=False, sample=None):
     """Record the block: `with filrec.recording() as r: ...`, then r.peak, r.peak_time,
     r.top(n) and r.path. Nested in another recording (or under `filrec run`), the block
     becomes a region of that trace instead, and r.nested is True. on_threshold: as for
@@ -357,7 +376,7 @@ def recording(path=None, python_allocators=False, force=False, on_threshold=None
             if on_threshold is not None and m is not None:
                 m.watch(0, None)
         return
-    rec = start(path, python_allocators, force, on_threshold, native)
+    rec = start(path, python_allocators, force, on_threshold, native, sample)
     try:
         yield rec
     finally:

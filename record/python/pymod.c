@@ -125,6 +125,7 @@ static struct {
     int *(*busy)(void);
     int (*inprocess_start)(const char *);
     int (*inprocess_begin)(const char *, int);
+    int (*inprocess_begin_sampled)(const char *, int, unsigned long long);
     int (*inprocess_stop)(void);
     int (*watch)(unsigned long long, void (*)(unsigned long long));
     int (*native_eval)(const void *);
@@ -428,6 +429,7 @@ static int resolve(void)
     FIND(busy, "filrec_busy");
     FIND(inprocess_start, "filrec_inprocess_start");
     FIND(inprocess_begin, "filrec_inprocess_begin");
+    FIND(inprocess_begin_sampled, "filrec_inprocess_begin_sampled");
     FIND(inprocess_stop, "filrec_inprocess_stop");
     FIND(watch, "filrec_watch");
     FIND(native_eval, "filrec_native_eval");
@@ -579,18 +581,24 @@ static PyObject *py_load(PyObject *self, PyObject *args)
     Py_RETURN_FALSE;
 }
 
-/* begin(sock, objects, native): start recording this process into the sink at sock,
- * with Python stacks (and every PyMem_/PyObject_ block with objects, native stacks
- * with native). Raises OSError. */
+/* begin(sock, objects, native, sample): start recording this process into the sink at
+ * sock, with Python stacks (and every PyMem_/PyObject_ block with objects, native
+ * stacks with native, a sample of one allocation in every sample bytes with sample).
+ * Raises OSError. */
 static PyObject *py_begin_inprocess(PyObject *self, PyObject *args)
 {
     const char *sock;
     int objects = 0, native = 0;
+    unsigned long long sample = 0;
     (void)self;
-    if (!PyArg_ParseTuple(args, "s|pp", &sock, &objects, &native))
+    if (!PyArg_ParseTuple(args, "s|ppK", &sock, &objects, &native, &sample))
         return NULL;
     if (native && !api.inprocess_begin) {
         PyErr_SetString(PyExc_RuntimeError, "filrec: this recorder has no native stacks");
+        return NULL;
+    }
+    if (sample && !api.inprocess_begin_sampled) {
+        PyErr_SetString(PyExc_RuntimeError, "filrec: this recorder cannot sample");
         return NULL;
     }
     if (!api.inprocess_start) {
@@ -605,7 +613,8 @@ static PyObject *py_begin_inprocess(PyObject *self, PyObject *args)
     }
     atomic_fetch_add(&generation, 1);
     pthread_mutex_unlock(&table_lock);
-    int e = native ? api.inprocess_begin(sock, 1) : api.inprocess_start(sock);
+    int e = sample ? api.inprocess_begin_sampled(sock, native, sample)
+          : native ? api.inprocess_begin(sock, 1) : api.inprocess_start(sock);
     if (e) {
         errno = e;
         return PyErr_SetFromErrno(PyExc_OSError);

@@ -118,3 +118,35 @@ def test_sampled_numpy_peak_within_2_percent(filrec, tmp_path):
     te, ts = e["locations"][0], s["locations"][0]
     assert (te["file"], te["line"]) == (ts["file"], ts["line"]) == (str(script), 2)
     assert abs(ts["percent"] - te["percent"]) <= 2
+
+
+def test_inprocess_sample_matches_exact(build, filrec, tmp_path):
+    """filrec.start(sample="64KiB"): the trace says it is sampled; the 4 MiB blocks are
+    exact; the small ones and the peak within twice their bounds of an exact start()."""
+    from test_inprocess import inproc_env, run_py
+
+    class Py:  # run_py takes the interpreter as the python fixture gives it
+        exe = VENV_PYTHON
+
+    prog = PYPROGS / "inproc_sampled.py"
+    got = {}
+    for mode in ("exact", "sampled"):
+        trace = tmp_path / f"{mode}.bin"
+        r = run_py(Py, build, prog, mode, str(trace))
+        assert int(r.stdout) > 240_000_000, r.stdout
+        got[mode], _ = summ(filrec, trace)
+    e, s = got["exact"], got["sampled"]
+    assert s["sample_bytes"] == T and s["started_late"] is True
+    line = lambda d, tag: [l for l in d["locations"] if l["file"] == str(prog)
+                           and l["line"] == line_of(prog, tag)][0]
+    big = line(s, "BIG")
+    assert big["bytes"] == line(e, "BIG")["bytes"] >= 10 * (4 << 20)
+    assert big["bytes_error_95"] == 0
+    small_s, small_e = line(s, "SMALL"), line(e, "SMALL")
+    assert abs(small_s["bytes"] - small_e["bytes"]) <= 2 * small_s["bytes_error_95"]
+    assert abs(s["peak_bytes"] - e["peak_bytes"]) <= 2 * s["peak_error_95"]
+    with pytest.raises(subprocess.CalledProcessError) as bad:
+        subprocess.run([VENV_PYTHON, "-c", "import filrec; filrec.start(sample='2TiB')"],
+                       check=True, capture_output=True, text=True,
+                       env=inproc_env(build))
+    assert "bad sample '2TiB'" in bad.value.stderr
