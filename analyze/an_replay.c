@@ -39,10 +39,17 @@ uint64_t an_weight(uint64_t t, uint64_t size)
     return (uint64_t)(w + 0.5);
 }
 
-uint64_t an_weight_var(uint64_t t, uint64_t size)
+/* The variance share of a block of size bytes that stands for w. */
+static uint64_t var_of(uint64_t w, uint64_t size) { return w > size ? w * (w - size) : 0; }
+
+uint64_t an_weight_var(uint64_t t, uint64_t size) { return var_of(an_weight(t, size), size); }
+
+/* A live block of size bytes leaves the count (its free, or its address taken again). */
+static void block_gone(an_replay *rp, uint64_t size)
 {
-    uint64_t w = an_weight(t, size);
-    return w > size ? w * (w - size) : 0;
+    uint64_t w = an_weight(rp->sample, size);
+    rp->cur -= w;
+    rp->var -= var_of(w, size);
 }
 
 uint64_t an_bound95(double var) { return var > 0 ? (uint64_t)(1.96 * sqrt(var) + 0.5) : 0; }
@@ -166,12 +173,11 @@ static int apply(an_replay *rp, const ft_record *rec)
             (rp->track_totals && add_total(rp, rec->stack, rec->thread, w)))
             return oom(rp);
         if (k == 1) { /* a free we never saw: the old block is gone */
-            rp->cur -= an_weight(rp->sample, old.size);
-            rp->var -= an_weight_var(rp->sample, old.size);
+            block_gone(rp, old.size);
             rp->reused_addrs++;
         }
         rp->cur += w;
-        rp->var += an_weight_var(rp->sample, rec->size);
+        rp->var += var_of(w, rec->size);
         note_peak(rp);
         break;
     }
@@ -179,12 +185,10 @@ static int apply(an_replay *rp, const ft_record *rec)
         rp->events++;
         if (rp->temp_threshold && temp_free(rp, rec))
             return oom(rp);
-        if (an_live_take(&rp->live, rec->addr, &old)) {
-            rp->cur -= an_weight(rp->sample, old.size);
-            rp->var -= an_weight_var(rp->sample, old.size);
-        } else {
+        if (an_live_take(&rp->live, rec->addr, &old))
+            block_gone(rp, old.size);
+        else
             rp->unmatched_frees++;
-        }
         break;
     case FT_MMAP: {
         n = page_up(rec->size, page);

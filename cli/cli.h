@@ -58,6 +58,9 @@ int cli_ended_plainly(const struct an_replay *rp);
 /* "67.1 MB more mapped but never touched (not counted)": the untouched part of measured
  * mappings at a moment; "" when there is none. */
 const char *cli_untouched(uint64_t bytes, char *buf, size_t cap);
+/* The trace header's options for a sink: "sample_us=N", and " sample_bytes=N" when
+ * sampling (FORMAT.md: a reader takes the interval from there). */
+const char *cli_sink_options(char *buf, size_t cap, long interval_ms, uint64_t sample);
 /* A sampling interval as given: "512 KiB", "1 MiB", else "1,000 bytes". */
 const char *cli_interval(uint64_t bytes, char *buf, size_t cap);
 /* The recorder's note on why it recorded no Python stacks (a point marker labelled

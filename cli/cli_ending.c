@@ -29,6 +29,14 @@ const char *cli_untouched(uint64_t bytes, char *buf, size_t cap)
     return buf;
 }
 
+const char *cli_sink_options(char *buf, size_t cap, long interval_ms, uint64_t sample)
+{
+    int k = snprintf(buf, cap, "sample_us=%ld", interval_ms * 1000);
+    if (sample && k > 0 && (size_t)k < cap)
+        snprintf(buf + k, cap - (size_t)k, " sample_bytes=%llu", (unsigned long long)sample);
+    return buf;
+}
+
 const char *cli_interval(uint64_t bytes, char *buf, size_t cap)
 {
     static const char *unit[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};

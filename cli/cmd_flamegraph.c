@@ -174,14 +174,12 @@ int cmd_flamegraph(int argc, char **argv)
         snprintf(head, sizeof head, "Peak memory: %s at %.3f s of %.3f s: %s",
                  an_human(t.node[0].bytes, a, sizeof a), (double)peak_time / 1e6,
                  (double)end / 1e6, cmd);
-    char u[96];
-    const char *un = cli_untouched(at_end ? rp.maps.untouched : rp.peak_untouched, u, sizeof u);
-    char sm[128] = "";
+    char u[96], sm[128] = "";
     if (rp.sample)
         snprintf(sm, sizeof sm, "; estimated from a sample (\u00b1 %s at 95%%; --sample %s)",
                  an_human(an_bound95(t.node[0].var), a, sizeof a),
                  cli_interval(rp.sample, u, sizeof u));
-    un = cli_untouched(at_end ? rp.maps.untouched : rp.peak_untouched, u, sizeof u);
+    const char *un = cli_untouched(at_end ? rp.maps.untouched : rp.peak_untouched, u, sizeof u);
     snprintf(sub, sizeof sub, "%s%s%s%s%s. Click a frame to zoom, type to search.",
              reversed ? "Reversed: innermost frames at the top, their callers below" :
                         "Each frame's width is the bytes live under it",

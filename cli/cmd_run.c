@@ -459,10 +459,7 @@ int cmd_run(int argc, char **argv)
     signal(SIGHUP, forward);
     int status;
     char options[96];
-    int ko = snprintf(options, sizeof options, "sample_us=%ld", interval * 1000);
-    if (sample_bytes)
-        snprintf(options + ko, sizeof options - (size_t)ko, " sample_bytes=%llu",
-                 (unsigned long long)sample_bytes);
+    cli_sink_options(options, sizeof options, interval, sample_bytes);
     struct sink_opts so = {.trace_fd = fd, .dir = dir, .flags = flags,
                            .sample_us = (uint64_t)interval * 1000, .options = options};
     struct sink_result res;

@@ -124,9 +124,7 @@ int cmd_sink(int argc, char **argv)
     snprintf(msg, sizeof msg, "%s %d", sock, (int)getpid());
     say(rfd, "ok", msg);
     char options[96];
-    int ko = snprintf(options, sizeof options, "sample_us=%ld", interval * 1000);
-    if (sample)
-        snprintf(options + ko, sizeof options - (size_t)ko, " sample_bytes=%llu", sample);
+    cli_sink_options(options, sizeof options, interval, sample);
     struct sink_opts so = {.trace_fd = fd, .dir = dir, .flags = flags,
                            .sample_us = (uint64_t)interval * 1000, .options = options,
                            .detached = 1};

@@ -287,23 +287,13 @@ static int big_take(uint64_t start, uint64_t len, struct big *out)
 /* The resident bytes of a mapping, as the sink counts them; UINT64_MAX if unreadable. */
 static uint64_t resident(const struct big *b)
 {
-    uint64_t pm[512], page = (uint64_t)sysconf(_SC_PAGESIZE), pages = 0;
+    uint64_t pm[512], page = (uint64_t)sysconf(_SC_PAGESIZE);
     if (pagemap_fd < 0)
         pagemap_fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-    if (pagemap_fd < 0 || b->start % page)
-        return UINT64_MAX;
-    for (uint64_t a = b->start, end = b->start + b->len; a < end;) {
-        uint64_t n = (end - a + page - 1) / page;
-        n = n < 512 ? n : 512;
-        if (pread(pagemap_fd, pm, n * sizeof *pm, (off_t)(a / page * sizeof *pm)) !=
-            (ssize_t)(n * sizeof *pm))
-            return UINT64_MAX;
-        for (uint64_t k = 0; k < n; k++) /* present, or swapped; a file's own pages not */
-            pages += (pm[k] >> 62 & 1) |
-                     (pm[k] >> 63 & (b->what == REC_MAP_FILE ? ~pm[k] >> 61 & 1 : 1));
-        a += n * page;
-    }
-    return pages * page;
+    uint64_t end = b->start + (b->len + page - 1) / page * page;
+    return pagemap_fd < 0 ? UINT64_MAX
+                          : rec_pagemap_resident(pagemap_fd, b->start, end, page,
+                                                 b->what == REC_MAP_FILE, pm, 512);
 }
 
 void rec_big_child(void)
@@ -347,8 +337,7 @@ void rec_mmap(void *p, size_t len, unsigned what, uintptr_t ra, uintptr_t cfa)
     rec_tl.busy++;
     uint32_t stack = rec_stack_at(ra, cfa);
     uint64_t v[3] = {(uintptr_t)p, len, what};
-    if (have_bigs()) /* MAP_FIXED over a known one */
-        rec_big_forget(v[0], len);
+    rec_big_forget(v[0], len); /* MAP_FIXED over a known one */
     if (rec_put(FT_MMAP, what ? 3 : 2, v, NULL, 0, 0, stack) &&
         (what != REC_MAP_ANON || len >= REC_MEASURE_MIN))
         big_add(v[0], len, what);

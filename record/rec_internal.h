@@ -214,6 +214,27 @@ void rec_alloc_failed(size_t size, unsigned allocator);
  * (their copied-on-write pages), and counts the rest by length. */
 enum { REC_MAP_ANON = 0, REC_MAP_FILE = 1, REC_MAP_NONE = 2 };
 #define REC_MEASURE_MIN (4u << 20) /* anonymous mappings this long or longer are measured */
+/* The resident bytes of the pages [start, end) as pagemap (an open /proc/PID/pagemap)
+ * says, as FORMAT.md's "Resident pages" counts them: a page that is present or swapped,
+ * in a file mapping (file) only one that is not the file's own (copied on write). buf
+ * holds cap entries. UINT64_MAX when a bound is not page-aligned or a read fails. */
+static inline uint64_t rec_pagemap_resident(int pagemap, uint64_t start, uint64_t end,
+                                            uint64_t page, int file, uint64_t *buf, size_t cap)
+{
+    uint64_t pages = 0;
+    if (start % page || end % page)
+        return UINT64_MAX;
+    for (uint64_t a = start; a < end;) {
+        uint64_t n = (end - a) / page < cap ? (end - a) / page : cap;
+        if (pread(pagemap, buf, n * sizeof *buf, (off_t)(a / page * sizeof *buf)) !=
+            (ssize_t)(n * sizeof *buf))
+            return UINT64_MAX;
+        for (uint64_t k = 0; k < n; k++) /* bit 63 present, 62 swapped, 61 a file's page */
+            pages += (buf[k] >> 62 & 1) | (buf[k] >> 63 & (file ? ~buf[k] >> 61 & 1 : 1));
+        a += n * page;
+    }
+    return pages * page;
+}
 void rec_mmap(void *p, size_t len, unsigned what, uintptr_t ra, uintptr_t cfa);
 void rec_munmap(void *p, size_t len);
 /* Measured mappings (rec_core.c): an mremap'd range leaves the table; a fork child

@@ -639,10 +639,11 @@ static void tick(struct slog *l, uint64_t now, int sample)
             /* The counts go in after a second drain, which drops every mapping the
              * program changed meanwhile (its MUNMAP is logged before the call). */
             uint64_t t0 = rec_now_ns();
-            sink_tc_measure(l->tc, l->pagemap);
-            drain(l);
-            if (!l->failed)
-                check(l, sink_tc_resident(l->tc, l->out));
+            if (sink_tc_measure(l->tc, l->pagemap)) {
+                drain(l);
+                if (!l->failed)
+                    check(l, sink_tc_resident(l->tc, l->out));
+            }
             l->next_measure = t0 + 20 * (rec_now_ns() - t0);
         }
     }

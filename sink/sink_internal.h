@@ -25,8 +25,9 @@ int sink_tc_words(sink_tc *tc, ft_writer *out, const uint64_t *w, const uint64_t
 /* Measure the resident pages of large and file mappings from here on (page: the page
  * size); before any word, or mappings are counted by length and file ones left out. */
 void sink_tc_measure_pages(sink_tc *tc, uint64_t page);
-/* Read each measured mapping's pages from pagemap (/proc/PID/pagemap, open). */
-int sink_tc_measure(sink_tc *tc, int pagemap);
+/* Read each measured mapping's pages from pagemap (/proc/PID/pagemap, open); returns
+ * how many were measured (0: there is nothing for sink_tc_resident to write). */
+size_t sink_tc_measure(sink_tc *tc, int pagemap);
 /* Append a RESIDENT for each mapping measured since whose range has not changed since
  * (a drain in between drops the ones the program unmapped meanwhile) and whose count
  * differs from the last one written. */

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <unistd.h>
 
 #include "sink_internal.h"
 
@@ -188,28 +187,19 @@ static int meas_cut(sink_tc *tc, uint64_t lo, uint64_t hi)
     return first;
 }
 
-int sink_tc_measure(sink_tc *tc, int pagemap)
+size_t sink_tc_measure(sink_tc *tc, int pagemap)
 {
     static uint64_t pm[4096];
+    size_t fresh = 0;
     for (size_t i = 0; i < tc->nm; i++) {
         struct meas *m = &tc->m[i];
-        uint64_t pages = 0, n = 0, a;
-        for (a = m->start; a < m->end; a += n * tc->page) {
-            n = (m->end - a) / tc->page;
-            n = n < 4096 ? n : 4096;
-            if (!n) /* not page-aligned (a failed munmap's cut): not measured */
-                break;
-            ssize_t got = pread(pagemap, pm, n * sizeof *pm, (off_t)(a / tc->page * sizeof *pm));
-            if (got != (ssize_t)(n * sizeof *pm))
-                break;
-            /* bit 63 present, 62 swapped, 61 a file's page (in a file mapping: not copied) */
-            for (uint64_t k = 0; k < n; k++)
-                pages += (pm[k] >> 62 & 1) | (pm[k] >> 63 & (m->file ? ~pm[k] >> 61 & 1 : 1));
-        }
-        m->now = pages * tc->page;
-        m->fresh = a >= m->end; /* all of it read */
+        /* unaligned (cut by a failed munmap) or unreadable: not measured */
+        uint64_t r = rec_pagemap_resident(pagemap, m->start, m->end, tc->page, m->file, pm, 4096);
+        m->fresh = r != UINT64_MAX;
+        m->now = m->fresh ? r : 0;
+        fresh += m->fresh;
     }
-    return 0;
+    return fresh;
 }
 
 int sink_tc_resident(sink_tc *tc, ft_writer *out)
