@@ -25,9 +25,9 @@ VENV    ?= .venv
 PYTEST  ?= $(VENV)/bin/python -m pytest
 
 FORMAT_SRC = format/ft_writer.c format/ft_reader.c
-RECORD_SRC = record/rec_core.c record/rec_gate.c record/rec_got.c record/rec_hooks.c record/rec_link.c record/rec_native.c record/rec_sample.c record/rec_stack.c record/rec_watch.c
+RECORD_SRC = record/rec_core.c record/rec_gate.c record/rec_got.c record/rec_hooks.c record/rec_link.c record/rec_native.c record/rec_lane.c record/rec_sample.c record/rec_stack.c record/rec_watch.c
 # The recorder's other half, run by `filrec run`: reads the job's logs, writes the traces.
-SINK_SRC = sink/sink.c sink/sink_tc.c
+SINK_SRC = sink/sink.c sink/sink_merge.c sink/sink_tc.c
 ANALYZE_SRC = analyze/an_code.c analyze/an_defs.c analyze/an_flame.c analyze/an_job.c analyze/an_live.c analyze/an_maps.c analyze/an_native.c analyze/an_peak.c analyze/an_plot.c analyze/an_replay.c analyze/an_tree.c analyze/an_util.c
 CLI_SRC = cli/filrec.c cli/cli_ending.c cli/cmd_run.c cli/cmd_attach.c cli/cmd_sink.c cli/cmd_stats.c cli/cmd_summary.c cli/cmd_flamegraph.c cli/cmd_export.c cli/cmd_lines.c cli/cmd_report.c cli/cmd_plot.c
 PROGS = $(patsubst tests/progs/%.c,$(B)/progs/%,$(wildcard tests/progs/*.c))

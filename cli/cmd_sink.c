@@ -105,12 +105,6 @@ int cmd_sink(int argc, char **argv)
     }
     char sock[108], dir[4200];
     snprintf(dir, sizeof dir, "%s.d", out);
-    int lfd = sink_listen(sock, sizeof sock);
-    if (lfd < 0) {
-        snprintf(msg, sizeof msg, "cannot listen: %s", strerror(errno));
-        say(rfd, "error", msg);
-        return 1;
-    }
     fflush(NULL);
     pid_t kid = fork();
     if (kid < 0) {
@@ -121,6 +115,14 @@ int cmd_sink(int argc, char **argv)
     if (kid > 0)
         return 0; /* the owner reaps us; our child runs on without a parent to bother */
     setsid();
+    /* Listened to here, not before the fork: a recorder takes the listener's pid (its
+     * peer credentials) for the sink's, to see it alive while it waits for room. */
+    int lfd = sink_listen(sock, sizeof sock);
+    if (lfd < 0) {
+        snprintf(msg, sizeof msg, "cannot listen: %s", strerror(errno));
+        say(rfd, "error", msg);
+        return 1;
+    }
     snprintf(msg, sizeof msg, "%s %d", sock, (int)getpid());
     say(rfd, "ok", msg);
     char options[96];

@@ -2,8 +2,9 @@
  * job's sink (the `filrec run` process, sink/), which writes the trace, and joins the
  * sink (rec_link.c); the environment `filrec run` set (FILREC_SOCK, FILREC_FOLLOW) is
  * its front end, and a followed fork child starts a log of its own the same way. Every
- * event goes into the log under one lock (or its bias,
- * rec_gate.c); the lock's order is the trace's total order. Nothing here calls malloc
+ * event goes into the log under one lock (or its bias, rec_gate.c), whose order is the
+ * trace's total order, until threads take turns in it often: then each thread writes
+ * its short events into a lane of its own, and the sink merges by time (rec_lane.c). Nothing here calls malloc
  * on the hot path, and nothing ever returns an error to the host program: on failure
  * recording stops with one line on stderr. */
 #include <dlfcn.h>
@@ -48,6 +49,7 @@ void rec_fail(const char *what, int err)
         return;
     rec.failed = 1;
     atomic_store(&rec_on, 0);
+    atomic_store(&rec.lanes_open, 0); /* no wait: lanes stay mapped */
     rec_gate_revoke(0);
     rec_say("recording stopped: ", what, err ? strerror(err) : NULL);
 }
@@ -95,8 +97,9 @@ void rec_seal(void)
         seal_now();
 }
 
-/* Room for a THREAD word and a record of words words. Every wait re-checks it all:
- * other threads may have filled or sealed the buffer meanwhile. */
+/* Room for a TIME and a THREAD word and a record of words words; a multi log's TIME
+ * word is written. Every wait re-checks it all: other threads may have filled or
+ * sealed the buffer meanwhile. */
 static int room(size_t words)
 {
     for (;;) {
@@ -107,8 +110,11 @@ static int room(size_t words)
             atomic_store(&rec_on, 0);
             return 0;
         }
-        if ((size_t)(rec.end - rec.at) >= words + 1)
+        if ((size_t)(rec.end - rec.at) >= words + 2) {
+            if (atomic_load_explicit(&rec.multi, memory_order_relaxed))
+                rec_put_word(rec_ir_time(rec_ts(rec.ts_tsc)));
             return 1;
+        }
         if (rec.f + 1 - atomic_load(&rec.w) >= REC_NBUF)
             wait_space();
         else
@@ -152,10 +158,26 @@ uint32_t rec_tid(void)
     return idx;
 }
 
+/* REC_MULTI_AFTER thread switches: over to lanes if they came fast, else count again. */
+static void go_multi(void)
+{
+    uint64_t now = rec_now_ns();
+    if (now - rec.switch_ns > REC_MULTI_NS && params.lanes == 0) {
+        rec.switch_ns = now;
+        rec.switches = 0;
+        return;
+    }
+    rec_gate_revoke(0); /* the bias ends with the single log */
+    rec_lanes_open();
+}
+
 int rec_reserve(size_t words)
 {
     if (!rec_tl_in_log())
         rec_thread_assign(0, 0);
+    if (rec.thread != rec_tl.idx && !rec.multi && rec_lanes_fd >= 0 && rec.can_bias &&
+        params.lanes >= 0 && (++rec.switches >= REC_MULTI_AFTER || params.lanes > 0))
+        go_multi();
     if (!room(words))
         return 0;
     if (rec.thread != rec_tl.idx) {
@@ -198,6 +220,8 @@ void *rec_alloc_event(void *p, size_t size, unsigned allocator, uintptr_t ra, ui
     if (!rec_ir_short(a, size)) {
         uint64_t v[2] = {a, size};
         rec_put(FT_ALLOC, 2, v, NULL, 0, allocator, stack);
+    } else if (atomic_load_explicit(&rec.multi, memory_order_relaxed) &&
+               rec_lane_put(ctx, rec_ir_alloc(a, size))) {
     } else if (rec_begin(2, &locked)) {
         if (rec.ctx != ctx)
             rec_put_word(rec_ir_ctx_word(rec.ctx = ctx));
@@ -231,6 +255,8 @@ void rec_free_event(void *p)
     rec_tl.busy++;
     if (!rec_ir_short(a, 0)) {
         rec_put(FT_FREE, 1, &a, NULL, 0, 0, 0);
+    } else if (atomic_load_explicit(&rec.multi, memory_order_relaxed) &&
+               rec_lane_put(REC_CTX_ANY, rec_ir_free(a))) {
     } else if (rec_begin(1, &locked)) {
         rec_put_word(rec_ir_free(a));
         rec_end(locked);
@@ -537,6 +563,13 @@ static void log_reset(void)
     atomic_store(&rec.w_seq, 0);
     atomic_store(&rec.sink_failed, 0);
     atomic_store(&rec.exit_end, 0);
+    atomic_store(&rec.multi, 0);
+    atomic_store(&rec.lanes_open, 0);
+    atomic_store(&rec.lane_seq, 0);
+    for (int i = 0; i < REC_NLANES; i++)
+        atomic_store(&rec.lane_tail[i], 0);
+    rec.switches = 0;
+    rec.switch_ns = rec_now_ns();
     rec.nthreads = 1;
     rec.stopping = rec.failed = 0;
     rec.streak_key = rec.streak = 0;
@@ -566,6 +599,7 @@ static void fork_child(void)
     rec_watch_forget();
     rec_sample_child();
     rec_big_child();
+    rec_lanes_child();
     log_reset(); /* the forking thread is the child's thread 0 */
     if (!params.follow || start_log(parent, parent_start)) {
         rec.stopping = 1;
@@ -639,6 +673,23 @@ static int share_log(int shm)
     return 0;
 }
 
+/* Whether TIME words can read the TSC: the kernel keeps its clock by it, so it is
+ * the same on every CPU. */
+static int ts_by_tsc(void)
+{
+#if defined(__x86_64__)
+    char b[16] = {0};
+    int fd = open("/sys/devices/system/clocksource/clocksource0/current_clocksource",
+                  O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, b, sizeof b - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    return n >= 3 && !memcmp(b, "tsc", 3) && (b[3] == '\n' || !b[3]);
+#else
+    return 0;
+#endif
+}
+
 /* Make a log in new shared memory and join the sink with it (rec_link.c); forked_from:
  * in a fork child, the parent's pid (the ids carry over), else 0. 0, or -1 with errno
  * set and nothing recording. Only one thread runs: start-up, or a fork child's handler. */
@@ -656,8 +707,14 @@ static int start_log(pid_t forked_from, uint64_t parent_mono_ns)
     rec.at = rec.buf[0];
     rec.end = rec.at + REC_BUF_WORDS;
     rec.start_ns = rec_now_ns();
-    int joined = rec_link_join(params.sock, shm, sizeof rec + ring_bytes(), forked_from,
-                               parent_mono_ns);
+    rec.ts_tsc = ts_by_tsc();
+    struct stat st;
+    if (rec_lanes_fd >= 0 && (fstat(rec_lanes_fd, &st) || (size_t)st.st_size != sizeof *rec_lanes))
+        rec_lanes_fd = -1; /* the program closed it: this log stays single */
+    if (!rec_lanes && rec_lanes_map())
+        rec_lanes_fd = -1;
+    int joined = rec_link_join(params.sock, shm, sizeof rec + ring_bytes(), rec_lanes_fd,
+                               forked_from, parent_mono_ns);
     int e = errno;
     close(shm);
     if (joined) {
@@ -729,12 +786,20 @@ int rec_start(const struct rec_params *p)
 
 /* The environment's front end: FILREC_SOCK names the sink (`filrec run`), FILREC_FOLLOW=0
  * keeps children out (the variables and our library leave the environment). */
+/* FILREC_LANES (filrec-run(1)): "never", "always", else the recorder's choice. */
+static int lanes_from_environment(void)
+{
+    const char *lanes = getenv("FILREC_LANES");
+    return !lanes ? 0 : !strcmp(lanes, "never") ? -1 : !strcmp(lanes, "always") ? 1 : 0;
+}
+
 static void start_from_environment(void)
 {
     const char *sock = getenv("FILREC_SOCK"), *follow = getenv("FILREC_FOLLOW");
     const char *native = getenv("FILREC_NATIVE"), *sample = getenv("FILREC_SAMPLE");
     struct rec_params p = {.sock = sock, .follow = !follow || strcmp(follow, "0"),
-                           .native = native && !strcmp(native, "1")};
+                           .native = native && !strcmp(native, "1"),
+                           .lanes = lanes_from_environment()};
     if (!sock || !*sock || !rec_preloaded)
         return; /* not under `filrec run` (or loaded by in-process activation): passive */
     if (sample && *sample) /* bytes; the header says the same (`filrec run --sample`) */
@@ -770,7 +835,8 @@ REC_EXPORT int filrec_inprocess_begin_sampled(const char *sock, int native,
     rec_sample_bytes = sample; /* before recording is on: the hooks read it first */
     rec_sample_reset();
     rec_tl.busy++;
-    struct rec_params p = {.sock = sock, .follow = 0, .native = native};
+    struct rec_params p = {.sock = sock, .follow = 0, .native = native,
+                           .lanes = lanes_from_environment()};
     int rc = rec_start(&p) ? errno : 0;
     if (!rc && rec_got_patch()) {
         rc = errno;
@@ -814,6 +880,7 @@ void rec_finish(unsigned flags, uint64_t end)
         pthread_mutex_unlock(&rec.lock);
         return;
     }
+    rec_lanes_close();
     if (!rec.failed && room(rec_ir_words(3, 0))) {
         uint64_t v[3] = {flags, (rec_now_ns() - rec.start_ns) / 1000, end};
         rec_publish(rec_ir_rec(rec.at, FT_TRAILER, 3, v, NULL, 0));
@@ -822,6 +889,8 @@ void rec_finish(unsigned flags, uint64_t end)
     atomic_store(&rec_on, 0);
     __atomic_store_n(&rec.stopping, 1, __ATOMIC_RELEASE); /* the sink waits for the exit */
     rec_link_wake();
+    if (flags & FT_T_RUNNING)
+        rec_lanes_drained(); /* a later start writes on in the lanes */
     pthread_mutex_unlock(&rec.lock);
 }
 

@@ -2,7 +2,9 @@
  * programs make nearly all their allocations on one thread; that thread writes
  * records with plain loads and stores, and only a second writer pays for a
  * membarrier(). Threads that take turns quickly stay on the mutex: each contended
- * revocation doubles the run of locked records needed to become the owner again. */
+ * revocation doubles the run of locked records needed to become the owner again, unless
+ * the last one was long ago (threads that take turns slowly, as a GIL makes them, keep
+ * the bias moving with them). */
 #include <linux/membarrier.h>
 #include <sched.h>
 #include <sys/syscall.h>
@@ -12,6 +14,7 @@
 
 #define BIAS_FIRST 256u
 #define BIAS_MAX (1u << 24)
+#define BIAS_CALM_NS 1000000ull /* a revocation this long after the last starts over */
 
 int rec_gate_init(void)
 {
@@ -32,8 +35,14 @@ void rec_gate_revoke(int contended)
     while (atomic_load_explicit(&rec.owner_busy, memory_order_acquire))
         sched_yield(); /* the owner is inside one record: a few instructions */
     rec.streak = 0;
-    if (contended && rec.bias_after < BIAS_MAX)
-        rec.bias_after *= 2;
+    if (contended) {
+        uint64_t now = rec_now_ns();
+        if (now - rec.contended_ns > BIAS_CALM_NS)
+            rec.bias_after = BIAS_FIRST;
+        else if (rec.bias_after < BIAS_MAX)
+            rec.bias_after *= 2;
+        rec.contended_ns = now;
+    }
 }
 
 void rec_gate_lock(void)
@@ -47,7 +56,7 @@ void rec_gate_lock(void)
 void rec_gate_streak(void)
 {
     uint32_t me = rec_tl.key;
-    if (!rec.can_bias || !atomic_load(&rec_on) || rec_watch_on())
+    if (!rec.can_bias || !atomic_load(&rec_on) || rec_watch_on() || atomic_load(&rec.multi))
         return; /* a watch counts every event on the locked path */
     if (rec.streak_key != me) {
         rec.streak_key = me;

@@ -101,6 +101,8 @@ struct rec_params {
     int native;       /* native stacks (--native: rec_native.c) */
     int follow;       /* a forked child records too (and the environment is left for
                        * exec'd and spawned programs to record themselves) */
+    int lanes;        /* one log per thread (rec_lane.c): 0 when threads take turns
+                       * often (the default), 1 from the first turn, -1 never */
 };
 /* Start recording this process into a new log: 0, or -1 with errno set (then nothing
  * is recorded; EBUSY: recording already). Other threads may be running, and an earlier
@@ -124,6 +126,8 @@ struct rec_tls {
                             * above every frame that can change (rec_native.c) */
     int64_t sample_left;   /* --sample: bytes to the next sample point (0: not drawn) */
     uint64_t sample_rng;   /* its random state (0: not seeded) */
+    uint32_t lane;         /* its lane (rec_lane.c) + 1, for the life of the thread; 0: none */
+    uint32_t lane_log;     /* the log in which it last looked for one */
 };
 extern __thread struct rec_tls rec_tl __attribute__((tls_model("initial-exec")));
 /* The number of the current log, bumped by every start (a fork child's too). Read and
@@ -137,6 +141,7 @@ static inline int rec_tl_in_log(void) { return rec_tl.key && rec_tl.log == rec_l
 extern atomic_int rec_on;
 
 #define REC_BUF_WORDS (1u << 15) /* 256 KiB of log words per buffer */
+#define REC_NLANES 64           /* threads with a log of their own (rec_lane.c) */
 
 /* The log (rec_ir.h): a ring of REC_NBUF buffers in memory shared with the sink, the
  * `filrec run` process that encodes and writes the trace (rec_sink.c). Buffer number f
@@ -152,6 +157,10 @@ struct rec_log {
     uint64_t *end;         /* and its end */
     uint64_t ctx;          /* the log's current context (rec_ir_ctx) */
     uint32_t thread;       /* the log's current thread */
+    /* One log per thread (rec_lane.c): multi, set once under lock, says every record of
+     * this log from (multi_f, multi_off) on follows a TIME word; lanes_open, that the
+     * lanes may be written. Both read without the lock. */
+    _Atomic uint32_t multi, lanes_open;
     /* The gate (rec_gate.c): see there. gate and owner_busy are read without the lock;
      * gate is written under it, owner_busy only by the owner thread. */
     _Atomic uint64_t gate;
@@ -170,10 +179,17 @@ struct rec_log {
     uint32_t streak_key, streak, bias_after;
     int can_bias;
     uint32_t nstrings, nfuncs, nnodes, nmodules; /* ids given so far; under lock */
+    uint64_t multi_f, multi_off; /* where the log went over to lanes: buffer, word */
+    uint32_t switches;     /* THREAD words written while single since switch_ns: */
+    uint64_t switch_ns;    /* REC_MULTI_AFTER of them within REC_MULTI_NS, and multi */
+    uint64_t contended_ns; /* the last contended revocation of the bias (rec_gate.c) */
+    int ts_tsc;            /* rec_ts reads the TSC (else the monotonic clock) */
     /* Written by the sink. */
     _Alignas(64) _Atomic uint64_t w;
     _Atomic uint32_t w_seq; /* a futex: bumped when w moves */
     _Atomic uint32_t sink_failed; /* the sink cannot write: stop recording */
+    _Atomic uint32_t lane_seq; /* a futex: bumped when a lane_tail moves */
+    _Atomic uint64_t lane_tail[REC_NLANES]; /* how far the sink has read each lane */
     /* Written by the program at exit, read by the sink once it is gone. */
     _Atomic uint32_t exit_end; /* 0, or the exit status << 8, + 1 */
 } __attribute__((aligned(4096)));
@@ -297,11 +313,12 @@ static inline void rec_put_word(uint64_t w)
 
 /* ---- rec_link.c: joining the job's sink (rec_link.h) ---- */
 
-/* Connect to the sink named name, hand it the log's memfd shm (log_bytes long) and wait
+/* Connect to the sink named name, hand it the log's memfd shm (log_bytes long) and the
+ * lanes' (lanes, -1: none), and wait
  * for its answer. forked_from: in a fork child, the parent's pid (its ids, rec.nstrings
  * and the rest, carry over), else 0; parent_mono_ns: the parent log's start_ns. 0, or -1 with errno set. Single-threaded: start-up
  * or a fork child. */
-int rec_link_join(const char *name, int shm, size_t log_bytes, pid_t forked_from,
+int rec_link_join(const char *name, int shm, size_t log_bytes, int lanes, pid_t forked_from,
                   uint64_t parent_mono_ns);
 /* Tell the sink that process pid (0: this one, maybe a vfork child) is about to run argv
  * unrecorded, for the reason why (enum rec_link_why). Plain system calls, nothing
@@ -313,6 +330,65 @@ void rec_link_drop(void);
 void rec_link_wake(void);
 /* Whether the sink process still exists. */
 int rec_link_alive(void);
+
+/* ---- rec_lane.c: a log per thread ----
+ * A log starts single: one ring, one lock with its bias. Once threads take turns in it
+ * often (REC_MULTI_AFTER thread switches) it goes over to multi: from then on every
+ * thread writes its short events into a lane of its own, with no lock, and the log's
+ * records follow TIME words too; the sink merges lanes and log by time. The lanes live
+ * in memory of their own, mapped once per process and kept across in-process starts,
+ * so that a thread that was preempted inside one never writes into unmapped memory; a
+ * lane is its thread's for the thread's life (a dead owner's is taken over). The owner
+ * alone writes inside, head, ctx, thread; the sink reads head and writes lane_tail. */
+#define REC_LANE_WORDS (1u << 17) /* 1 MiB each */
+#define REC_MULTI_AFTER 256
+#define REC_MULTI_NS 100000000ull /* threads that take turns less often (a GIL's 5 ms)
+                                   * stay single: the bias follows them for free */
+struct rec_lane {
+    _Alignas(64) atomic_int inside; /* the owner is writing: lanes are closed around it */
+    _Atomic uint64_t head;          /* words written and published (never wraps back) */
+    uint64_t tail_seen;             /* the sink's lane_tail as last read */
+    uint64_t ctx;                   /* the lane's context and thread: UINT*_MAX unknown */
+    uint32_t thread;
+    uint32_t key;                   /* the owner's key (rec_tls); 0: free */
+    pid_t tid;                      /* its kernel id, to see it gone */
+    _Alignas(64) uint64_t words[REC_LANE_WORDS];
+};
+struct rec_lanes {
+    _Atomic uint32_t n; /* lanes handed out so far (release: the sink reads them) */
+    _Alignas(64) struct rec_lane lane[REC_NLANES];
+};
+/* This process's lanes (NULL: none), and their memfd (kept for the next start). */
+extern struct rec_lanes *rec_lanes;
+extern int rec_lanes_fd;
+/* Map the lanes if this process has none; -1 if it cannot (then it stays single). */
+int rec_lanes_map(void);
+/* A fork child: drop the parent's. */
+void rec_lanes_child(void);
+/* Go over to multi (lock held, bias revoked, in a single log with lanes). */
+void rec_lanes_open(void);
+/* Close the lanes and wait until no thread is inside one (lock held). */
+void rec_lanes_close(void);
+/* After an in-process stop: wait (briefly) for the sink to take every lane's words,
+ * before a later start writes on in them. */
+void rec_lanes_drained(void);
+/* Write word w (an ALLOC of context ctx, or a FREE: ctx REC_CTX_ANY) into the calling
+ * thread's lane: 1, or 0 (it has none: write it into the log). busy must be set. */
+int rec_lane_put(uint64_t ctx, uint64_t w);
+/* The clock of TIME words: the TSC where the kernel keeps its own clock by it (read
+ * after every earlier load: an event's time follows what it saw), else CLOCK_MONOTONIC. */
+static inline uint64_t rec_ts(int tsc)
+{
+#if defined(__x86_64__)
+    if (tsc) {
+        uint32_t lo, hi, aux;
+        __asm__ volatile("rdtscp" : "=a"(lo), "=d"(hi), "=c"(aux));
+        return (uint64_t)hi << 32 | lo;
+    }
+#endif
+    (void)tsc;
+    return rec_now_ns();
+}
 
 /* ---- rec_gate.c: a biased lock in front of rec.lock ----
  * One thread, the owner, may write to the log without taking rec.lock: it announces

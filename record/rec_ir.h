@@ -15,6 +15,11 @@
  *   FREE    [0 | addr:47 | 0xffff]           addr below 2^47
  *   CTX     [0 | 0:7 | allocator:8 | stack:32 | 1]   the context of later ALLOC and MMAP
  *   THREAD  [0 | 0:15 | thread:32 | 2]       the thread of the records after it
+ *   TIME    [0 | time:47 | 4]            when the words after it, up to the next TIME,
+ *                                            happened (rec_ts's clock, its low 47 bits):
+ *                                            only in a log that has gone over to one log
+ *                                            per thread (rec_lane.c), where the sink
+ *                                            merges the logs by it and drops it
  *   REC     [0 | 0:14 | len:17 | 0:5 | n:3 | kind:8 | 3], then n value words, then
  *           len bytes of string in (len + 7) / 8 words: any other record, kind being the
  *           trace's kind byte (with its flags: a MARKER's type). ALLOC is (addr, size),
@@ -31,7 +36,8 @@
 #include <stdint.h>
 #include <string.h>
 
-enum rec_ir_tag { REC_IR_BAD, REC_IR_ALLOC, REC_IR_FREE, REC_IR_CTX, REC_IR_THREAD, REC_IR_REC };
+enum rec_ir_tag { REC_IR_BAD, REC_IR_ALLOC, REC_IR_FREE, REC_IR_CTX, REC_IR_THREAD, REC_IR_REC,
+                  REC_IR_TIME };
 
 #define REC_IR_VALUES_MAX 4
 #define REC_IR_STRING_MAX (1u << 16)
@@ -42,7 +48,7 @@ static inline enum rec_ir_tag rec_ir_tag(uint64_t w)
     unsigned low = (unsigned)w & 0xffff;
     if (w & REC_IR_ALLOC_BIT)
         return REC_IR_ALLOC;
-    return low == 0xffff ? REC_IR_FREE : low >= 1 && low <= 3 ? (enum rec_ir_tag)(low + 2)
+    return low == 0xffff ? REC_IR_FREE : low >= 1 && low <= 4 ? (enum rec_ir_tag)(low + 2)
                                                                 : REC_IR_BAD;
 }
 
@@ -80,6 +86,24 @@ static inline uint64_t rec_ir_ctx_word(uint64_t ctx) { return ctx << 16 | 1; }
 static inline uint64_t rec_ir_thread(uint32_t thread)
 {
     return (uint64_t)thread << 16 | 2;
+}
+
+/* A TIME word, and its time; times compare modulo 2^47 (a clock that wrapped between two
+ * words in the sink's hands at once would take longer than a day). */
+#define REC_IR_TIME_BITS 47
+static inline uint64_t rec_ir_time(uint64_t t) { return (t & ((1ull << REC_IR_TIME_BITS) - 1)) << 16 | 4; }
+static inline uint64_t rec_ir_time_of(uint64_t w) { return w >> 16; }
+/* Whether time a is before time b. */
+static inline int rec_ir_before(uint64_t a, uint64_t b)
+{
+    return (int64_t)((a - b) << (64 - REC_IR_TIME_BITS)) < 0;
+}
+
+/* The number of words of the log item that starts with w (a REC's header, or any
+ * other word). */
+static inline size_t rec_ir_item_words(uint64_t w)
+{
+    return rec_ir_tag(w) == REC_IR_REC ? rec_ir_words((unsigned)(w >> 24) & 7, (size_t)(w >> 32) & 0x1ffff) : 1;
 }
 
 /* Write a REC at w, which has room for rec_ir_words(n, len); returns the next word. */

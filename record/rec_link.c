@@ -63,7 +63,7 @@ static size_t read_cmdline(uint8_t *out, size_t cap)
     return n > 0 ? (size_t)n : 0;
 }
 
-int rec_link_join(const char *name, int shm, size_t log_bytes, pid_t forked_from,
+int rec_link_join(const char *name, int shm, size_t log_bytes, int lanes, pid_t forked_from,
                   uint64_t parent_mono_ns)
 {
     static uint8_t msg[REC_LINK_MAX]; /* one joiner at a time: start-up or a fork child */
@@ -72,7 +72,7 @@ int rec_link_join(const char *name, int shm, size_t log_bytes, pid_t forked_from
         .ppid = (int32_t)(forked_from ? forked_from : getppid()),
         .forked = forked_from != 0, .nstrings = rec.nstrings,
         .nfuncs = rec.nfuncs, .nnodes = rec.nnodes, .nmodules = rec.nmodules,
-        .mono_ns = rec.start_ns,
+        .mono_ns = rec.start_ns, .lanes_bytes = lanes >= 0 ? (uint32_t)sizeof *rec_lanes : 0,
         .parent_mono_ns = parent_mono_ns,
     };
     struct timespec t;
@@ -87,16 +87,17 @@ int rec_link_join(const char *name, int shm, size_t log_bytes, pid_t forked_from
     struct iovec iov = {msg, sizeof h + h.cmdline_len};
     union {
         struct cmsghdr c;
-        char buf[CMSG_SPACE(sizeof(int))];
+        char buf[CMSG_SPACE(2 * sizeof(int))];
     } ctl;
     memset(&ctl, 0, sizeof ctl);
+    int fds[2] = {shm, lanes}, nfd = lanes >= 0 ? 2 : 1;
     struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
-                       .msg_controllen = sizeof ctl.buf};
+                       .msg_controllen = CMSG_SPACE(nfd * sizeof(int))};
     struct cmsghdr *c = CMSG_FIRSTHDR(&m);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &shm, sizeof shm);
+    c->cmsg_len = CMSG_LEN(nfd * sizeof(int));
+    memcpy(CMSG_DATA(c), fds, nfd * sizeof(int));
     /* A sink busy with a burst may take a moment; one that never answers is gone. */
     struct timeval tv = {30, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);

@@ -4,7 +4,8 @@
  * The sink listens on a Unix seqpacket socket whose name is in FILREC_SOCK (an abstract
  * name: "@" then the name). Every process that starts recording (the first, each forked
  * child, each exec'd or spawned program) connects, and sends one message: a rec_hello,
- * then its command line, with the log's memfd attached (SCM_RIGHTS). The sink maps the
+ * then its command line, with the log's memfd attached (SCM_RIGHTS), and the
+ * process's lanes' memfd after it (record/rec_lane.c). The sink maps the
  * log, opens the process's trace, writes its header (and, for a forked child, the
  * definitions it inherited) and answers one byte: REC_LINK_OK,
  * or REC_LINK_NO (recording refused: the process runs on unrecorded). Afterwards the
@@ -44,6 +45,7 @@ struct rec_hello {
     uint64_t parent_mono_ns; /* a fork child: its parent's mono_ns, naming its log */
     uint32_t cmdline_len; /* the command line's bytes follow (NUL-separated) */
     uint32_t nmodules;  /* a fork child: its parent's modules (--native) at the fork */
+    uint32_t lanes_bytes; /* the second memfd's size, the process's lanes (0: none sent) */
 };
 
 #endif

@@ -46,6 +46,10 @@ struct slog {
     struct rec_log *g;     /* the program's rec */
     const uint64_t *ring;  /* its buffers */
     uint64_t cw, pos;      /* the buffer being read, and how many of its words are read */
+    struct rec_lanes *lanes; /* the process's lanes (NULL: none) */
+    int multi;             /* the log went over to lanes at (cut_f, cut_off) */
+    uint64_t cut_f, cut_off;
+    sink_merge *mg;        /* from the cut on (read up to it): its streams, merged */
     sink_tc *tc;
     ft_writer *out;
     uint64_t last_flush;
@@ -166,13 +170,109 @@ static void encode(struct slog *l, const uint64_t *w, const uint64_t *end)
         check(l, sink_tc_words(l->tc, l->out, w, end));
 }
 
-/* Read everything the program has published. A buffer the program is between sealing
- * and starting (f read twice, at not inside buffer f) is left for the next look. */
-static void drain(struct slog *l)
+/* The clock of TIME words (rec_ts), read before every later load. */
+static uint64_t now_ts(int tsc)
+{
+#if defined(__x86_64__)
+    if (tsc) {
+        uint32_t lo, hi;
+        __asm__ volatile("lfence; rdtsc; lfence" : "=a"(lo), "=d"(hi) : : "memory");
+        return (uint64_t)hi << 32 | lo;
+    }
+#endif
+    return rec_now_ns();
+}
+
+/* Words [from, to) of buffer number cw (at b): encoded up to the cut, where the log
+ * went over to lanes (read after the positions, so seen whenever they pass it); staged
+ * for the merge after it. */
+static void take(struct slog *l, uint64_t cw, const uint64_t *b, uint64_t from, uint64_t to)
+{
+    if (!l->multi && atomic_load_explicit(&l->g->multi, memory_order_acquire)) {
+        l->multi = 1;
+        l->cut_f = l->g->multi_f;
+        l->cut_off = l->g->multi_off;
+        if (!l->lanes || l->cut_off > REC_BUF_WORDS)
+            fail(l, FT_E_RECORD, 0);
+    }
+    uint64_t cut = to;
+    if (l->multi)
+        cut = cw < l->cut_f ? to : cw > l->cut_f ? from : l->cut_off < from ? from
+              : l->cut_off < to ? l->cut_off : to;
+    encode(l, b + from, b + cut);
+    if (l->multi && !l->mg && (cw > l->cut_f || (cw == l->cut_f && to >= l->cut_off)) && !l->failed) {
+        uint32_t thread;
+        uint64_t ctx;
+        sink_tc_regs(l->tc, &thread, &ctx);
+        if (!(l->mg = sink_merge_new(thread, ctx)))
+            fail(l, FT_E_NOMEM, 0);
+    }
+    if (cut < to && l->mg)
+        check(l, sink_merge_add(l->mg, b + cut, to - cut));
+}
+
+/* Show the merge how far every lane is written. */
+static void see_lanes(struct slog *l)
+{
+    uint32_t n = atomic_load_explicit(&l->lanes->n, memory_order_acquire);
+    for (uint32_t i = 0; i < n && i < REC_NLANES; i++) {
+        const struct rec_lane *ln = &l->lanes->lane[i];
+        uint64_t t = atomic_load_explicit(&l->g->lane_tail[i], memory_order_relaxed);
+        uint64_t h = atomic_load_explicit(&ln->head, memory_order_acquire);
+        if (h - t > REC_LANE_WORDS) {
+            fail(l, FT_E_RECORD, 0);
+            return;
+        }
+        sink_merge_lane(l->mg, i, ln->words, t, h);
+    }
+}
+
+/* Tell the program how far each lane is merged: that room may be written again. */
+static void free_lanes(struct slog *l)
 {
     struct rec_log *g = l->g;
+    uint32_t n = atomic_load_explicit(&l->lanes->n, memory_order_acquire);
+    int moved = 0;
+    for (uint32_t i = 0; i < n && i < REC_NLANES; i++) {
+        /* Failed, or past the trailer: the rest is dropped. */
+        uint64_t p = l->failed || sink_merge_done(l->mg) ? atomic_load(&l->lanes->lane[i].head)
+                                                         : sink_merge_lane_pos(l->mg, i);
+        if (p != atomic_load_explicit(&g->lane_tail[i], memory_order_relaxed)) {
+            atomic_store_explicit(&g->lane_tail[i], p, memory_order_release);
+            moved = 1;
+        }
+    }
+    if (moved) {
+        atomic_fetch_add(&g->lane_seq, 1);
+        rec_futex(&g->lane_seq, FUTEX_WAKE, INT_MAX, NULL);
+    }
+}
+
+static void drain_log(struct slog *l);
+
+/* Read everything the program has published; with the lanes (multi), merge what is
+ * older than the clock read first, or with all everything (the process is gone). */
+static void drain_upto(struct slog *l, int all)
+{
     if (l->ended)
         return;
+    uint64_t now = now_ts(l->g->ts_tsc);
+    drain_log(l);
+    if (l->mg && !l->failed) {
+        see_lanes(l);
+        if (!l->failed)
+            check(l, sink_merge_run(l->mg, now, all, l->tc, l->out));
+        free_lanes(l); /* failed too: the program must not wait */
+    }
+}
+
+static void drain(struct slog *l) { drain_upto(l, 0); }
+
+/* Read the log's own words. A buffer the program is between sealing and starting (f
+ * read twice, at not inside buffer f) is left for the next look. */
+static void drain_log(struct slog *l)
+{
+    struct rec_log *g = l->g;
     for (;;) {
         uint64_t f = atomic_load_explicit(&g->f, memory_order_acquire);
         unsigned i = (unsigned)(l->cw % REC_NBUF);
@@ -184,7 +284,7 @@ static void drain(struct slog *l)
                 fail(l, FT_E_RECORD, 0);
                 end = l->pos;
             }
-            encode(l, b + l->pos, b + end);
+            take(l, l->cw, b, l->pos, end);
             l->cw++;
             l->pos = 0;
             atomic_store_explicit(&g->w, l->cw, memory_order_release);
@@ -198,7 +298,7 @@ static void drain(struct slog *l)
         uint64_t off = (at - base) / sizeof(uint64_t);
         if (at < base || off > REC_BUF_WORDS || off < l->pos)
             return;
-        encode(l, b + l->pos, b + off);
+        take(l, l->cw, b, l->pos, off);
         l->pos = off;
         return;
     }
@@ -301,7 +401,7 @@ static void end_log(struct job *j, struct slog *l, unsigned flags, uint64_t end)
     int end_by_exit = !(flags & FT_T_EXEC); /* not closed by the next program's join */
     if (l->ended)
         return;
-    drain(l);
+    drain_upto(l, 1);
     if (!l->failed) {
         if (!sink_tc_said_bye(l->tc) && sink_tc_exec_last(l->tc)) {
             flags |= FT_T_EXEC;
@@ -344,6 +444,11 @@ static void end_log(struct job *j, struct slog *l, unsigned flags, uint64_t end)
     munmap(l->map, sizeof(struct rec_log) + ring_bytes);
     l->map = NULL;
     l->g = NULL;
+    if (l->lanes)
+        munmap(l->lanes, sizeof *l->lanes);
+    l->lanes = NULL;
+    sink_merge_free(l->mg);
+    l->mg = NULL;
     l->ended = 1;
 }
 
@@ -422,7 +527,7 @@ static int pagemap_said; /* the job has been told that pagemap cannot be read */
 /* Set up a log from a hello; 0, or -1 with errno set (0: a bad log; the process is
  * told no). */
 static int setup(struct job *j, struct slog *l, const struct rec_hello *h, const char *cmdline,
-                 int shm)
+                 int shm, int lanes)
 {
     errno = 0;
     size_t len = sizeof(struct rec_log) + ring_bytes;
@@ -430,6 +535,12 @@ static int setup(struct job *j, struct slog *l, const struct rec_hello *h, const
     if (l->map == MAP_FAILED) {
         l->map = NULL;
         return -1;
+    }
+    if (lanes >= 0) {
+        void *m = mmap(NULL, sizeof *l->lanes, PROT_READ | PROT_WRITE, MAP_SHARED, lanes, 0);
+        if (m == MAP_FAILED)
+            return -1;
+        l->lanes = m;
     }
     l->g = (struct rec_log *)(void *)l->map;
     l->ring = (const uint64_t *)(void *)(l->map + sizeof(struct rec_log));
@@ -469,6 +580,9 @@ static void free_slog(struct job *j, struct slog *l)
 {
     if (l->map)
         munmap(l->map, sizeof(struct rec_log) + ring_bytes);
+    if (l->lanes)
+        munmap(l->lanes, sizeof *l->lanes);
+    sink_merge_free(l->mg);
     ft_writer_free(l->out);
     if (l->fd >= 0 && l->fd != j->o->trace_fd)
         close(l->fd);
@@ -483,7 +597,7 @@ static void join(struct job *j, int conn)
     static uint8_t msg[REC_LINK_MAX];
     union {
         struct cmsghdr c;
-        char buf[CMSG_SPACE(sizeof(int))];
+        char buf[CMSG_SPACE(2 * sizeof(int))];
     } ctl;
     struct iovec iov = {msg, sizeof msg};
     struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
@@ -491,11 +605,17 @@ static void join(struct job *j, int conn)
     ssize_t n;
     while ((n = recvmsg(conn, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT)) < 0 && errno == EINTR)
         ;
-    int shm = -1;
+    int shm = -1, lanes = -1, fds[2];
     struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&m) : NULL;
     if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
         c->cmsg_len == CMSG_LEN(sizeof(int)))
         memcpy(&shm, CMSG_DATA(c), sizeof shm);
+    if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+        c->cmsg_len == CMSG_LEN(2 * sizeof(int))) {
+        memcpy(fds, CMSG_DATA(c), sizeof fds);
+        shm = fds[0];
+        lanes = fds[1];
+    }
     struct rec_hello h;
     struct ucred cred;
     socklen_t cl = sizeof cred;
@@ -529,7 +649,9 @@ static void join(struct job *j, int conn)
         goto out;
     if (h.magic != REC_LINK_MAGIC || h.log_bytes != sizeof(struct rec_log) + ring_bytes ||
         h.cmdline_len > REC_LINK_CMDLINE_MAX || (size_t)n != sizeof h + h.cmdline_len ||
-        fstat(shm, &st) || (size_t)st.st_size != h.log_bytes)
+        fstat(shm, &st) || (size_t)st.st_size != h.log_bytes ||
+        (lanes >= 0 && (h.lanes_bytes != sizeof(struct rec_lanes) || fstat(lanes, &st) ||
+                        (size_t)st.st_size != h.lanes_bytes)))
         goto out;
     struct slog *prev = find_live(j, cred.pid);
     struct pollfd gone = {.fd = prev ? prev->pidfd : -1, .events = POLLIN};
@@ -553,7 +675,7 @@ static void join(struct job *j, int conn)
                        .gen = prev ? prev->gen : earlier(j, cred.pid), .mono_ns = h.mono_ns,
                        .conn = -1, .pidfd = -1, .statm = -1, .pagemap = -1, .fd = -1};
     h.pid = cred.pid;
-    if (setup(j, l, &h, (const char *)msg + sizeof h, shm)) {
+    if (setup(j, l, &h, (const char *)msg + sizeof h, shm, lanes)) {
         int e = errno;
         fprintf(stderr, "filrec: recording stopped: cannot record process %d: %s\n",
                 (int)cred.pid, e ? strerror(e) : "its log cannot be read");
@@ -575,6 +697,8 @@ static void join(struct job *j, int conn)
 out:
     if (shm >= 0)
         close(shm);
+    if (lanes >= 0)
+        close(lanes);
     if (answer != REC_LINK_OK)
         j->res->refused++;
     send(conn, &answer, 1, MSG_NOSIGNAL | MSG_DONTWAIT);

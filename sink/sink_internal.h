@@ -58,4 +58,25 @@ int sink_tc_inherit(sink_tc *tc, ft_writer *out, const sink_tc *parent, uint32_t
 /* How many of each definition tc has seen. */
 void sink_tc_defined(const sink_tc *tc, uint32_t *nstrings, uint32_t *nfuncs, uint32_t *nnodes);
 
+/* How many of each definition tc has seen, and its registers (for sink_merge_new). */
+void sink_tc_regs(const sink_tc *tc, uint32_t *thread, uint64_t *ctx);
+
+/* ---- sink_merge.c: a multi log's streams merged by time (record/rec_lane.c) ---- */
+
+/* Stream 0 is the log's own records, from where it went over (its registers then:
+ * thread, ctx); stream 1 + i is lane i. */
+typedef struct sink_merge sink_merge;
+sink_merge *sink_merge_new(uint32_t thread, uint64_t ctx);
+void sink_merge_free(sink_merge *m);
+/* Append the log's next n words (whole items, as the program published them). */
+int sink_merge_add(sink_merge *m, const uint64_t *w, size_t n);
+/* Lane i's words, read in place: ring (REC_LANE_WORDS long) up to head; the first call
+ * says where they start (from). sink_merge_lane_pos: how far they are merged. */
+void sink_merge_lane(sink_merge *m, unsigned i, const uint64_t *ring, uint64_t from, uint64_t head);
+uint64_t sink_merge_lane_pos(const sink_merge *m, unsigned i);
+/* Hand the transcoder every item older than upto (on rec_ts's clock), or with all
+ * every item, in time order. After a TRAILER nothing more goes out. 0 or an ft_error. */
+int sink_merge_run(sink_merge *m, uint64_t upto, int all, sink_tc *tc, ft_writer *out);
+int sink_merge_done(const sink_merge *m);
+
 #endif

@@ -454,3 +454,9 @@ int sink_tc_inherit(sink_tc *tc, ft_writer *out, const sink_tc *parent, uint32_t
                ? 0
                : FT_E_RECORD;
 }
+
+void sink_tc_regs(const sink_tc *tc, uint32_t *thread, uint64_t *ctx)
+{
+    *thread = tc->thread;
+    *ctx = tc->ctx;
+}

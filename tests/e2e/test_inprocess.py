@@ -211,3 +211,22 @@ def test_start_native(python, build, summary, tmp_path):
     at = stack.index((str(prog), "f"))
     assert stack[at - 1] == (str(prog), "<module>") and len(stack) > at + 1, stack
     assert s["started_late"] is True
+
+
+def test_threads_at_once_three_times(sample_python, build, summary, tmp_path):
+    """C work in four Python threads at once (the GIL let go), recorded three times in a
+    row from inside the process: each recording has its four 8 MB blocks live together
+    at the peak, every allocation the C calls made, and ends clean, though the threads
+    wrote into logs of their own and the next start wrote on in them."""
+    prog = PYPROGS / "inproc_threads.py"
+    p = run_py(sample_python, build, prog.name, build / "clib" / "libspin.so", tmp_path / "t")
+    out = program_answer(p.stdout)
+    n, keep = out["threads"], out["keep"]
+    for r in out["rounds"]:
+        s = summary(r["path"])
+        assert s["ending"]["how"] == "running", s["ending"]
+        assert n * keep <= s["peak_bytes"] <= n * keep + MB, s["peak_bytes"]
+        assert s["peak_bytes"] == r["peak"]
+        assert n * keep <= top_at(s, prog, line_of(prog, "KEEP")) <= n * keep + 16 * 512 * n
+        assert s["allocations"] >= n * (out["pairs"] + 1)
+        assert out["bytes"] <= s["total_allocated_bytes"] <= out["bytes"] + MB

@@ -4,6 +4,8 @@ import subprocess
 import threading
 import time
 
+import pytest
+
 from conftest import TIMEOUT, program_answer
 
 WORKERS = 8
@@ -36,9 +38,17 @@ def check_threads(a, s):
     assert dtvs % WORKERS == 0 and (dtvs // WORKERS) % 16 == 0
     assert 0 < dtvs // WORKERS <= 4096
     assert s["live_at_exit_bytes"] == a["leaked"] + dtvs
+    # The barriers order every thread's mallocs of a round before any thread's frees:
+    # merged by time, the peak is one whole round, exactly.
+    assert s["peak_bytes"] == a["peak"] + dtvs
 
 
-def test_stats_threads_cross_thread_frees(record):
+@pytest.mark.parametrize("lanes", ["never", "always", None])
+def test_stats_threads_cross_thread_frees(record, monkeypatch, lanes):
+    """One shared log, a log per thread from the first turn, and the recorder's choice
+    (threads this busy get lanes): the same exact trace."""
+    if lanes:
+        monkeypatch.setenv("FILREC_LANES", lanes)
     r = record("threads")
     check_threads(r.answer, r.stats)
 
@@ -79,3 +89,24 @@ def test_stats_threads_slow_trace_sink(filrec, prog, stats, tmp_path):
     p, s = stats(trace, asan=False)
     assert p.returncode == 0, p.stderr
     check_threads(program_answer(r.stdout), s)
+
+
+@pytest.mark.parametrize("lanes", ["never", "always", None])
+def test_stats_threads_handoff_both_ways(record, monkeypatch, lanes):
+    """Blocks made in one thread and freed in another at full speed, their addresses
+    coming back through glibc's per-thread arenas: every free is after its block's
+    malloc and before the next malloc at its address, or the counts below break."""
+    if lanes:
+        monkeypatch.setenv("FILREC_LANES", lanes)
+    r = record("handoff")
+    a, s = r.answer, r.stats
+    assert s["ended_cleanly"] is True
+    assert s["threads"] == 2 * a["pairs"] + 1
+    assert s["unmatched_frees"] == 0
+    assert s["counts"]["free"] == a["frees"]
+    # Besides the blocks, only ld.so's DTVs and stdout's buffer: few, and all live at the
+    # end. So every block the program made was freed in the trace, after it was made.
+    extra = s["total_allocated_bytes"] - a["bytes"]
+    assert 0 < s["counts"]["alloc"] - a["allocs"] <= 2 * a["pairs"] + 2
+    assert s["live_at_exit_bytes"] == extra
+    assert 0 < s["peak_bytes"] <= a["max_live"] + extra

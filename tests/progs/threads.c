@@ -3,7 +3,10 @@
  * thread fills its slot array, all meet at a barrier, each frees its own even blocks
  * and its neighbour's odd ones, all meet again. In the last round each thread leaves
  * its block 0 live. Prints the known answer as one JSON line:
- *   {"threads": 8, "allocs": A, "frees": F, "leaked": L}
+ *   {"threads": 8, "allocs": A, "frees": F, "leaked": L, "peak": P}
+ * P, the bytes of one round's blocks, is the peak: every thread's are live at the
+ * barrier, and none is freed before every thread has passed it. A trace that ordered
+ * one thread's frees before another's mallocs across the barrier would show less.
  * No stdio, so the only allocations besides ours are what pthread_create makes: one
  * DTV (the thread's TLS index) each, calloc'ed by ld.so. The markers "creating" and
  * "created" bracket the creations, with the workers held at a barrier, so the trace
@@ -69,13 +72,16 @@ int main(void)
     pthread_barrier_wait(&start);
     for (unsigned t = 0; t < NTHREADS; t++)
         pthread_join(th[t], NULL);
-    size_t leaked = 0;
-    for (unsigned t = 0; t < NTHREADS; t++)
+    size_t leaked = 0, peak = 0;
+    for (unsigned t = 0; t < NTHREADS; t++) {
         leaked += size_for(t, 0);
+        for (unsigned i = 0; i < CHUNK; i++)
+            peak += size_for(t, i);
+    }
     char out[200];
     int len = snprintf(out, sizeof out, "{\"threads\": %d, \"allocs\": %d, \"frees\": %d, "
-                       "\"leaked\": %zu}\n", NTHREADS, NTHREADS * PER_THREAD,
-                       NTHREADS * PER_THREAD - NTHREADS, leaked);
+                       "\"leaked\": %zu, \"peak\": %zu}\n", NTHREADS, NTHREADS * PER_THREAD,
+                       NTHREADS * PER_THREAD - NTHREADS, leaked, peak);
     write(1, out, (size_t)len);
     return 0;
 }

@@ -1,0 +1,286 @@
+/* sink_merge.c: a multi log's streams (its own records and each lane, rec_lane.c)
+ * merged by time into the one word stream the transcoder reads. The log's own words are
+ * copied out as soon as they are seen (the program reuses its buffers); lanes are read
+ * in place, the sink telling the program how far it has merged each (sink.c). An item goes out only when it is older than the
+ * clock reading the caller took before it looked at the streams: an item published
+ * after that look can only be older than items that do not depend on it (rec_lane.c),
+ * so it goes out first at the next merge, where it belongs causally.
+ * Each stream has its own registers (thread, context), set by its THREAD and CTX words;
+ * the output gets a THREAD or CTX word whenever the next item's differ from the ones
+ * it was last given. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sink_internal.h"
+
+struct stream {
+    uint64_t *w;
+    size_t n, cap, pos;   /* the log's: words [pos, n) wait */
+    const uint64_t *ring; /* a lane's: words [rpos, rend) of its ring wait */
+    uint64_t rpos, rend;
+    uint64_t time;        /* the time of the item at pos */
+    uint64_t ctx;         /* registers; UINT*_MAX: not said yet */
+    uint32_t thread;
+};
+
+struct sink_merge {
+    struct stream s[1 + REC_NLANES];
+    unsigned ns;          /* streams in use */
+    uint64_t ctx;         /* the output's registers */
+    uint32_t thread;
+    int done;             /* the TRAILER went out: nothing after it */
+    uint64_t *out;
+    size_t nout;
+};
+
+#define OUT_WORDS 8192
+
+sink_merge *sink_merge_new(uint32_t thread, uint64_t ctx)
+{
+    sink_merge *m = calloc(1, sizeof *m);
+    if (!m || !(m->out = malloc(OUT_WORDS * sizeof *m->out))) {
+        free(m);
+        return NULL;
+    }
+    m->thread = m->s[0].thread = thread;
+    m->ctx = m->s[0].ctx = ctx;
+    m->ns = 1;
+    for (unsigned i = 1; i <= REC_NLANES; i++) {
+        m->s[i].thread = UINT32_MAX;
+        m->s[i].ctx = UINT64_MAX;
+    }
+    return m;
+}
+
+void sink_merge_free(sink_merge *m)
+{
+    if (!m)
+        return;
+    for (unsigned i = 0; i < m->ns; i++)
+        free(m->s[i].w);
+    free(m->out);
+    free(m);
+}
+
+void sink_merge_lane(sink_merge *m, unsigned i, const uint64_t *ring, uint64_t from, uint64_t head)
+{
+    struct stream *s = &m->s[1 + i];
+    if (!s->ring) {
+        s->ring = ring;
+        s->rpos = from;
+    }
+    s->rend = head;
+    if (1 + i >= m->ns)
+        m->ns = 2 + i;
+}
+
+uint64_t sink_merge_lane_pos(const sink_merge *m, unsigned i) { return m->s[1 + i].rpos; }
+
+int sink_merge_add(sink_merge *m, const uint64_t *w, size_t n)
+{
+    struct stream *s = &m->s[0];
+    if (s->pos && s->pos >= s->n / 2) { /* what was merged goes */
+        memmove(s->w, s->w + s->pos, (s->n - s->pos) * sizeof *s->w);
+        s->n -= s->pos;
+        s->pos = 0;
+    }
+    if (s->n + n > s->cap) {
+        size_t cap = s->cap ? s->cap : 4096;
+        while (cap < s->n + n)
+            cap *= 2;
+        uint64_t *v = realloc(s->w, cap * sizeof *v);
+        if (!v)
+            return FT_E_NOMEM;
+        s->w = v;
+        s->cap = cap;
+    }
+    memcpy(s->w + s->n, w, n * sizeof *w);
+    s->n += n;
+    return 0;
+}
+
+#define MASK (REC_LANE_WORDS - 1)
+
+/* The time of stream s's next item; 0 if it has none. */
+static int head_time(struct stream *s, uint64_t *t)
+{
+    uint64_t x;
+    if (s->ring) {
+        if (s->rpos == s->rend)
+            return 0;
+        x = s->ring[s->rpos & MASK];
+    } else if (s->pos < s->n) {
+        x = s->w[s->pos];
+    } else {
+        return 0;
+    }
+    *t = rec_ir_tag(x) == REC_IR_TIME ? rec_ir_time_of(x) : s->time;
+    return 1;
+}
+
+static int flush_out(sink_merge *m, sink_tc *tc, ft_writer *out)
+{
+    int err = m->nout ? sink_tc_words(tc, out, m->out, m->out + m->nout) : 0;
+    m->nout = 0;
+    return err;
+}
+
+static int put(sink_merge *m, sink_tc *tc, ft_writer *out, const uint64_t *w, size_t n)
+{
+    int err = 0;
+    if (m->nout + n > OUT_WORDS)
+        err = flush_out(m, tc, out);
+    memcpy(m->out + m->nout, w, n * sizeof *w);
+    m->nout += n;
+    return err;
+}
+
+/* Whether an item needs the context: an ALLOC word, or an ALLOC or MMAP record. */
+static int wants_ctx(uint64_t x)
+{
+    unsigned k = (unsigned)(x >> 16) & FT_KIND_MASK;
+    return (x & REC_IR_ALLOC_BIT) ||
+           (rec_ir_tag(x) == REC_IR_REC && (k == FT_ALLOC || k == FT_MMAP));
+}
+
+/* Move a lane's words out up to (and with) time limit: single words, the hot loop. */
+static int run_lane(sink_merge *m, struct stream *s, uint64_t limit, sink_tc *tc, ft_writer *out)
+{
+    int err = 0;
+    uint64_t p = s->rpos, *o = m->out + m->nout;
+    const uint64_t *room_end = m->out + OUT_WORDS - 3;
+    for (; p != s->rend; p++) {
+        uint64_t x = s->ring[p & MASK];
+        if (o >= room_end) {
+            m->nout = (size_t)(o - m->out);
+            if ((err = flush_out(m, tc, out)))
+                break;
+            o = m->out;
+        }
+        unsigned low = (unsigned)x & 0xffff;
+        if ((x & REC_IR_ALLOC_BIT) || low == 0xffff) {
+            if (s->thread != m->thread) {
+                if (s->thread == UINT32_MAX) {
+                    err = FT_E_RECORD; /* a lane's first event says its thread */
+                    break;
+                }
+                *o++ = rec_ir_thread(m->thread = s->thread);
+            }
+            if ((x & REC_IR_ALLOC_BIT) && s->ctx != m->ctx) {
+                if (s->ctx == UINT64_MAX) {
+                    err = FT_E_RECORD;
+                    break;
+                }
+                *o++ = rec_ir_ctx_word(m->ctx = s->ctx);
+            }
+            *o++ = x;
+        } else if (low == 4) {
+            if (rec_ir_before(limit, rec_ir_time_of(x)))
+                break;
+            s->time = rec_ir_time_of(x);
+        } else if (low == 2) {
+            s->thread = (uint32_t)(x >> 16);
+        } else if (low == 1) {
+            s->ctx = x >> 16;
+        } else {
+            err = FT_E_RECORD; /* a lane holds no records */
+            break;
+        }
+    }
+    s->rpos = p;
+    m->nout = (size_t)(o - m->out);
+    return err;
+}
+
+/* Move stream s's items out up to (and with) time limit. */
+static int run(sink_merge *m, struct stream *s, uint64_t limit, sink_tc *tc, ft_writer *out)
+{
+    int err = 0;
+    while (s->pos < s->n && !err && !m->done) {
+        uint64_t x = s->w[s->pos];
+        size_t k = rec_ir_item_words(x);
+        if (s->pos + k > s->n)
+            return FT_E_RECORD; /* the program publishes whole items */
+        switch (rec_ir_tag(x)) {
+        case REC_IR_TIME:
+            if (rec_ir_before(limit, rec_ir_time_of(x)))
+                return 0;
+            s->time = rec_ir_time_of(x);
+            break;
+        case REC_IR_THREAD:
+            s->thread = (uint32_t)(x >> 16);
+            break;
+        case REC_IR_CTX:
+            s->ctx = x >> 16;
+            break;
+        case REC_IR_BAD:
+            return FT_E_RECORD;
+        default:
+            if (s->thread == UINT32_MAX || (wants_ctx(x) && s->ctx == UINT64_MAX))
+                return FT_E_RECORD; /* a lane's first item says both */
+            if (s->thread != m->thread) {
+                uint64_t t = rec_ir_thread(m->thread = s->thread);
+                err = put(m, tc, out, &t, 1);
+            }
+            if (!err && wants_ctx(x) && s->ctx != m->ctx) {
+                uint64_t c = rec_ir_ctx_word(m->ctx = s->ctx);
+                err = put(m, tc, out, &c, 1);
+            }
+            if (!err)
+                err = put(m, tc, out, s->w + s->pos, k);
+            if (rec_ir_tag(x) == REC_IR_REC && ((x >> 16) & FT_KIND_MASK) == FT_TRAILER)
+                m->done = 1;
+        }
+        s->pos += k;
+    }
+    return err;
+}
+
+int sink_merge_run(sink_merge *m, uint64_t upto, int all, sink_tc *tc, ft_writer *out)
+{
+    int err = 0;
+    while (!err && !m->done) {
+        struct stream *best = NULL;
+        uint64_t bt = 0, next = upto;
+        int have_next = !all;
+        for (unsigned i = 0; i < m->ns; i++) {
+            uint64_t t;
+            if (!head_time(&m->s[i], &t))
+                continue;
+            if (!best || rec_ir_before(t, bt)) {
+                if (best && (!have_next || rec_ir_before(bt, next)))
+                    next = bt, have_next = 1;
+                best = &m->s[i];
+                bt = t;
+            } else if (!have_next || rec_ir_before(t, next)) {
+                next = t;
+                have_next = 1;
+            }
+        }
+        if (!best || (!all && rec_ir_before(upto, bt)))
+            break;
+        /* Its items up to the next stream's (or, alone, all it has) go out in a run. */
+        uint64_t limit = have_next ? next : bt;
+        if (!have_next)
+            limit = bt + (1ull << (REC_IR_TIME_BITS - 2)); /* alone: all it has */
+        if (best->ring) {
+            uint64_t x = best->ring[best->rpos & MASK];
+            if (rec_ir_tag(x) == REC_IR_TIME) { /* the head goes out whatever */
+                best->time = rec_ir_time_of(x);
+                best->rpos++;
+            }
+            err = run_lane(m, best, limit, tc, out);
+            continue;
+        }
+        if (rec_ir_tag(best->w[best->pos]) == REC_IR_TIME) {
+            best->time = rec_ir_time_of(best->w[best->pos]);
+            best->pos++;
+        }
+        err = run(m, best, limit, tc, out);
+    }
+    if (!err)
+        err = flush_out(m, tc, out);
+    return err;
+}
+
+int sink_merge_done(const sink_merge *m) { return m->done; }
