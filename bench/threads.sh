@@ -1,10 +1,10 @@
 #!/bin/sh
 # bench/threads.sh: the recorder's cost as threads are added (issue "fast at every
 # scale"): bench/threads.c, T threads each making 1,000,000 malloc/free pairs through a
-# window of 16 blocks, for T = 1, 2 and 8, each run bare, under `filrec run` (which
-# gives busy threads a log each: record/rec_lane.c), under `filrec run` with
-# FILREC_LANES=never (every thread on the one shared log with its biased lock: what
-# the recorder did before lanes) and under heaptrack (Debian's), interleaved round by
+# window of 16 blocks, for T = 1, 2 and 8, each run bare, under `filrec run` (one
+# shared log behind a biased lock), under `filrec run` with FILREC_LANES=always (a log
+# per thread, merged by time: record/rec_lane.c) and under heaptrack (Debian's),
+# interleaved round by
 # round. Reported: median wall, the median of per-round ratios to bare, median CPU
 # seconds of the process tree (filrec's sink included) and the trace's bytes per event.
 # Budget: the 8-thread ratio at most 1.5 times the 1-thread one.

@@ -786,11 +786,13 @@ int rec_start(const struct rec_params *p)
 
 /* The environment's front end: FILREC_SOCK names the sink (`filrec run`), FILREC_FOLLOW=0
  * keeps children out (the variables and our library leave the environment). */
-/* FILREC_LANES (filrec-run(1)): "never", "always", else the recorder's choice. */
+/* FILREC_LANES (filrec-run(1)): "always", "auto" (by how fast threads take turns),
+ * else never: on the 2-core machines measured so far one shared log is cheaper at every
+ * thread count (BENCHMARKS.md, "threads"). */
 static int lanes_from_environment(void)
 {
     const char *lanes = getenv("FILREC_LANES");
-    return !lanes ? 0 : !strcmp(lanes, "never") ? -1 : !strcmp(lanes, "always") ? 1 : 0;
+    return !lanes ? -1 : !strcmp(lanes, "always") ? 1 : !strcmp(lanes, "auto") ? 0 : -1;
 }
 
 static void start_from_environment(void)

@@ -101,8 +101,8 @@ struct rec_params {
     int native;       /* native stacks (--native: rec_native.c) */
     int follow;       /* a forked child records too (and the environment is left for
                        * exec'd and spawned programs to record themselves) */
-    int lanes;        /* one log per thread (rec_lane.c): 0 when threads take turns
-                       * often (the default), 1 from the first turn, -1 never */
+    int lanes;        /* one log per thread (rec_lane.c): 1 from the first turn, 0 when
+                       * threads take turns often, -1 never (the default) */
 };
 /* Start recording this process into a new log: 0, or -1 with errno set (then nothing
  * is recorded; EBUSY: recording already). Other threads may be running, and an earlier
@@ -332,8 +332,9 @@ void rec_link_wake(void);
 int rec_link_alive(void);
 
 /* ---- rec_lane.c: a log per thread ----
- * A log starts single: one ring, one lock with its bias. Once threads take turns in it
- * often (REC_MULTI_AFTER thread switches) it goes over to multi: from then on every
+ * A log starts single: one ring, one lock with its bias. Asked to (FILREC_LANES), once
+ * threads take turns in it (fast: REC_MULTI_AFTER switches within REC_MULTI_NS) it goes
+ * over to multi: from then on every
  * thread writes its short events into a lane of its own, with no lock, and the log's
  * records follow TIME words too; the sink merges lanes and log by time. The lanes live
  * in memory of their own, mapped once per process and kept across in-process starts,

@@ -213,11 +213,13 @@ def test_start_native(python, build, summary, tmp_path):
     assert s["started_late"] is True
 
 
-def test_threads_at_once_three_times(sample_python, build, summary, tmp_path):
+@pytest.mark.parametrize("lanes", ["never", "always"])
+def test_threads_at_once_three_times(sample_python, build, summary, tmp_path, monkeypatch, lanes):
     """C work in four Python threads at once (the GIL let go), recorded three times in a
     row from inside the process: each recording has its four 8 MB blocks live together
-    at the peak, every allocation the C calls made, and ends clean, though the threads
-    wrote into logs of their own and the next start wrote on in them."""
+    at the peak, every allocation the C calls made, and ends clean, whether the threads
+    shared one log or wrote into logs of their own (the next start writing on in them)."""
+    monkeypatch.setenv("FILREC_LANES", lanes)
     prog = PYPROGS / "inproc_threads.py"
     p = run_py(sample_python, build, prog.name, build / "clib" / "libspin.so", tmp_path / "t")
     out = program_answer(p.stdout)
