@@ -25,7 +25,7 @@
 
 static const char attach_usage[] =
     "usage: filrec attach [-o TRACE] [-f] [--duration SECONDS] [--python-allocators]\n"
-    "                     [--native] PID\n"
+    "                     [--native] [--sample SIZE] PID\n"
     "\n"
     "Start recording the running Python process PID from the inside, as filrec.start()\n"
     "would: no restart, no LD_PRELOAD. Memory it allocated before is not counted. The\n"
@@ -39,6 +39,9 @@ static const char attach_usage[] =
     "                        (^C detaches sooner)\n"
     "  --python-allocators   record every Python object allocation too\n"
     "  --native              record native stacks too (as filrec run --native)\n"
+    "  --sample SIZE         record a sample of the allocations, one per SIZE bytes on\n"
+    "                        average (as filrec run --sample: cheap enough for a\n"
+    "                        production process; reports scale back, with 95% bounds)\n"
     "  -h, --help            show this help\n";
 
 static const char detach_usage[] =
@@ -289,7 +292,7 @@ static int visit(pid_t pid, const char *gdb, cJSON *args, char *out, size_t cap)
              "            sys.path.remove(A[\"package\"])\n"
              "    if _a is not None and A[\"action\"] == \"start\":\n"
              "        _a.start(A[\"result\"], A[\"binary\"], A[\"trace\"], A[\"force\"], "
-             "A[\"python_allocators\"], A[\"native\"])\n"
+             "A[\"python_allocators\"], A[\"native\"], A[\"sample\"])\n"
              "    elif _a is not None:\n"
              "        _a.stop(A[\"result\"])\n",
              v.f[ARGS]);
@@ -392,6 +395,7 @@ int cmd_attach(int argc, char **argv)
 {
     const char *out = NULL;
     int force = 0, pyalloc = 0, native = 0, i = 1;
+    uint64_t sample = 0;
     double duration = -1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
@@ -406,6 +410,12 @@ int cmd_attach(int argc, char **argv)
             pyalloc = 1;
         } else if (!strcmp(a, "--native")) {
             native = 1;
+        } else if (!strcmp(a, "--sample") && i + 1 < argc) {
+            const char *v = argv[++i];
+            if (cli_parse_size(v, &sample) || !sample || sample > (1ull << 40)) {
+                cli_error("bad --sample '%s': want a size from 1 byte to 1TiB, such as 512KiB", v);
+                return 1;
+            }
         } else if (!strcmp(a, "--duration") && i + 1 < argc) {
             char *end;
             duration = strtod(argv[++i], &end);
@@ -456,6 +466,7 @@ int cmd_attach(int argc, char **argv)
     cJSON_AddBoolToObject(a, "force", force);
     cJSON_AddBoolToObject(a, "python_allocators", pyalloc);
     cJSON_AddBoolToObject(a, "native", native);
+    cJSON_AddNumberToObject(a, "sample", (double)sample);
     char said[4200];
     if (visit(pid, gdb, a, said, sizeof said))
         return 1;

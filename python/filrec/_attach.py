@@ -13,7 +13,7 @@ def _say(result, text):
     os.replace(tmp, result)
 
 
-def start(result, binary, path, force, python_allocators, native=False):
+def start(result, binary, path, force, python_allocators, native=False, sample=0):
     try:
         import filrec
         from filrec import _native
@@ -23,7 +23,7 @@ def start(result, binary, path, force, python_allocators, native=False):
             raise RuntimeError("filrec: no libfilrec.so beside %s" % binary)
         filrec._use(parts)
         rec = filrec.start(path, python_allocators=python_allocators, force=force,
-                           native=native)
+                           native=native, sample=int(sample) or None)
         _say(result, "ok " + rec.path)
     except BaseException as e:  # the target must not see it
         _say(result, "error " + (str(e) or type(e).__name__))

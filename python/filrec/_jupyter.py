@@ -1,6 +1,6 @@
 """filrec in IPython and Jupyter: `%load_ext filrec`, then
 
-    %%filrec [-o TRACE] [--python-allocators] [--native] [--threshold SIZE]
+    %%filrec [-o TRACE] [--python-allocators] [--native] [--sample SIZE] [--threshold SIZE]
     ...cell...                   # recorded in this kernel: its variables stay
 
     %filrec_memit STATEMENT      # the statement's exact peak, and what it left allocated
@@ -73,6 +73,9 @@ class FilrecMagics(Magics):
               help="record every Python object allocation too")
     @argument("--native", action="store_true",
               help="record native stacks too (C, C++ and Fortran frames under each line)")
+    @argument("--sample", default=None, metavar="SIZE",
+              help="record a sample of the allocations, one per SIZE bytes on average "
+                   "(such as 512KiB): numbers are estimates, with 95%% bounds")
     @argument("--threshold", default=None, metavar="SIZE",
               help="say when the cell's live memory first passes SIZE (such as 500MB)")
     @argument("--no-flamegraph", action="store_true", help="only the one-line answer")
@@ -90,8 +93,12 @@ class FilrecMagics(Magics):
                   % (args.threshold, _commas(live)))
 
         on = (args.threshold, passed) if args.threshold else None
+        if args.sample and on:
+            print("filrec: --threshold counts every allocation: not with --sample")
+            return
         with filrec.recording(_trace_path(args.output), python_allocators=args.python_allocators,
-                              force=True, on_threshold=on, native=args.native) as rec:
+                              force=True, on_threshold=on, native=args.native,
+                              sample=args.sample) as rec:
             result = self.shell.run_cell(cell, store_history=False)
         last = rec
         if rec.nested:

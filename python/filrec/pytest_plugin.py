@@ -35,6 +35,9 @@ def pytest_addoption(parser):
                      "limit_memory marks override it")
     g.addoption("--filrec-dir", default=None, metavar="DIR",
                 help="where the traces of failing tests are kept (default: .filrec)")
+    g.addoption("--filrec-sample", default=None, metavar="SIZE",
+                help="record a sample of the allocations, one per SIZE bytes on average "
+                     "(such as 512KiB): peaks and limits are then estimates")
     g.addoption("--filrec-native", action="store_true", default=False,
                 help="record native stacks too: the C, C++ and Fortran frames under each "
                      "line, in the kept traces")
@@ -48,6 +51,9 @@ def pytest_configure(config):
     limit = config.getoption("--filrec-limit")
     try:
         default = filrec.parse_size(limit) if limit else None
+        sample = config.getoption("--filrec-sample")
+        if sample:
+            filrec._sample_bytes(sample)  # said now, not at the first test
     except ValueError as e:
         raise pytest.UsageError(str(e))
     config.stash[_STATE] = _State(config, default)
@@ -63,6 +69,7 @@ class _State:
         self.default = default
         self.all = config.getoption("--filrec")
         self.native = config.getoption("--filrec-native")
+        self.sample = config.getoption("--filrec-sample")
         self.results = {}  # nodeid -> _Result
         self.tmp = None
         self.warned = False
@@ -131,7 +138,8 @@ def pytest_runtest_call(item):
         return
     gc.collect()  # garbage of earlier tests is not this test's
     try:
-        rec = filrec.start(state.trace_path(item.nodeid), force=True, native=state.native)
+        rec = filrec.start(state.trace_path(item.nodeid), force=True, native=state.native,
+                           sample=state.sample)
     except RuntimeError as e:
         if not state.warned:
             state.warned = True

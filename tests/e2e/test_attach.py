@@ -131,3 +131,25 @@ def test_attach_native(python, filrec, summary, build, tmp_path):
     assert LOOP_HELD <= top["bytes"] <= LOOP_HELD + 4096
     inner = [f for f in top["stack"] if f["file"] != str(PYPROGS / "attach_target.py")]
     assert inner and top["stack"][-1] in inner, top["stack"]  # native frames below the line
+
+
+def test_attach_sampled(python, filrec, summary, build, tmp_path):
+    """attach --sample: the trace says it holds a sample of one per 512 KiB; the loop's
+    5,000,001-byte blocks are over the interval, so each is recorded exactly and the
+    peak is the unsampled one."""
+    t = Target(python, build, tmp_path)
+    trace = tmp_path / "s.bin"
+    a = subprocess.run([filrec, "attach", "--sample", "512KiB", "-o", str(trace), "--duration",
+                        "2", str(t.pid)], capture_output=True, text=True, timeout=TIMEOUT)
+    rc, out, err = t.finish()
+    assert a.returncode == 0 and rc == 0 and err == "", (a.stderr, err)
+    s = summary(trace)
+    assert s["sample_bytes"] == 512 * 1024
+    assert 55 * MB <= s["peak_bytes"] <= 56 * MB, s["peak_bytes"]
+    top = s["locations"][0]
+    assert (top["file"], top["line"]) == (str(PYPROGS / "attach_target.py"),
+                                          line_of(PYPROGS / "attach_target.py", "LOOP"))
+    assert LOOP_HELD <= top["bytes"] <= LOOP_HELD + 4096
+    bad = subprocess.run([filrec, "attach", "--sample", "0", str(t.pid)], capture_output=True,
+                         text=True, timeout=TIMEOUT)
+    assert bad.returncode == 1 and "bad --sample '0'" in bad.stderr, bad.stderr

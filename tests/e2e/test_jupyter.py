@@ -39,6 +39,8 @@ CELLS = [
     "    del tmp\n    return len(keep)",
     "%filrec_lines -f build build(10_000_000)",
     "%%filrec --native --no-flamegraph\ne = bytearray(40_000_000)",
+    "%%filrec --sample 512KiB --no-flamegraph\nf = bytearray(60_000_000)",
+    "%%filrec --sample 512KiB --threshold 1MB\ng = 1",
 ]
 
 
@@ -92,6 +94,17 @@ def test_notebook_magics(build):
     top = s["locations"][0]
     assert top["bytes"] == 40_000_001 and top["line"] == 1
     assert top["stack"][-1]["file"] != top["file"], top["stack"]  # a native frame innermost
+
+    # %%filrec --sample: a sampled trace (the interval in its header); the 60 MB block
+    # is over the interval, so recorded exactly. With --threshold: refused, said why.
+    text = "".join(o["text"] for o in out[8])
+    m = re.search(r"the cell's line 1 held 60,000,001 bytes.*; trace: (\S+)", text)
+    assert m, out[8]
+    s = json.loads(subprocess.run([str(build / "filrec"), "summary", "--json", m.group(1)],
+                                  capture_output=True, text=True, check=True).stdout)
+    assert s["sample_bytes"] == 512 * 1024
+    assert s["locations"][0]["bytes"] == 60_000_001 and s["locations"][0]["line"] == 1
+    assert "--threshold counts every allocation: not with --sample" in out[9][0]["text"]
 
     # %filrec_lines: build's table, exact: line 2 keeps 3 x 10,000,001 bytes, line 3
     # takes 50,000,001 more (the peak), line 4 gives them back.

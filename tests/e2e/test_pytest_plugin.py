@@ -117,3 +117,19 @@ def test_native_stacks_in_kept_traces(tester, filrec):
     assert (top["line"], top["bytes"]) == (line("BIG"), 150_000_001)
     names = [f["function"] for f in top["stack"]]
     assert names.index("test_big") < len(names) - 1, names  # native frames below the line
+
+
+def test_sampled_kept_traces(tester, filrec):
+    """--filrec-sample: each test is recorded with sampling; the kept trace of the failing
+    test says so, and its 150 MB block, over the interval, is there exactly. A bad size
+    is a usage error."""
+    r = tester.runpytest_subprocess("-p", "filrec", "--filrec-sample", "512KiB", "-k", "big")
+    r.assert_outcomes(failed=1)
+    kept = tester.path / ".filrec" / "test_mem.py_test_big.bin"
+    s = json.loads(subprocess.run([filrec, "summary", "--json", str(kept)], capture_output=True,
+                                  text=True, check=True).stdout)
+    assert s["sample_bytes"] == 512 * 1024
+    top = s["locations"][0]
+    assert (top["line"], top["bytes"]) == (line("BIG"), 150_000_001)
+    r = tester.runpytest_subprocess("-p", "filrec", "--filrec-sample", "lots")
+    assert r.ret == pytest.ExitCode.USAGE_ERROR
