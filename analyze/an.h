@@ -113,7 +113,10 @@ const char *an_defs_string(const an_defs *d, uint32_t id, size_t *len);
 int an_grow(void **p, size_t *cap, size_t need, size_t size);
 /* The stack an allocation is charged to: its own, or, for a thread with no stack of
  * its own (a thread pool started from C), the stack that created the thread. */
-uint32_t an_defs_charge(const an_defs *d, uint32_t stack, uint32_t thread);
+static inline uint32_t an_defs_charge(const an_defs *d, uint32_t stack, uint32_t thread)
+{
+    return stack || thread >= d->nthread ? stack : d->thread_stack[thread];
+}
 void an_defs_free(an_defs *d);
 
 /* ---- an_replay.c: one streaming pass over a trace ---- */
@@ -143,11 +146,30 @@ typedef struct an_ring {   /* a thread's last live allocations, for temporaries 
     uint32_t stack;
 } an_ring;
 
+/* What was live at the peak, kept as the replay goes (keep_peak): per charged stack,
+ * the live blocks' (weighted) bytes, count and variance now and at the last new peak,
+ * with the stacks changed since that peak listed; and the mappings at that peak. */
+typedef struct an_snap {
+    uint64_t *bytes, *blocks, *peak_bytes, *peak_blocks;
+    double *var, *peak_var;
+    uint8_t *dirty;
+    uint32_t *changed;
+    size_t n, cap, nchanged;
+    an_range *maps;             /* the mappings at the peak */
+    size_t nmaps, cap_maps;
+    uint64_t maps_version, peak_maps_version; /* bumped at every change of rp->maps */
+    int at_peak;                /* the replay ran on past the peak: use these */
+} an_snap;
+
 typedef struct an_replay {
     const char *path;
     /* in: set before an_replay_run to count temporary allocations (0: off) */
     unsigned temp_threshold;
     int track_totals;           /* in: sum bytes allocated per stack into totals[] */
+    /* in: keep what was live at the peak, by stack (an_peak_snap): the reports at the
+     * peak need no second replay. */
+    int keep_peak;
+    an_snap *snap;
     /* in: called at every SAMPLE with its time, the process RSS, and the tracked live
      * bytes at that point of the event order (exact, not sampled). Returns 0, or
      * nonzero to stop with FT_E_NOMEM. */
@@ -203,6 +225,10 @@ typedef struct an_replay {
  * msg set otherwise. progress: the label of a bar on stderr ("1/2 finding the peak")
  * when it is a terminal and the replay takes more than a second; NULL: no bar. */
 int an_replay_run(an_replay *rp, const char *path, uint64_t stop_at, const char *progress);
+/* As an_replay_run of the whole trace, keeping what was live at the peak by stack:
+ * an_live_per_stack (and the reports on it, an_peak_locations, an_tree_build) then
+ * describe the peak, in one pass. */
+int an_replay_peak(an_replay *rp, const char *path, const char *progress);
 /* As an_replay_run of the whole trace, calling on_sample(ctx, ...) at each SAMPLE. */
 int an_replay_samples(an_replay *rp, const char *path,
                       int (*on_sample)(void *, uint64_t, uint64_t, uint64_t), void *ctx,
@@ -210,10 +236,11 @@ int an_replay_samples(an_replay *rp, const char *path,
 /* As an_replay_run, counting temporary allocations freed within threshold (>= 1) later
  * allocations of the same thread into rp->temp. */
 int an_replay_temporaries(an_replay *rp, const char *path, unsigned threshold, const char *progress);
-/* Both in one pass (the report folder): temporaries, and on_sample per SAMPLE. */
+/* Both in one pass (the report folder): temporaries, and on_sample per SAMPLE; with
+ * keep_peak, what was live at the peak too (as an_replay_peak). */
 int an_replay_temporaries_samples(an_replay *rp, const char *path, unsigned threshold,
                                   int (*on_sample)(void *, uint64_t, uint64_t, uint64_t),
-                                  void *ctx, const char *progress);
+                                  void *ctx, int keep_peak, const char *progress);
 /* As an_replay_run of the whole trace, summing bytes allocated per stack (rp->totals). */
 int an_replay_totals(an_replay *rp, const char *path, const char *progress);
 void an_replay_free(an_replay *rp);

@@ -104,10 +104,6 @@ const char *an_defs_string(const an_defs *d, uint32_t id, size_t *len)
     return d->text + d->str_off[id];
 }
 
-uint32_t an_defs_charge(const an_defs *d, uint32_t stack, uint32_t thread)
-{
-    return stack || thread >= d->nthread ? stack : d->thread_stack[thread];
-}
 
 void an_defs_free(an_defs *d)
 {

@@ -108,7 +108,20 @@ int an_live_per_stack(const an_replay *rp, an_per_stack *ps)
         an_per_stack_free(ps);
         return -1;
     }
-    for (uint64_t i = 0; i <= rp->live.mask; i++) {
+    const an_snap *sn = rp->snap && rp->snap->at_peak ? rp->snap : NULL;
+    for (size_t s = 0; sn && s < sn->n && s < n; s++) { /* kept at the peak, in one pass */
+        ps->bytes[s] = sn->peak_bytes[s];
+        ps->blocks[s] = sn->peak_blocks[s];
+        if (ps->var)
+            ps->var[s] = sn->peak_var[s] > 0 ? sn->peak_var[s] : 0;
+    }
+    for (size_t i = 0; sn && i < sn->nmaps; i++) {
+        const an_range *r = &sn->maps[i];
+        uint32_t s = an_defs_charge(d, r->stack, r->thread);
+        if (s < n)
+            ps->bytes[s] += r->bytes, ps->blocks[s] += r->bytes != 0;
+    }
+    for (uint64_t i = 0; !sn && i <= rp->live.mask; i++) {
         const an_block *b = &rp->live.slot[i];
         uint32_t s = b->addr ? an_defs_charge(d, b->stack, b->thread) : 0;
         if (b->addr && s < n) {
@@ -117,7 +130,7 @@ int an_live_per_stack(const an_replay *rp, an_per_stack *ps)
                 ps->var[s] += (double)an_weight_var(rp->sample, b->size);
         }
     }
-    for (size_t i = 0; i < rp->maps.n; i++) {
+    for (size_t i = 0; !sn && i < rp->maps.n; i++) {
         const an_range *r = &rp->maps.r[i];
         uint32_t s = an_defs_charge(d, r->stack, r->thread);
         if (s < n)

@@ -52,9 +52,98 @@ static void block_gone(an_replay *rp, uint64_t size)
     rp->var -= var_of(w, size);
 }
 
+/* ---- keep_peak: the live set by stack, kept at each new peak (an_snap) ----
+ * Every block event changes its stack's sums and lists the stack as changed; a new
+ * peak copies only the listed stacks, so a run of new peaks costs O(1) each. Mappings
+ * are few and change rarely: copied whole at a new peak if they changed since. */
+static int snap_room(an_snap *sn, uint32_t s)
+{
+    if (s < sn->n)
+        return 0;
+    size_t n = sn->cap ? sn->cap : 1024;
+    while (n <= s)
+        n *= 2;
+    if (n > sn->cap) {
+        void *p[8] = {realloc(sn->bytes, n * 8), realloc(sn->blocks, n * 8),
+                      realloc(sn->peak_bytes, n * 8), realloc(sn->peak_blocks, n * 8),
+                      realloc(sn->var, n * 8), realloc(sn->peak_var, n * 8),
+                      realloc(sn->dirty, n), realloc(sn->changed, n * 4)};
+        sn->bytes = p[0] ? p[0] : sn->bytes, sn->blocks = p[1] ? p[1] : sn->blocks;
+        sn->peak_bytes = p[2] ? p[2] : sn->peak_bytes, sn->peak_blocks = p[3] ? p[3] : sn->peak_blocks;
+        sn->var = p[4] ? p[4] : sn->var, sn->peak_var = p[5] ? p[5] : sn->peak_var;
+        sn->dirty = p[6] ? p[6] : sn->dirty, sn->changed = p[7] ? p[7] : sn->changed;
+        for (int i = 0; i < 8; i++)
+            if (!p[i])
+                return -1;
+        sn->cap = n;
+    }
+    size_t k = sn->n, m = s + 1;
+    memset(sn->bytes + k, 0, (m - k) * 8), memset(sn->blocks + k, 0, (m - k) * 8);
+    memset(sn->peak_bytes + k, 0, (m - k) * 8), memset(sn->peak_blocks + k, 0, (m - k) * 8);
+    memset(sn->var + k, 0, (m - k) * 8), memset(sn->peak_var + k, 0, (m - k) * 8);
+    memset(sn->dirty + k, 0, m - k);
+    sn->n = m;
+    return 0;
+}
+
+/* A block of size under (stack, thread) came (sign 1) or went (-1). */
+static int snap_block(an_replay *rp, uint32_t stack, uint32_t thread, uint64_t size, int sign)
+{
+    an_snap *sn = rp->snap;
+    uint32_t s = an_defs_charge(&rp->defs, stack, thread);
+    if (snap_room(sn, s))
+        return -1;
+    uint64_t w = an_weight(rp->sample, size);
+    sn->bytes[s] += sign > 0 ? w : -w;
+    sn->blocks[s] += sign > 0 ? 1 : (uint64_t)-1;
+    if (rp->sample)
+        sn->var[s] += sign * (double)an_weight_var(rp->sample, size);
+    if (!sn->dirty[s]) {
+        sn->dirty[s] = 1;
+        sn->changed[sn->nchanged++] = s;
+    }
+    return 0;
+}
+
+/* A new peak: keep the changed stacks' sums, and the mappings if they changed. */
+static int snap_peak(an_replay *rp)
+{
+    an_snap *sn = rp->snap;
+    for (size_t i = 0; i < sn->nchanged; i++) {
+        uint32_t s = sn->changed[i];
+        sn->peak_bytes[s] = sn->bytes[s];
+        sn->peak_blocks[s] = sn->blocks[s];
+        sn->peak_var[s] = sn->var[s];
+        sn->dirty[s] = 0;
+    }
+    sn->nchanged = 0;
+    if (sn->peak_maps_version != sn->maps_version) {
+        if (rp->maps.n > sn->cap_maps) {
+            an_range *m = realloc(sn->maps, rp->maps.n * 2 * sizeof *m);
+            if (!m)
+                return -1;
+            sn->maps = m;
+            sn->cap_maps = rp->maps.n * 2;
+        }
+        memcpy(sn->maps, rp->maps.r, rp->maps.n * sizeof *sn->maps);
+        sn->nmaps = rp->maps.n;
+        sn->peak_maps_version = sn->maps_version;
+    }
+    return 0;
+}
+
+static void snap_free(an_snap *sn)
+{
+    if (!sn)
+        return;
+    free(sn->bytes), free(sn->blocks), free(sn->peak_bytes), free(sn->peak_blocks);
+    free(sn->var), free(sn->peak_var), free(sn->dirty), free(sn->changed), free(sn->maps);
+    free(sn);
+}
+
 uint64_t an_bound95(double var) { return var > 0 ? (uint64_t)(1.96 * sqrt(var) + 0.5) : 0; }
 
-static void note_peak(an_replay *rp)
+static int note_peak(an_replay *rp)
 {
     if (rp->cur > rp->ivl_peak) {
         rp->ivl_peak = rp->cur;
@@ -65,8 +154,11 @@ static void note_peak(an_replay *rp)
             rp->peak_var = rp->var;
             rp->peak_event = rp->events;
             rp->peak_time_us = rp->now_us;
+            if (rp->snap)
+                return snap_peak(rp);
         }
     }
+    return 0;
 }
 
 static int oom(an_replay *rp)
@@ -176,19 +268,26 @@ static int apply(an_replay *rp, const ft_record *rec)
             block_gone(rp, old.size);
             rp->reused_addrs++;
         }
+        if (rp->snap && ((k == 1 && snap_block(rp, old.stack, old.thread, old.size, -1)) ||
+                         snap_block(rp, rec->stack, rec->thread, rec->size, 1)))
+            return oom(rp);
         rp->cur += w;
         rp->var += var_of(w, rec->size);
-        note_peak(rp);
+        if (note_peak(rp))
+            return oom(rp);
         break;
     }
     case FT_FREE:
         rp->events++;
         if (rp->temp_threshold && temp_free(rp, rec))
             return oom(rp);
-        if (an_live_take(&rp->live, rec->addr, &old))
+        if (an_live_take(&rp->live, rec->addr, &old)) {
             block_gone(rp, old.size);
-        else
+            if (rp->snap && snap_block(rp, old.stack, old.thread, old.size, -1))
+                return oom(rp);
+        } else {
             rp->unmatched_frees++;
+        }
         break;
     case FT_MMAP: {
         n = page_up(rec->size, page);
@@ -198,12 +297,15 @@ static int apply(an_replay *rp, const ft_record *rec)
         uint64_t gone = an_maps_add(&rp->maps, &r);
         if (gone == UINT64_MAX)
             return oom(rp);
+        if (rp->snap)
+            rp->snap->maps_version++;
         rp->events++;
         rp->total_bytes += r.bytes;
         rp->cur += r.bytes - gone;
         if (rp->track_totals && add_total(rp, rec->stack, rec->thread, r.bytes))
             return oom(rp);
-        note_peak(rp);
+        if (note_peak(rp))
+            return oom(rp);
         break;
     }
     case FT_RESIDENT: {
@@ -219,11 +321,14 @@ static int apply(an_replay *rp, const ft_record *rec)
             return FT_E_RECORD;
         }
         rp->cur += rec->size - was;
+        if (rp->snap)
+            rp->snap->maps_version++;
         if (rec->size > was) {
             rp->total_bytes += rec->size - was;
             if (rp->track_totals && add_total(rp, r->stack, r->thread, rec->size - was))
                 return oom(rp);
-            note_peak(rp);
+            if (note_peak(rp))
+                return oom(rp);
         }
         break;
     }
@@ -232,6 +337,8 @@ static int apply(an_replay *rp, const ft_record *rec)
         n = page_up(rec->size, page);
         rp->cur -= an_maps_remove(&rp->maps, rec->addr,
                                   rec->addr + n < rec->addr ? UINT64_MAX : rec->addr + n, NULL);
+        if (rp->snap)
+            rp->snap->maps_version++;
         break;
     case FT_MREMAP: {
         rp->events++;
@@ -241,6 +348,8 @@ static int apply(an_replay *rp, const ft_record *rec)
                                        rec->addr + n < rec->addr ? UINT64_MAX : rec->addr + n,
                                        &r);
         rp->cur -= gone;
+        if (rp->snap)
+            rp->snap->maps_version++;
         if (r.end) { /* any of it was tracked: the new range is, with the first piece's stack */
             n = page_up(rec->size2, page);
             r.start = rec->addr2;
@@ -253,7 +362,8 @@ static int apply(an_replay *rp, const ft_record *rec)
                 return oom(rp);
             rp->total_bytes += r.bytes > gone ? r.bytes - gone : 0;
             rp->cur += r.bytes - also;
-            note_peak(rp);
+            if (note_peak(rp))
+                return oom(rp);
         }
         break;
     }
@@ -330,6 +440,13 @@ int an_replay_run(an_replay *rp, const char *path, uint64_t stop_at, const char 
     return replay(rp, path, stop_at, progress);
 }
 
+int an_replay_peak(an_replay *rp, const char *path, const char *progress)
+{
+    memset(rp, 0, sizeof *rp);
+    rp->keep_peak = 1;
+    return replay(rp, path, 0, progress);
+}
+
 int an_replay_samples(an_replay *rp, const char *path,
                       int (*on_sample)(void *, uint64_t, uint64_t, uint64_t), void *ctx,
                       const char *progress)
@@ -356,9 +473,10 @@ int an_replay_temporaries(an_replay *rp, const char *path, unsigned threshold, c
 
 int an_replay_temporaries_samples(an_replay *rp, const char *path, unsigned threshold,
                                   int (*on_sample)(void *, uint64_t, uint64_t, uint64_t),
-                                  void *ctx, const char *progress)
+                                  void *ctx, int keep_peak, const char *progress)
 {
     memset(rp, 0, sizeof *rp);
+    rp->keep_peak = keep_peak;
     rp->temp_threshold = threshold ? threshold : 1;
     rp->on_sample = on_sample;
     rp->sample_ctx = ctx;
@@ -377,7 +495,7 @@ static int replay(an_replay *rp, const char *path, uint64_t stop_at, const char 
     rp->hdr = *ft_reader_header(rp->r);
     rp->sample = rp->hdr.sample_bytes;
     rp->version = ft_reader_version(rp->r);
-    if (an_live_init(&rp->live))
+    if (an_live_init(&rp->live) || (rp->keep_peak && !(rp->snap = calloc(1, sizeof *rp->snap))))
         return oom(rp);
     an_progress bar;
     an_progress_init(&bar, progress ? progress : "", progress != NULL);
@@ -407,6 +525,8 @@ static int replay(an_replay *rp, const char *path, uint64_t stop_at, const char 
             return oom(rp);
     }
     rp->end_live = rp->cur;
+    if (rp->snap)
+        rp->snap->at_peak = 1;
     rp->ended_early = ft_reader_ended_early(rp->r);
     rp->cut_offset = ft_reader_cut_offset(rp->r);
     if (ft_reader_damage(rp->r))
@@ -453,6 +573,8 @@ void an_replay_free(an_replay *rp)
     free(rp->ring_count);
     an_live_free(&rp->live);
     an_maps_free(&rp->maps);
+    snap_free(rp->snap);
+    rp->snap = NULL;
     ft_reader_close(rp->r);
     rp->r = NULL;
 }

@@ -45,6 +45,10 @@ int cli_plot_finish(cli_plot_input *in, const char *trace, const char *out);
 int cli_replay(struct an_replay *rp, const char *path, uint64_t stop_at, int warn);
 #define CLI_PASS_1 "1/2 finding the peak"
 #define CLI_PASS_2 "2/2 replaying to the peak"
+#define CLI_ONE_PASS "finding the peak"
+/* Whether the reports at the peak keep it in the one pass (an_replay_peak), unless
+ * FILREC_TWO_PASS=1 asks for the replay to it (to compare the two). */
+int cli_one_pass(void);
 #define CLI_PASS_ONE "reading the trace"
 /* The same reporting for a replay already run, which returned err. */
 int cli_replayed(struct an_replay *rp, const char *path, int err, int warn);

@@ -183,10 +183,12 @@ int cmd_export(int argc, char **argv)
         return 1;
     }
     an_replay rp;
-    if (cli_replay(&rp, path, 0, 1))
+    int one = !at_end && cli_one_pass();
+    if (one ? cli_replayed(&rp, path, an_replay_peak(&rp, path, CLI_ONE_PASS), 1)
+            : cli_replay(&rp, path, 0, 1))
         return 1;
     uint64_t peak_event = rp.peak_event, peak = rp.peak, peak_us = rp.peak_time_us;
-    if (!at_end) {
+    if (!at_end && !one) {
         an_replay_free(&rp);
         if (cli_replay(&rp, path, peak_event, 0))
             return 1;

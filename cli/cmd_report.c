@@ -319,8 +319,9 @@ int cli_report(const char *trace, const char *dir, char *answer_out, size_t cap)
     }
     an_replay rp;
     cli_plot_input *pin = cli_plot_start(); /* NULL: out of memory, no plot */
+    int one = cli_one_pass();
     if (cli_replayed(&rp, trace, an_replay_temporaries_samples(&rp, trace, 2, pin ?
-                     cli_plot_on_sample : NULL, pin, CLI_PASS_1), 1)) {
+                     cli_plot_on_sample : NULL, pin, one, one ? CLI_ONE_PASS : CLI_PASS_1), 1)) {
         cli_plot_finish(pin, trace, NULL);
         return 1;
     }
@@ -351,8 +352,11 @@ int cli_report(const char *trace, const char *dir, char *answer_out, size_t cap)
         rc = 1;
     }
     free(tmp);
-    an_replay_free(&rp);
-    if (rc || cli_replay(&rp, trace, peak_event, 0)) {
+    if (!one)
+        an_replay_free(&rp);
+    if (rc || (!one && cli_replay(&rp, trace, peak_event, 0))) {
+        if (one)
+            an_replay_free(&rp);
         free(temps);
         cli_plot_finish(pin, trace, NULL);
         return 1;

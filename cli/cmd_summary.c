@@ -515,8 +515,10 @@ static int parse(int argc, char **argv, struct opts *o, const char *use)
 static int report(struct opts *o)
 {
     an_replay rp;
+    int one = o->mode == PEAK && cli_one_pass();
     int err = o->mode == TEMPORARY ? an_replay_temporaries(&rp, o->path, o->threshold, CLI_PASS_1)
-                                   : an_replay_run(&rp, o->path, 0, CLI_PASS_1);
+              : one ? an_replay_peak(&rp, o->path, CLI_ONE_PASS)
+                    : an_replay_run(&rp, o->path, 0, CLI_PASS_1);
     if (cli_replayed(&rp, o->path, err, 1))
         return 1;
     uint64_t peak = rp.peak, peak_us = rp.peak_time_us, peak_event = rp.peak_event, whole = peak;
@@ -539,7 +541,10 @@ static int report(struct opts *o)
         free(blocks);
         free(bytes); /* largest bytes first (an_group): the churn that costs most */
     } else {
-        if (o->mode == PEAK) {
+        if (o->mode == PEAK && one) { /* what was live at the peak is kept in rp.snap */
+            rp.counts[FT_ALLOC] += rp.counts[FT_MMAP];
+            rp.counts[FT_MMAP] = 0;
+        } else if (o->mode == PEAK) {
             uint64_t total = rp.total_bytes, allocs = rp.counts[FT_ALLOC] + rp.counts[FT_MMAP];
             uint64_t end_us = rp.end_us, end_live = rp.cur, tend = rp.trailer_end;
             int early = rp.ended_early, tflags = rp.trailer_flags;

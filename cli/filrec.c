@@ -73,6 +73,12 @@ int cli_replayed(an_replay *rp, const char *path, int err, int warn)
     return 0;
 }
 
+int cli_one_pass(void)
+{
+    const char *v = getenv("FILREC_TWO_PASS");
+    return !v || strcmp(v, "1");
+}
+
 int cli_replay(an_replay *rp, const char *path, uint64_t stop_at, int warn)
 {
     return cli_replayed(rp, path, an_replay_run(rp, path, stop_at, stop_at ? CLI_PASS_2 : CLI_PASS_1),

@@ -110,3 +110,30 @@ def test_stats_threads_handoff_both_ways(record, monkeypatch, lanes):
     assert 0 < s["counts"]["alloc"] - a["allocs"] <= 2 * a["pairs"] + 2
     assert s["live_at_exit_bytes"] == extra
     assert 0 < s["peak_bytes"] <= a["max_live"] + extra
+
+
+@pytest.mark.parametrize("name", ["threads", "handoff", "mmaps", "resident", "known_peak"])
+def test_one_pass_reports_equal_the_replay_to_the_peak(record, filrec, tmp_path, name):
+    """summary, flamegraph, export and report keep what was live at the peak as they read
+    the trace once; FILREC_TWO_PASS=1 makes them replay to the peak instead, as they
+    did before. Both must write the same bytes, whatever the trace holds (threads,
+    frees across threads, mappings counted by their resident pages)."""
+    t = record(name).trace
+    two = dict(os.environ, FILREC_TWO_PASS="1")
+    for argv in (["summary", "--json"], ["summary", "--by", "stack", "--json"],
+                 ["flamegraph", "-o", "{out}.svg"], ["export", "--format", "folded", "-o", "{out}"],
+                 ["export", "--format", "json", "-o", "{out}"], ["report", "-o", "{out}.d"]):
+        got = []
+        for which, env in (("one", os.environ), ("two", two)):
+            out = str(tmp_path / f"{name}-{which}")
+            p = subprocess.run([filrec, *[a.format(out=out) for a in argv], str(t)],
+                               capture_output=True, text=True, env=env, timeout=TIMEOUT)
+            assert p.returncode == 0, (argv, p.stderr)
+            files = sorted(tmp_path.glob(f"{name}-{which}*"))
+            data = [p.stdout]
+            for f in files:
+                for g in sorted(f.rglob("*")) if f.is_dir() else [f]:
+                    data.append(g.read_bytes().replace(f"{name}-{which}".encode(), b"X"))
+                    g.unlink() if g.is_file() else None
+            got.append(data)
+        assert got[0] == got[1], argv
