@@ -41,7 +41,7 @@ FILREC = os.environ["FILREC"]
 SPAWN = os.environ["SPAWN"]        # bench/spawn.c, built by bench/peers.sh
 TMP = os.environ["tmp"]
 REPEAT = int(os.environ.get("REPEAT", "5"))
-WORKLOADS = os.environ.get("WORKLOADS", "py_alloc py_numpy").split()
+WORKLOADS = os.environ.get("WORKLOADS", "py_alloc py_numpy py_threads py_deep").split()
 ONLY = os.environ.get("MODES", "").split()
 OUT_MD = os.environ.get("BENCHMARKS", "BENCHMARKS.md")
 MiB = 1 << 20
@@ -135,6 +135,43 @@ def peak_heaptrack(p):
     return round(float(m.group(1)) * mult)
 
 
+# ---- each tool's analyzer, timed once on the last round's output ---------------------
+
+def timed(argv):
+    t0 = time.perf_counter()
+    r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    return time.perf_counter() - t0, r
+
+
+def analysis(key, paths):
+    """(seconds its analyzer takes on the trace, trace bytes per allocation), or Nones:
+    `filrec summary`, `memray summary`, `heaptrack_print`."""
+    if key.startswith("filrec") and os.path.exists(paths["trace"]):
+        secs, r = timed([FILREC, "summary", paths["trace"]])
+        st = json.loads(subprocess.run([FILREC, "stats", "--json", paths["trace"]],
+                                       stdout=subprocess.PIPE, text=True).stdout)
+        n = st["counts"]["alloc"] + st["counts"]["mmap"]
+        return (secs if r.returncode == 0 else None), os.path.getsize(paths["trace"]) / max(n, 1)
+    if key.startswith("memray") and os.path.exists(paths["trace"]):
+        secs, r = timed([bin_("memray"), "summary", paths["trace"]])
+        import memray
+        reader = memray.FileReader(paths["trace"], report_progress=False)
+        try:
+            n = int(reader.metadata.total_allocations)
+        finally:
+            reader.close()
+        return (secs if r.returncode == 0 else None), os.path.getsize(paths["trace"]) / max(n, 1)
+    if key == "heaptrack":
+        hp = shutil.which("heaptrack_print")
+        data = [paths[k] for k in ("zst", "gz") if os.path.exists(paths[k])]
+        if hp and data:
+            secs, r = timed([hp, data[0]])
+            m = re.search(r"calls to allocation functions: (\d+)", r.stdout)
+            per = os.path.getsize(data[0]) / int(m.group(1)) if m and int(m.group(1)) else None
+            return (secs if r.returncode == 0 else None), per
+    return None, None
+
+
 # ---- modes -----------------------------------------------------------------------------
 
 def bin_(name):
@@ -155,6 +192,21 @@ def modes_for(w):
           "--python", VPY, w],
          {"trace": f"{t}/fa.bin"}, peak_filrec,
          "malloc + mmap + every Python object, whole run"),
+        ("filrec-N", "`filrec run --native`", "filrec",
+         [FILREC, "run", "-f", "-o", f"{t}/fn.bin", "--no-report", "--native",
+          "--python", VPY, w],
+         {"trace": f"{t}/fn.bin"}, peak_filrec,
+         "as `filrec run`, with native stacks"),
+        ("filrec-S", "`filrec run --sample 512KiB`", "filrec",
+         [FILREC, "run", "-f", "-o", f"{t}/fs.bin", "--no-report", "--sample", "512KiB",
+          "--python", VPY, w],
+         {"trace": f"{t}/fs.bin"}, peak_filrec,
+         "as `filrec run`, sampled: an estimate (blocks of 512 KiB or more exact)"),
+        ("filrec-SA", "`filrec run --sample 512KiB --python-allocators`", "filrec",
+         [FILREC, "run", "-f", "-o", f"{t}/fsa.bin", "--no-report", "--sample", "512KiB",
+          "--python-allocators", "--python", VPY, w],
+         {"trace": f"{t}/fsa.bin"}, peak_filrec,
+         "as `filrec run --python-allocators`, sampled: an estimate"),
         ("memray", "`memray run`", "memray",
          [bin_("memray"), "run", "-q", "-f", "-o", f"{t}/m.bin", w],
          {"trace": f"{t}/m.bin"}, peak_memray,
@@ -305,12 +357,46 @@ def peak_cell(peaks):
 
 # ---- the batch -------------------------------------------------------------------------
 
+def write_chart(chart):
+    """bench/peers.svg: the ratios to bare as grouped bars (gnuplot); 1 if written."""
+    gp = shutil.which("gnuplot")
+    labels = [l for l in next(iter(chart.values()), {}) if l != "bare"]
+    if not gp or not labels:
+        return 0
+    data = f"{TMP}/chart.dat"
+    with open(data, "w") as f:
+        f.write("workload " + " ".join(f'"{l.strip("`")}"' for l in labels) + "\n")
+        for w, ratios in chart.items():
+            f.write(w + " " + " ".join(f"{ratios.get(l, float('nan')):.3f}" for l in labels) + "\n")
+    script = f"""set terminal svg size 1100,520 dynamic font "sans,11"
+set output "bench/peers.svg"
+set termoption noenhanced
+set title "Wall time over the bare run (lower is better; log scale)"
+set style data histograms
+set style histogram clustered gap 2
+set style fill solid 0.85 border -1
+set logscale y 2
+set yrange [0.8:*]
+set ytics (1, 1.5, 2, 3, 5, 10, 20, 50)
+set grid ytics
+set key outside right top vertical font ",9"
+set xtics nomirror
+plot for [i=2:{len(labels) + 1}] "{data}" using i:xtic(1) title columnheader(i)
+"""
+    r = subprocess.run([gp], input=script, text=True, stderr=subprocess.PIPE)
+    if r.returncode != 0:
+        log(f"gnuplot could not draw the chart: {tail(r.stderr)}")
+        return 0
+    return 1
+
+
 def main():
     vers = versions()
     not_installed = skipped_installs()
     t_start = time.time()
     load_before = [float(x) for x in read("/proc/loadavg", "0 0 0").split()[:3]]
     sections, skipped_notes, fatal = [], {}, []
+    chart = {}                                # workload -> {label: ratio to bare}
 
     for script in WORKLOADS:
         w = f"bench/{script}.py"
@@ -389,10 +475,13 @@ def main():
                 die(f"{script}: the bare run failed")
 
         bare = {r[0]: r[1] for r in res["bare"]}
+        log(f"{script}: the analyzers, once each")
+        analyzed = {m[0]: analysis(m[0], m[4]) for m in modes if m[0] not in failed}
+        ratios = {}
         rows = []
         for key, label, pkg, argv, paths, reader, counts in modes:
             if key in failed:
-                rows.append(f"| {label} | {failed[key]} | | | | | | | | | {counts} |")
+                rows.append(f"| {label} | {failed[key]} | | | | | | | | | | | {counts} |")
                 if pkg == "filrec":
                     fatal.append(f"{script}: {label} {failed[key]}")
                 continue
@@ -404,10 +493,15 @@ def main():
             rss = max(r[3] for r in rs) * 1024
             cell, med = peak_cell([r[4] for r in rs]) if reader else ("", None)
             vs = f"{med / known:.2f}x" if med is not None and known else ""
+            secs, per = analyzed.get(key, (None, None))
+            ratios[label] = ratio
             rows.append(f"| {label} | {statistics.median(walls):.3f} | {min(walls):.3f} - {max(walls):.3f} "
                         f"| **{ratio:.2f}x** | {cpu:.3f} | {cratio:.2f}x | {mb(rss)} | {cell} | "
-                        f"{mb(known) if reader else ''} | {vs} | {counts} |")
+                        f"{mb(known) if reader else ''} | {vs} | "
+                        f"{f'{per:.1f}' if per is not None else ''} | "
+                        f"{f'{secs:.2f}' if secs is not None else ''} | {counts} |")
         sections.append((script, expected, known, rows))
+        chart[script] = ratios
 
     load_after = [float(x) for x in read("/proc/loadavg", "0 0 0").split()[:3]]
     minutes = (time.time() - t_start) / 60
@@ -468,7 +562,9 @@ def main():
         L.append(f"- Skipped: {label}: {why}")
     L.append("")
     what = {"py_alloc": "allocation-heavy pure Python (`bench/py_alloc.py`)",
-            "py_numpy": "NumPy, few large allocations (`bench/py_numpy.py`)"}
+            "py_numpy": "NumPy, few large allocations (`bench/py_numpy.py`)",
+            "py_threads": "pure Python in 4 threads taking turns (`bench/py_threads.py`)",
+            "py_deep": "allocation at recursion depth 200 (`bench/py_deep.py`)"}
     known_note = {"py_numpy": " Of it, 112.0 MB are NumPy arrays, exactly (7 arrays of 16 MB "
                               "live at once in `arithmetic`, derived in `bench/py_numpy.py`'s docstring)."}
     for script, output, known, rows in sections:
@@ -476,8 +572,13 @@ def main():
               f"Output, identical in every run that worked: `{output}`. "
               f"Known peak: {mb(known)} MB.{known_note.get(script, '')}", "",
               "| tool | wall (s) | range (s) | ratio to bare | CPU (s) | CPU ratio | max RSS (MB) "
-              "| reported peak (MB) | known peak (MB) | reported / known | what the peak counts |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|", *rows, ""]
+              "| reported peak (MB) | known peak (MB) | reported / known "
+              "| trace bytes per allocation | analyzer (s) | what the peak counts |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|", *rows, ""]
+    if write_chart(chart):
+        L += ["![Ratio to bare of every tool on every workload](bench/peers.svg)", "",
+              "The chart (`bench/peers.svg`, drawn by gnuplot from the tables above) shows "
+              "each tool's ratio to bare, one group of bars per workload, on a log scale.", ""]
     L.append("<!-- peers:end -->")
     section = "\n".join(L) + "\n"
     print(section, end="")

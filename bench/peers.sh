@@ -12,6 +12,9 @@
 #   bare                 VENV_PY W.py
 #   filrec               build/filrec run -f -o TMP --no-report --python VENV_PY W.py
 #   filrec -A            the same with --python-allocators
+#   filrec -N            the same with --native
+#   filrec -S            the same with --sample 512KiB
+#   filrec -SA           the same with --sample 512KiB --python-allocators
 #   memray               memray run -q -f -o TMP.bin W.py
 #   memray --native      the same with --native
 #   memray -A            the same with --trace-python-allocators
@@ -20,14 +23,20 @@
 #   mprof                mprof run -o TMP.dat W.py   (memory_profiler)
 #   tracemalloc          VENV_PY -X tracemalloc bench/peers_tm.py OUT W.py
 #   heaptrack            heaptrack -o TMP VENV_PY W.py   (Debian's; skipped if absent)
-# on bench/py_alloc.py and bench/py_numpy.py, every mode with the venv's interpreter,
-# and reports wall time, ratio to bare, CPU seconds of the process tree, max RSS, and
-# the peak each tool reports against the workload's known peak. See bench/peers.py.
+# on bench/py_alloc.py, bench/py_numpy.py, bench/py_threads.py (4 threads) and
+# bench/py_deep.py (depth 200), every mode with the venv's interpreter, and reports wall
+# time, ratio to bare, CPU seconds of the process tree, max RSS, the peak each tool
+# reports against the workload's known peak, and, for the tools that write a trace and
+# analyze it apart (filrec, memray, heaptrack), the trace's bytes per allocation and
+# the seconds their analyzer takes on it (`filrec summary`, `memray summary`,
+# `heaptrack_print`), and draws the ratios as a chart (bench/peers.svg, gnuplot).
+# See bench/peers.py.
 #
 # The report (Markdown) replaces the section between <!-- peers:begin --> and
 # <!-- peers:end --> in BENCHMARKS.md (the rest of the file is kept) and is printed.
 #
-# Environment: REPEAT (default 5), WORKLOADS (default "py_alloc py_numpy"), MODES
+# Environment: REPEAT (default 5), WORKLOADS (default "py_alloc py_numpy py_threads
+# py_deep"), MODES
 # (default: all; names as in the list above with "-" for " -", e.g. "bare filrec
 # memray"), PYTHON (the venv's base interpreter, default /usr/bin/python3), B (build
 # directory, default build), BENCHMARKS (file to update, default BENCHMARKS.md; "-" =

@@ -607,7 +607,25 @@ int cli_plot_on_sample(void *in, uint64_t time_us, uint64_t rss, uint64_t heap)
     return an_plot_sample(((struct cli_plot_input *)in)->plot, time_us, rss, heap);
 }
 
-void cli_plot_whole(cli_plot_input *in, an_replay *rp) { take_replay(in, rp); }
+void cli_plot_whole(cli_plot_input *in, an_replay *rp)
+{
+    /* The report reads rp on (its notes are markers): the plot gets copies. */
+    an_marker *m = rp->nmarkers ? malloc(rp->nmarkers * sizeof *m) : NULL;
+    size_t n = 0;
+    for (; m && n < rp->nmarkers; n++) {
+        m[n] = rp->markers[n];
+        if (!(m[n].label = malloc(m[n].len + 1)))
+            break;
+        memcpy(m[n].label, rp->markers[n].label, m[n].len + 1);
+    }
+    an_marker *keep = rp->markers;
+    size_t nkeep = rp->nmarkers;
+    rp->markers = m;
+    rp->nmarkers = n; /* out of memory: fewer markers on the plot */
+    take_replay(in, rp);
+    rp->markers = keep;
+    rp->nmarkers = nkeep;
+}
 
 void cli_plot_peak(cli_plot_input *in, const an_defs *d, const an_loc *loc, size_t n)
 {

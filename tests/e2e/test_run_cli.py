@@ -165,8 +165,9 @@ def test_summary_option_equals_forms(filrec, prog, tmp_path):
 
 
 def test_progress_bar_names_its_pass(filrec, prog, tmp_path):
-    """On a terminal, a verb of two replays names each in its bar ("1/2 finding the
-    peak", then "2/2 replaying to the peak"); stats, of one, says "reading the trace".
+    """On a terminal, summary, which keeps the peak in one pass, says "finding the peak";
+    with FILREC_TWO_PASS=1 it names each of its two replays ("1/2 finding the peak",
+    then "2/2 replaying to the peak"); stats says "reading the trace".
     FILREC_PROGRESS_AFTER=0 shows the bar at once (it waits a second by default)."""
     import os
     import pty
@@ -175,10 +176,11 @@ def test_progress_bar_names_its_pass(filrec, prog, tmp_path):
                        capture_output=True, text=True, timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr
 
-    def on_tty(*args):
+    def on_tty(*args, env=None):
         master, slave = pty.openpty()
         p = subprocess.run([filrec, *args, str(trace)], stdout=subprocess.DEVNULL, stderr=slave,
-                           timeout=TIMEOUT, env={**os.environ, "FILREC_PROGRESS_AFTER": "0"})
+                           timeout=TIMEOUT,
+                           env={**os.environ, "FILREC_PROGRESS_AFTER": "0", **(env or {})})
         os.close(slave)
         out = b""
         while True:
@@ -193,7 +195,9 @@ def test_progress_bar_names_its_pass(filrec, prog, tmp_path):
         assert p.returncode == 0
         return out.decode(errors="replace")
 
-    two = on_tty("summary")
+    single = on_tty("summary")
+    assert "filrec: finding the peak [" in single and "1/2" not in single and "2/2" not in single
+    two = on_tty("summary", env={"FILREC_TWO_PASS": "1"})
     assert "filrec: 1/2 finding the peak [" in two and "filrec: 2/2 replaying to the peak [" in two
     assert two.index("1/2") < two.index("2/2")
     one = on_tty("stats")
