@@ -19,7 +19,7 @@ static const char usage[] =
     "  json        the whole tree: function, file, line, bytes, self, blocks, children\n"
     "\n"
     "  --at peak|end  the peak (default) or the end of the trace\n"
-    "  -o FILE        write to FILE instead of standard output\n"
+    "  -o FILE        write to FILE instead of standard output ('-': standard output)\n"
     "  -h, --help     show this help\n";
 
 #define NO_STACK "[no Python stack]"
@@ -200,6 +200,8 @@ int cmd_export(int argc, char **argv)
         an_replay_free(&rp);
         return 1;
     }
+    if (out && !strcmp(out, "-"))
+        out = NULL; /* standard output, as without -o */
     FILE *f = out ? fopen(out, "w") : stdout;
     int rc = 0;
     if (!f) {

@@ -6,10 +6,30 @@
 #define SINK_INTERNAL_H
 
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "../record/rec_internal.h"
+
+/* Append n words to the growable array *v (*len used of *cap): 0 or FT_E_NOMEM. */
+static inline int sink_append(uint64_t **v, size_t *len, size_t *cap, const uint64_t *w, size_t n)
+{
+    if (*len + n > *cap) {
+        size_t c = *cap ? *cap * 2 : 4096;
+        while (c < *len + n)
+            c *= 2;
+        uint64_t *d = realloc(*v, c * sizeof *d);
+        if (!d)
+            return FT_E_NOMEM;
+        *v = d;
+        *cap = c;
+    }
+    memcpy(*v + *len, w, n * sizeof *w);
+    *len += n;
+    return 0;
+}
 
 /* ---- sink_tc.c: one log's words to trace records ---- */
 

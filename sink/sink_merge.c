@@ -84,19 +84,7 @@ int sink_merge_add(sink_merge *m, const uint64_t *w, size_t n)
         s->n -= s->pos;
         s->pos = 0;
     }
-    if (s->n + n > s->cap) {
-        size_t cap = s->cap ? s->cap : 4096;
-        while (cap < s->n + n)
-            cap *= 2;
-        uint64_t *v = realloc(s->w, cap * sizeof *v);
-        if (!v)
-            return FT_E_NOMEM;
-        s->w = v;
-        s->cap = cap;
-    }
-    memcpy(s->w + s->n, w, n * sizeof *w);
-    s->n += n;
-    return 0;
+    return sink_append(&s->w, &s->n, &s->cap, w, n);
 }
 
 #define MASK (REC_LANE_WORDS - 1)

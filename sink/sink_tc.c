@@ -117,19 +117,7 @@ int sink_tc_end(sink_tc *tc, ft_writer *out, unsigned flags, uint64_t time_us, u
 
 static int keep_def(sink_tc *tc, const uint64_t *w, size_t n)
 {
-    if (tc->ndefs + n > tc->defs_cap) {
-        size_t cap = tc->defs_cap ? tc->defs_cap * 2 : 4096;
-        while (cap < tc->ndefs + n)
-            cap *= 2;
-        uint64_t *d = realloc(tc->defs, cap * sizeof *d);
-        if (!d)
-            return FT_E_NOMEM;
-        tc->defs = d;
-        tc->defs_cap = cap;
-    }
-    memcpy(tc->defs + tc->ndefs, w, n * sizeof *w);
-    tc->ndefs += n;
-    return 0;
+    return sink_append(&tc->defs, &tc->ndefs, &tc->defs_cap, w, n);
 }
 
 /* ---- measured mappings ---- */

@@ -179,6 +179,7 @@ def test_export_folded_sums_to_peak(pipeline, filrec):
     stack, size = max(((m.group(1), int(m.group(2))) for m in parsed), key=lambda s: s[1])
     assert size == TOP_BYTES
     assert stack.endswith(f";{TOP_FUNCTION} ({SAMPLE}:{TOP_LINE})"), stack
+    assert run(filrec, "export", "--format", "folded", "-o", "-", rec.trace) == out  # '-': stdout
 
 
 def test_export_speedscope_is_valid(pipeline, filrec):
