@@ -149,10 +149,14 @@ typedef struct an_ring {   /* a thread's last live allocations, for temporaries 
 /* What was live at the peak, kept as the replay goes (keep_peak): per charged stack,
  * the live blocks' (weighted) bytes, count and variance now and at the last new peak,
  * with the stacks changed since that peak listed; and the mappings at that peak. */
+typedef struct an_snap_stack {
+    uint64_t bytes, blocks, peak_bytes, peak_blocks;
+    double var, peak_var;
+    uint32_t changed;           /* listed in changed[] since the last new peak */
+} an_snap_stack;
+
 typedef struct an_snap {
-    uint64_t *bytes, *blocks, *peak_bytes, *peak_blocks;
-    double *var, *peak_var;
-    uint8_t *dirty;
+    an_snap_stack *stack;       /* per charged stack id */
     uint32_t *changed;
     size_t n, cap, nchanged;
     an_range *maps;             /* the mappings at the peak */

@@ -110,16 +110,11 @@ int an_live_per_stack(const an_replay *rp, an_per_stack *ps)
     }
     const an_snap *sn = rp->snap && rp->snap->at_peak ? rp->snap : NULL;
     for (size_t s = 0; sn && s < sn->n && s < n; s++) { /* kept at the peak, in one pass */
-        ps->bytes[s] = sn->peak_bytes[s];
-        ps->blocks[s] = sn->peak_blocks[s];
+        const an_snap_stack *st = &sn->stack[s];
+        ps->bytes[s] = st->peak_bytes;
+        ps->blocks[s] = st->peak_blocks;
         if (ps->var)
-            ps->var[s] = sn->peak_var[s] > 0 ? sn->peak_var[s] : 0;
-    }
-    for (size_t i = 0; sn && i < sn->nmaps; i++) {
-        const an_range *r = &sn->maps[i];
-        uint32_t s = an_defs_charge(d, r->stack, r->thread);
-        if (s < n)
-            ps->bytes[s] += r->bytes, ps->blocks[s] += r->bytes != 0;
+            ps->var[s] = st->peak_var > 0 ? st->peak_var : 0;
     }
     for (uint64_t i = 0; !sn && i <= rp->live.mask; i++) {
         const an_block *b = &rp->live.slot[i];
@@ -130,8 +125,9 @@ int an_live_per_stack(const an_replay *rp, an_per_stack *ps)
                 ps->var[s] += (double)an_weight_var(rp->sample, b->size);
         }
     }
-    for (size_t i = 0; !sn && i < rp->maps.n; i++) {
-        const an_range *r = &rp->maps.r[i];
+    const an_range *maps = sn ? sn->maps : rp->maps.r; /* at the peak, or where it stopped */
+    for (size_t i = 0; i < (sn ? sn->nmaps : rp->maps.n); i++) {
+        const an_range *r = &maps[i];
         uint32_t s = an_defs_charge(d, r->stack, r->thread);
         if (s < n)
             ps->bytes[s] += r->bytes, ps->blocks[s] += r->bytes != 0;

@@ -64,25 +64,17 @@ static int snap_room(an_snap *sn, uint32_t s)
     while (n <= s)
         n *= 2;
     if (n > sn->cap) {
-        void *p[8] = {realloc(sn->bytes, n * 8), realloc(sn->blocks, n * 8),
-                      realloc(sn->peak_bytes, n * 8), realloc(sn->peak_blocks, n * 8),
-                      realloc(sn->var, n * 8), realloc(sn->peak_var, n * 8),
-                      realloc(sn->dirty, n), realloc(sn->changed, n * 4)};
-        sn->bytes = p[0] ? p[0] : sn->bytes, sn->blocks = p[1] ? p[1] : sn->blocks;
-        sn->peak_bytes = p[2] ? p[2] : sn->peak_bytes, sn->peak_blocks = p[3] ? p[3] : sn->peak_blocks;
-        sn->var = p[4] ? p[4] : sn->var, sn->peak_var = p[5] ? p[5] : sn->peak_var;
-        sn->dirty = p[6] ? p[6] : sn->dirty, sn->changed = p[7] ? p[7] : sn->changed;
-        for (int i = 0; i < 8; i++)
-            if (!p[i])
-                return -1;
+        an_snap_stack *st = realloc(sn->stack, n * sizeof *st);
+        if (st)
+            sn->stack = st;
+        uint32_t *ch = st ? realloc(sn->changed, n * sizeof *ch) : NULL;
+        if (!ch)
+            return -1;
+        sn->changed = ch;
         sn->cap = n;
     }
-    size_t k = sn->n, m = s + 1;
-    memset(sn->bytes + k, 0, (m - k) * 8), memset(sn->blocks + k, 0, (m - k) * 8);
-    memset(sn->peak_bytes + k, 0, (m - k) * 8), memset(sn->peak_blocks + k, 0, (m - k) * 8);
-    memset(sn->var + k, 0, (m - k) * 8), memset(sn->peak_var + k, 0, (m - k) * 8);
-    memset(sn->dirty + k, 0, m - k);
-    sn->n = m;
+    memset(sn->stack + sn->n, 0, (s + 1 - sn->n) * sizeof *sn->stack);
+    sn->n = s + 1;
     return 0;
 }
 
@@ -93,13 +85,14 @@ static int snap_block(an_replay *rp, uint32_t stack, uint32_t thread, uint64_t s
     uint32_t s = an_defs_charge(&rp->defs, stack, thread);
     if (snap_room(sn, s))
         return -1;
+    an_snap_stack *st = &sn->stack[s];
     uint64_t w = an_weight(rp->sample, size);
-    sn->bytes[s] += sign > 0 ? w : -w;
-    sn->blocks[s] += sign > 0 ? 1 : (uint64_t)-1;
+    st->bytes += sign > 0 ? w : -w;
+    st->blocks += sign > 0 ? 1 : (uint64_t)-1;
     if (rp->sample)
-        sn->var[s] += sign * (double)an_weight_var(rp->sample, size);
-    if (!sn->dirty[s]) {
-        sn->dirty[s] = 1;
+        st->var += sign * (double)an_weight_var(rp->sample, size);
+    if (!st->changed) {
+        st->changed = 1;
         sn->changed[sn->nchanged++] = s;
     }
     return 0;
@@ -110,11 +103,11 @@ static int snap_peak(an_replay *rp)
 {
     an_snap *sn = rp->snap;
     for (size_t i = 0; i < sn->nchanged; i++) {
-        uint32_t s = sn->changed[i];
-        sn->peak_bytes[s] = sn->bytes[s];
-        sn->peak_blocks[s] = sn->blocks[s];
-        sn->peak_var[s] = sn->var[s];
-        sn->dirty[s] = 0;
+        an_snap_stack *st = &sn->stack[sn->changed[i]];
+        st->peak_bytes = st->bytes;
+        st->peak_blocks = st->blocks;
+        st->peak_var = st->var;
+        st->changed = 0;
     }
     sn->nchanged = 0;
     if (sn->peak_maps_version != sn->maps_version) {
@@ -136,8 +129,7 @@ static void snap_free(an_snap *sn)
 {
     if (!sn)
         return;
-    free(sn->bytes), free(sn->blocks), free(sn->peak_bytes), free(sn->peak_blocks);
-    free(sn->var), free(sn->peak_var), free(sn->dirty), free(sn->changed), free(sn->maps);
+    free(sn->stack), free(sn->changed), free(sn->maps);
     free(sn);
 }
 
