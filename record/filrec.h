@@ -40,6 +40,8 @@ unsigned filrec_define_node(unsigned parent, unsigned function, unsigned line);
  * native frames are where the Python frames go in a hybrid stack. 1 if known. */
 #define FILREC_NODE_ENTRY (1u << 31)
 int filrec_native_eval(const void *fn);
+/* 1 while native stacks are recorded: a module's own frames would show in them. */
+int filrec_native_on(void);
 /* A module that wraps a language's allocator records its blocks itself: an allocation
  * of size bytes at p with an allocator kind of FORMAT.md (10 and 11: CPython's
  * domains), and a free (call it before the real free). The stack comes from the
@@ -50,6 +52,11 @@ int filrec_record_free(void *p);
  * record nothing. A wrapper raises it around the wrapped allocator's call, so what
  * that allocator gets from malloc or mmap is not recorded as well. */
 int *filrec_busy(void);
+/* The calling thread's *slot, as the stack source gets it: for a module's code that
+ * runs outside the recorder (a module's thread-local variables, in a library loaded
+ * with dlopen, may be allocated inside malloc, and glibc then can lose what is written
+ * to them first). */
+void **filrec_stack_slot(void);
 /* In-process activation, for the Python API and attach: with the library loaded into a
  * running process (dlopen, not LD_PRELOAD), start recording into a new log joined to
  * the sink listening at sock (an abstract socket name, "@...") and put the hooks into

@@ -550,6 +550,11 @@ void rec_native_child(void)
     scan_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 }
 
+REC_EXPORT int filrec_native_on(void)
+{
+    return rec_native_on;
+}
+
 REC_EXPORT int filrec_native_eval(const void *fn)
 {
     Dl_info di;

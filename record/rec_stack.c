@@ -101,3 +101,8 @@ REC_EXPORT int *filrec_busy(void)
 {
     return &rec_tl.busy;
 }
+
+REC_EXPORT void **filrec_stack_slot(void)
+{
+    return &rec_tl.stack_slot;
+}

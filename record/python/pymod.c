@@ -2,7 +2,9 @@
  * It gives libfilrec.so the calling thread's Python stack at each recorded allocation,
  * read straight from the interpreter's frame chain: no profile hook, no cost per call.
  * Each thread keeps its last chain; a new capture reuses the common outer part, so a
- * repeated allocation site costs a walk of its frames and a few compares.
+ * repeated allocation site costs a walk of its frames and a few compares. On deep
+ * stacks an evaluation hook proves the outer part unchanged, so the walk stops there
+ * (deep stacks, below).
  * Runs inside malloc, possibly without the GIL: it reads only the calling thread's own
  * frames and immutable code object fields, and calls no Python API that allocates. */
 #define PY_SSIZE_T_CLEAN
@@ -19,8 +21,10 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../filrec.h"
 
@@ -123,12 +127,14 @@ static struct {
     int (*record_alloc)(void *, size_t, unsigned);
     int (*record_free)(void *);
     int *(*busy)(void);
+    void **(*slot)(void);
     int (*inprocess_start)(const char *);
     int (*inprocess_begin)(const char *, int);
     int (*inprocess_begin_sampled)(const char *, int, unsigned long long);
     int (*inprocess_stop)(void);
     int (*watch)(unsigned long long, void (*)(unsigned long long));
     int (*native_eval)(const void *);
+    int (*native_on)(void);
 } api;
 static void *lib = RTLD_DEFAULT; /* where the API is: preloaded, or load()'s handle */
 /* Bumped by every in-process start: ids of an earlier trace mean nothing in the next,
@@ -292,6 +298,16 @@ static unsigned intern_node(unsigned parent, PyCodeObject *c, int where)
     return id ? *id : 0;
 }
 
+/* The recorder's busy counter: what the calling thread allocates while it is raised
+ * is not recorded (QUIET: for one call). */
+static int *busy(void)
+{
+    static __thread int *b;
+    return b ? b : (b = api.busy());
+}
+
+#define QUIET(call) ({ int *q_ = busy(); ++*q_; __typeof__(call) r_ = (call); --*q_; r_; })
+
 /* ---- per-thread capture ---- */
 /* A thread's recent allocation sites, (parent node, code, offset) -> node, direct
  * mapped: a known site is found without table_lock. Consecutive allocations often come
@@ -315,13 +331,26 @@ typedef struct seen {               /* a frame of the capture in progress */
     int off;                        /* here and above: offset * 2 + entry (intern_node) */
 } seen;
 
+/* A call of the evaluation function the thread is inside (deep stacks, below). */
+#define SHADOW 512 /* nested calls followed; deeper, the hook steps aside */
+typedef struct shadow {
+    pyframe *frame;                 /* the frame it evaluates */
+    int pos;                        /* its index in the last stack, or -1 */
+} shadow;
+
 typedef struct chain {
     unsigned gen;                   /* the generation its ids are of */
     int depth;                      /* frames in the last stack */
     int cap;                        /* frames the arrays hold: grows to MAX_DEPTH */
     level *last;                    /* the last stack, outermost first */
     seen *now;                      /* the capture in progress, innermost first */
+    int calls;                      /* calls in sh, outermost first */
+    unsigned window;                /* captures since the last look at the cost */
+    unsigned hot;                   /* looks in a row that found walking costly */
+    unsigned long walked;           /* frames they walked */
+    struct timespec since;          /* when the window began */
     site sites[SITES];
+    shadow sh[SHADOW];
 } chain;
 
 /* The node of frame (c, off) under parent, from the thread's sites or the tables;
@@ -363,6 +392,221 @@ static int chain_grow(chain *ch)
     return 0;
 }
 
+/* ---- deep stacks: proof that the outer part of a stack is unchanged ----
+ * While the evaluation hook (PEP 523) is installed, each thread keeps the calls of the
+ * evaluation function it is inside, outermost first (chain.sh). A frame whose call
+ * has not returned since the thread's last capture is still running, so its callers,
+ * and where each is executing, are what that capture saw: the next capture walks down
+ * to it and reuses the last stack below it. A call gets its frame's index as a walk
+ * passes it; a new call has none, so a call with an index has not returned since. The hook costs every Python call a little (on 3.11 and later, calls are
+ * no longer inlined: about 1.5x on a program that only calls), so it goes in when it
+ * pays (FILREC_DEEP_STACKS=auto, deep_start), at start (always), or never. On 3.11 and
+ * later it also makes every Python call nest on the C stack: past SHADOW nested calls
+ * it steps aside until they return. */
+enum { DEEP_OFF, DEEP_ASKED, DEEP_ON, DEEP_ASIDE, DEEP_NEVER };
+static atomic_int deep;                /* one of the above */
+static int deep_checking;             /* FILREC_DEEP_CHECK=1: compare with a full walk */
+static _Atomic unsigned long deep_proofs, deep_captures; /* counted when checking */
+#if PY_VERSION_HEX >= 0x03090000
+static int deep_asides;                /* times it stepped aside */
+static _PyFrameEvalFunction eval_next; /* what the hook calls; NULL: the default */
+
+static PyObject *eval_on(PyThreadState *t, pyframe *f, int throwflag)
+{
+    return eval_next ? eval_next(t, f, throwflag) : _PyEval_EvalFrameDefault(t, f, throwflag);
+}
+
+/* Install (on) or remove the hook; under the GIL. */
+static PyObject *deep_hook(PyThreadState *t, pyframe *f, int throwflag);
+static void deep_set(PyInterpreterState *in, int on)
+{
+    _PyFrameEvalFunction cur = _PyInterpreterState_GetEvalFrameFunc(in);
+    if (on && cur != deep_hook) {
+        eval_next = cur == _PyEval_EvalFrameDefault ? NULL : cur;
+        _PyInterpreterState_SetEvalFrameFunc(in, deep_hook);
+    } else if (!on && cur == deep_hook) {
+        _PyInterpreterState_SetEvalFrameFunc(in, eval_next ? eval_next : _PyEval_EvalFrameDefault);
+    }
+}
+
+static PyObject *deep_hook(PyThreadState *t, pyframe *f, int throwflag)
+{
+    void **slot = api.slot();
+    chain *ch = *slot;
+    if (!ch) /* the hook's own memory is not the program's */
+        ch = *slot = QUIET(calloc(1, sizeof *ch));
+    if (!ch)
+        return eval_on(t, f, throwflag);
+    int i = ch->calls;
+    if (i == SHADOW) {
+        if (atomic_load_explicit(&deep, memory_order_relaxed) == DEEP_ON) {
+            atomic_store(&deep, DEEP_ASIDE);
+            deep_set(t->interp, 0);
+            deep_asides++;
+        }
+        return eval_on(t, f, throwflag);
+    }
+    ch->sh[i] = (shadow){f, -1};
+    ch->calls = i + 1;
+    PyObject *r = eval_on(t, f, throwflag);
+    ch->calls = i;
+    if (i == SHADOW / 2 && deep_asides < 64 &&
+        atomic_load_explicit(&deep, memory_order_relaxed) == DEEP_ASIDE) {
+        atomic_store(&deep, DEEP_ON);
+        deep_set(t->interp, 1);
+    }
+    return r;
+}
+
+#else /* 3.8: the hook has another signature and no setter; every capture walks */
+static void deep_set(PyInterpreterState *in, int on) { (void)in, (void)on; }
+#define DEEP_NONE 1
+#endif
+
+/* A pending call (main thread, GIL held): install the hook asked for. */
+static int deep_install(void *arg)
+{
+    (void)arg;
+    int asked = DEEP_ASKED;
+    if (atomic_compare_exchange_strong(&deep, &asked, DEEP_ON))
+        deep_set(PyThreadState_Get()->interp, 1);
+    return 0;
+}
+
+/* At each start: FILREC_DEEP_STACKS=auto (the default), always or never; GIL held.
+ * auto is always with objects (--python-allocators), whose captures are so many that
+ * the hook pays for itself from the first deep stack (the frames already running when
+ * it goes in are never proven), and on demand (deep_window) otherwise. */
+static void deep_start(int objects)
+{
+    const char *v = getenv("FILREC_DEEP_STACKS"), *check = getenv("FILREC_DEEP_CHECK");
+    deep_checking = check && !strcmp(check, "1");
+    int mode = objects ? DEEP_ON : DEEP_OFF;
+    if (v && !strcmp(v, "always"))
+        mode = DEEP_ON;
+    else if (v && !strcmp(v, "never"))
+        mode = DEEP_NEVER;
+    else if (v && *v && strcmp(v, "auto"))
+        PySys_WriteStderr("filrec: FILREC_DEEP_STACKS=%.40s: expected auto, always or never; "
+                          "using auto\n", v);
+#ifdef DEEP_NONE
+    mode = DEEP_NEVER;
+#endif
+    if (!api.busy || !api.slot || !api.native_on)
+        mode = DEEP_NEVER; /* a recorder older than the hook */
+    else if (api.native_on())
+        mode = DEEP_NEVER; /* the hook's frames would be in every native stack, and
+                              the native unwind walks the whole stack anyway */
+    atomic_store(&deep, mode);
+    deep_set(PyThreadState_Get()->interp, mode == DEEP_ON);
+}
+
+/* At each stop: remove the hook (calls inside it still return through it). */
+static void deep_stop(void)
+{
+    atomic_store(&deep, DEEP_NEVER);
+    deep_set(PyThreadState_Get()->interp, 0);
+    if (deep_checking)
+        PySys_WriteStderr("filrec: deep stacks: %lu of %lu captures over 16 frames deep proven\n",
+                          atomic_load(&deep_proofs), atomic_load(&deep_captures));
+}
+
+/* Every 1024 captures, a look at what walking costs: over 1/25 of the time since the
+ * last look (at about 1.6 ns a frame), in stacks over 32 frames deep on average, 16
+ * looks in a row (not a burst, such as an import), asks for the hook. A clock read per
+ * 1024 captures. */
+static void deep_window(chain *ch, int walked)
+{
+    ch->walked += (unsigned)walked;
+    if (++ch->window < 1024)
+        return;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long long ns = (now.tv_sec - ch->since.tv_sec) * 1000000000ll + now.tv_nsec - ch->since.tv_nsec;
+    int off = atomic_load_explicit(&deep, memory_order_relaxed) == DEEP_OFF;
+    int costly = ch->since.tv_sec && ch->walked > 32 * 1024 && (long long)ch->walked * 40 > ns;
+    ch->hot = costly ? ch->hot + 1 : 0;
+    if (off && ch->hot >= 16) {
+        int was = DEEP_OFF;
+        if (atomic_compare_exchange_strong(&deep, &was, DEEP_ASKED) &&
+            Py_AddPendingCall(deep_install, NULL) < 0)
+            atomic_store(&deep, DEEP_OFF);
+    }
+    ch->since = now;
+    ch->window = 0, ch->walked = 0;
+}
+
+/* FILREC_DEEP_CHECK=1: the chain just built on a proof against a walk of every frame.
+ * 0 (said once) if they differ: the caller captures again without the proof. */
+static int deep_verify(chain *ch, PyThreadState *t)
+{
+    int d = ch->depth, w = 0; /* frames matched, from the innermost */
+    for (pyframe *f = frame_first(t); f; f = frame_next(f)) {
+        PyCodeObject *c = frame_code(f);
+        if (!c)
+            continue;
+        if (w == d || ch->last[d - 1 - w].code != c ||
+            ch->last[d - 1 - w].off != frame_offset(f) * 2 + frame_entry(f)) {
+            w = -1;
+            break;
+        }
+        w++;
+    }
+    if (d > 16)
+        atomic_fetch_add(&deep_proofs, 1);
+    if (w == d)
+        return 1;
+    static atomic_int said;
+    if (!atomic_exchange(&said, 1))
+        fprintf(stderr, "filrec: deep-stack proof failed at depth %d; walking instead\n", d);
+    return 0;
+}
+
+/* Walk the thread's frames into now[], innermost first, down to stop (included) if it
+ * is met where the last stack had it, at index base; the calls matched on the way get
+ * their index (set from the top, sh[j + 1..]). The frames in now[] go at last[*base..]:
+ * *base is 0 if stop was not met. -1: stop was too deep to keep the chain in MAX_DEPTH
+ * frames; the last stack's indices no longer hold. */
+static int walk(chain *ch, PyThreadState *t, pyframe *stop, int *base, int j)
+{
+    int n = 0, m = ch->calls - 1, b = *base, lost = 0;
+    pyframe *f = frame_first(t);
+    for (; f; f = frame_next(f)) {
+        PyCodeObject *c = frame_code(f);
+        if (m > j && ch->sh[m].frame == f)
+            ch->sh[m--].pos = c ? -2 - n : -1; /* -2 - its index in now[], for now */
+        if (!c)
+            continue;
+        if (b + n == MAX_DEPTH)
+            return -1;
+        if (b + n == ch->cap && chain_grow(ch))
+            return -1; /* out of memory */
+        ch->now[n++] = (seen){c, frame_offset(f) * 2 + frame_entry(f)};
+        if (f == stop) {
+            if (c == ch->last[b].code)
+                break;
+            stop = NULL, lost = 1; /* not the frame it was: walk all of it */
+        }
+    }
+    if (!f)
+        b = 0;
+    for (int s = j + 1; s < ch->calls; s++)
+        if (ch->sh[s].pos <= -2)
+            ch->sh[s].pos = b + n - 1 - (-2 - ch->sh[s].pos);
+    if (!f && (stop || lost))
+        for (int s = 0; s <= j; s++)
+            ch->sh[s].pos = -1; /* the calls are not this stack's (a greenlet's?) */
+    *base = b;
+    return n;
+}
+
+/* The last stack's indices no longer hold (a new trace, a cut stack). */
+static void forget(chain *ch)
+{
+    for (int s = 0; s < ch->calls; s++)
+        ch->sh[s].pos = -1;
+}
+
 static unsigned capture(void **slot)
 {
     PyThreadState *t = PyGILState_GetThisThreadState();
@@ -376,38 +620,61 @@ static unsigned capture(void **slot)
         ch->gen = g;
         ch->depth = 0;
         memset(ch->sites, 0, sizeof ch->sites);
+        forget(ch);
     }
-    int n = 0;
-    for (pyframe *f = frame_first(t); f && n < MAX_DEPTH; f = frame_next(f)) {
-        PyCodeObject *c = frame_code(f);
-        if (!c)
-            continue;
-        if (n == ch->cap && chain_grow(ch))
-            break; /* out of memory: the innermost frames so far */
-        ch->now[n++] = (seen){c, frame_offset(f) * 2 + frame_entry(f)};
+    /* The innermost call still running since the last capture: its frame's callers
+     * are the last stack's up to its index. */
+    int j = ch->calls - 1;
+    while (j >= 0 && ch->sh[j].pos < 0)
+        j--;
+    int base = j >= 0 ? ch->sh[j].pos : 0;
+    for (int s = j + 1; s < ch->calls; s++)
+        ch->sh[s].pos = -1;
+    int n = walk(ch, t, j >= 0 ? ch->sh[j].frame : NULL, &base, j), whole = 1;
+    if (n < 0) { /* too deep for the chain: its innermost MAX_DEPTH frames */
+        forget(ch);
+        n = 0, whole = 0;
+        for (pyframe *f = frame_first(t); f; f = frame_next(f)) {
+            PyCodeObject *c = frame_code(f);
+            if (!c)
+                continue;
+            if (n == MAX_DEPTH || (n == ch->cap && chain_grow(ch)))
+                break;
+            ch->now[n++] = (seen){c, frame_offset(f) * 2 + frame_entry(f)};
+        }
+        j = -1, base = 0;
     }
-    int k = 0; /* frames shared, from the outermost, with the last stack */
-    while (k < n && k < ch->depth && ch->last[k].code == ch->now[n - 1 - k].code &&
-           ch->last[k].off == ch->now[n - 1 - k].off &&
+    deep_window(ch, n);
+    int d = base + n; /* the new stack's depth */
+    int k = base;     /* frames shared, from the outermost, with the last stack */
+    while (k < d && k < ch->depth && ch->last[k].code == ch->now[d - 1 - k].code &&
+           ch->last[k].off == ch->now[d - 1 - k].off &&
            ch->last[k].table == code_table(ch->last[k].code))
         k++;
-    if (k == n && n == ch->depth)
-        return n ? ch->last[n - 1].node : 0;
+    if (k == d && d == ch->depth)
+        goto done;
     int locked = 0;
-    for (int i = k; i < n; i++) {
+    for (int i = k; i < d; i++) {
         level *l = &ch->last[i];
-        seen f = ch->now[n - 1 - i];
+        seen f = ch->now[d - 1 - i];
         *l = (level){f.code, code_table(f.code), f.off, 0};
         l->node = site_node(ch, i ? ch->last[i - 1].node : 0, l->code, l->off, &locked);
         if (!l->node) { /* not recording any more */
-            n = i;
+            d = i, whole = 0;
             break;
         }
     }
     if (locked)
         pthread_mutex_unlock(&table_lock);
-    ch->depth = n;
-    return n ? ch->last[n - 1].node : 0;
+    ch->depth = d;
+done:
+    if (!whole)
+        forget(ch); /* a cut stack proves nothing next time */
+    if (deep_checking && d > 16) /* proofs are for deep stacks: count those */
+        atomic_fetch_add(&deep_captures, 1);
+    if (base && deep_checking && !deep_verify(ch, t))
+        return forget(ch), capture(slot);
+    return d ? ch->last[d - 1].node : 0;
 }
 
 /* ---- the module ---- */
@@ -427,12 +694,14 @@ static int resolve(void)
     FIND(record_alloc, "filrec_record_alloc");
     FIND(record_free, "filrec_record_free");
     FIND(busy, "filrec_busy");
+    FIND(slot, "filrec_stack_slot");
     FIND(inprocess_start, "filrec_inprocess_start");
     FIND(inprocess_begin, "filrec_inprocess_begin");
     FIND(inprocess_begin_sampled, "filrec_inprocess_begin_sampled");
     FIND(inprocess_stop, "filrec_inprocess_stop");
     FIND(watch, "filrec_watch");
     FIND(native_eval, "filrec_native_eval");
+    FIND(native_on, "filrec_native_on");
 #undef FIND
     if (api.native_eval)
         api.native_eval((const void *)&_PyEval_EvalFrameDefault);
@@ -449,14 +718,6 @@ static PyMemAllocatorEx orig[PY_DOMAINS];
 static PyObjectArenaAllocator orig_arena;
 static const unsigned kind_of[PY_DOMAINS] = {10 /* PyMem_ */, 11 /* PyObject_ */};
 static const PyMemAllocatorDomain domain_of[PY_DOMAINS] = {PYMEM_DOMAIN_MEM, PYMEM_DOMAIN_OBJ};
-
-static int *busy(void)
-{
-    static __thread int *b;
-    return b ? b : (b = api.busy());
-}
-
-#define QUIET(call) ({ int *q_ = busy(); ++*q_; __typeof__(call) r_ = (call); --*q_; r_; })
 
 static void *w_malloc(void *ctx, size_t n)
 {
@@ -531,6 +792,7 @@ static PyObject *py_start(PyObject *self, PyObject *args)
         return NULL;
     if (!resolve() || !api.set_source(capture))
         Py_RETURN_FALSE;
+    deep_start(objects);
     if (objects && !wrap_allocators())
         PySys_WriteStderr("filrec: this libfilrec.so cannot record Python objects; "
                           "recording what reaches malloc only\n");
@@ -550,8 +812,10 @@ static void unwrap_allocators(void)
 static PyObject *py_stop(PyObject *self, PyObject *args)
 {
     (void)self, (void)args;
-    if (api.set_source)
+    if (api.set_source) {
         api.set_source(NULL);
+        deep_stop();
+    }
     Py_RETURN_NONE;
 }
 
@@ -620,6 +884,7 @@ static PyObject *py_begin_inprocess(PyObject *self, PyObject *args)
         return PyErr_SetFromErrno(PyExc_OSError);
     }
     api.set_source(capture);
+    deep_start(objects);
     if (objects && !wrap_allocators())
         PySys_WriteStderr("filrec: cannot record Python objects; recording what reaches "
                           "malloc only\n");
@@ -633,6 +898,7 @@ static PyObject *py_end_inprocess(PyObject *self, PyObject *args)
     if (!api.inprocess_stop)
         Py_RETURN_FALSE;
     api.set_source(NULL);
+    deep_stop();
     unwrap_allocators();
     return PyBool_FromLong(api.inprocess_stop() == 0);
 }
