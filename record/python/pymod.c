@@ -473,22 +473,22 @@ static int deep_install(void *arg)
     return 0;
 }
 
-/* At each start: FILREC_DEEP_STACKS=auto (the default), always or never; GIL held.
- * auto is always with objects (--python-allocators), whose captures are so many that
- * the hook pays for itself from the first deep stack (the frames already running when
- * it goes in are never proven), and on demand (deep_window) otherwise. */
+/* At each start: FILREC_DEEP_STACKS unset, auto, always or never; GIL held. Unset, the
+ * hook goes in with objects (--python-allocators), whose captures are so many that it
+ * pays for itself from the first deep stack; auto also puts it in on demand otherwise
+ * (deep_window: the frames already running then are never proven). */
 static void deep_start(int objects)
 {
     const char *v = getenv("FILREC_DEEP_STACKS"), *check = getenv("FILREC_DEEP_CHECK");
     deep_checking = check && !strcmp(check, "1");
-    int mode = objects ? DEEP_ON : DEEP_OFF;
+    int mode = objects ? DEEP_ON : v && !strcmp(v, "auto") ? DEEP_OFF : DEEP_NEVER;
     if (v && !strcmp(v, "always"))
         mode = DEEP_ON;
     else if (v && !strcmp(v, "never"))
         mode = DEEP_NEVER;
     else if (v && *v && strcmp(v, "auto"))
         PySys_WriteStderr("filrec: FILREC_DEEP_STACKS=%.40s: expected auto, always or never; "
-                          "using auto\n", v);
+                          "using the default\n", v);
 #ifdef DEEP_NONE
     mode = DEEP_NEVER;
 #endif

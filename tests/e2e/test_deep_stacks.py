@@ -78,8 +78,11 @@ def test_deep_stack_proof_gives_full_walk_stacks(filrec, python, tmp_path, mode)
         pytest.skip("3.8: no evaluation hook setter; every capture walks")
     proven, proofs, captures = record(filrec, python, tmp_path, "always", *mode)
     check_known(proven)
-    deep = lambda stacks: {st: b for st, b in stacks.items() if "down (" in st}
-    assert deep(walked) == deep(proven)
+    # The main thread's known stacks hold the same bytes either way (elsewhere, a
+    # pymalloc arena goes to whichever allocation needed it: not the same every run).
+    for phase, depth in (("first", 150), ("second", 300)):
+        for st in known(phase, depth).values():
+            assert walked[st] == proven[st], (st[-200:], walked[st], proven[st])
     # Depth 300 is under the 512 nested calls the hook follows, so nearly every deep
     # capture stands on a proof.
     assert captures > 100 and proofs >= 0.9 * captures, (proofs, captures)
