@@ -398,11 +398,11 @@ static int chain_grow(chain *ch)
  * has not returned since the thread's last capture is still running, so its callers,
  * and where each is executing, are what that capture saw: the next capture walks down
  * to it and reuses the last stack below it. A call gets its frame's index as a walk
- * passes it; a new call has none, so a call with an index has not returned since. The hook costs every Python call a little (on 3.11 and later, calls are
- * no longer inlined: about 1.5x on a program that only calls), so it goes in when it
- * pays (FILREC_DEEP_STACKS=auto, deep_start), at start (always), or never. On 3.11 and
- * later it also makes every Python call nest on the C stack: past SHADOW nested calls
- * it steps aside until they return. */
+ * passes it; a new call has none, so a call with an index has not returned since.
+ * The hook costs every Python call a little (on 3.11 and later, calls are no longer
+ * inlined: about 1.5x on a program that only calls), so it goes in when it pays
+ * (deep_start). On 3.11 and later it also makes every Python call nest on the C
+ * stack: past SHADOW nested calls it steps aside until they return. */
 enum { DEEP_OFF, DEEP_ASKED, DEEP_ON, DEEP_ASIDE, DEEP_NEVER };
 static atomic_int deep;                /* one of the above */
 static int deep_checking;             /* FILREC_DEEP_CHECK=1: compare with a full walk */
@@ -517,16 +517,17 @@ static void deep_stop(void)
  * 1024 captures. */
 static void deep_window(chain *ch, int walked)
 {
+    if (atomic_load_explicit(&deep, memory_order_relaxed) != DEEP_OFF)
+        return; /* decided: no clock reads */
     ch->walked += (unsigned)walked;
     if (++ch->window < 1024)
         return;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     long long ns = (now.tv_sec - ch->since.tv_sec) * 1000000000ll + now.tv_nsec - ch->since.tv_nsec;
-    int off = atomic_load_explicit(&deep, memory_order_relaxed) == DEEP_OFF;
     int costly = ch->since.tv_sec && ch->walked > 32 * 1024 && (long long)ch->walked * 40 > ns;
     ch->hot = costly ? ch->hot + 1 : 0;
-    if (off && ch->hot >= 16) {
+    if (ch->hot >= 16) {
         int was = DEEP_OFF;
         if (atomic_compare_exchange_strong(&deep, &was, DEEP_ASKED) &&
             Py_AddPendingCall(deep_install, NULL) < 0)
@@ -562,14 +563,22 @@ static int deep_verify(chain *ch, PyThreadState *t)
     return 0;
 }
 
+/* The last stack's indices no longer hold (a new trace, a cut stack). */
+static void forget(chain *ch)
+{
+    for (int s = 0; s < ch->calls; s++)
+        ch->sh[s].pos = -1;
+}
+
 /* Walk the thread's frames into now[], innermost first, down to stop (included) if it
  * is met where the last stack had it, at index base; the calls matched on the way get
  * their index (set from the top, sh[j + 1..]). The frames in now[] go at last[*base..]:
  * *base is 0 if stop was not met. -1: stop was too deep to keep the chain in MAX_DEPTH
- * frames; the last stack's indices no longer hold. */
+ * frames (walk again without it). Without stop, a stack too deep (or out of memory) is
+ * cut to its innermost frames, and the indices are forgotten. */
 static int walk(chain *ch, PyThreadState *t, pyframe *stop, int *base, int j)
 {
-    int n = 0, m = ch->calls - 1, b = *base, lost = 0;
+    int n = 0, m = ch->calls - 1, b = *base, lost = 0, cut = 0;
     pyframe *f = frame_first(t);
     for (; f; f = frame_next(f)) {
         PyCodeObject *c = frame_code(f);
@@ -577,15 +586,17 @@ static int walk(chain *ch, PyThreadState *t, pyframe *stop, int *base, int j)
             ch->sh[m--].pos = c ? -2 - n : -1; /* -2 - its index in now[], for now */
         if (!c)
             continue;
-        if (b + n == MAX_DEPTH)
-            return -1;
-        if (b + n == ch->cap && chain_grow(ch))
-            return -1; /* out of memory */
+        if (b + n == MAX_DEPTH || (b + n == ch->cap && chain_grow(ch))) {
+            if (stop)
+                return -1;
+            cut = 1;
+            break;
+        }
         ch->now[n++] = (seen){c, frame_offset(f) * 2 + frame_entry(f)};
         if (f == stop) {
             if (c == ch->last[b].code)
                 break;
-            stop = NULL, lost = 1; /* not the frame it was: walk all of it */
+            stop = NULL, lost = 1, b = 0; /* not the frame it was: walk all of it */
         }
     }
     if (!f)
@@ -596,15 +607,10 @@ static int walk(chain *ch, PyThreadState *t, pyframe *stop, int *base, int j)
     if (!f && (stop || lost))
         for (int s = 0; s <= j; s++)
             ch->sh[s].pos = -1; /* the calls are not this stack's (a greenlet's?) */
+    if (cut)
+        forget(ch); /* a cut stack proves nothing next time */
     *base = b;
     return n;
-}
-
-/* The last stack's indices no longer hold (a new trace, a cut stack). */
-static void forget(chain *ch)
-{
-    for (int s = 0; s < ch->calls; s++)
-        ch->sh[s].pos = -1;
 }
 
 static unsigned capture(void **slot)
@@ -627,22 +633,12 @@ static unsigned capture(void **slot)
     int j = ch->calls - 1;
     while (j >= 0 && ch->sh[j].pos < 0)
         j--;
-    int base = j >= 0 ? ch->sh[j].pos : 0;
-    for (int s = j + 1; s < ch->calls; s++)
-        ch->sh[s].pos = -1;
-    int n = walk(ch, t, j >= 0 ? ch->sh[j].frame : NULL, &base, j), whole = 1;
-    if (n < 0) { /* too deep for the chain: its innermost MAX_DEPTH frames */
+    int base = j >= 0 ? ch->sh[j].pos : 0; /* the calls above j have no index */
+    int n = walk(ch, t, j >= 0 ? ch->sh[j].frame : NULL, &base, j);
+    if (n < 0) { /* too deep to stop at j: the whole stack, cut */
         forget(ch);
-        n = 0, whole = 0;
-        for (pyframe *f = frame_first(t); f; f = frame_next(f)) {
-            PyCodeObject *c = frame_code(f);
-            if (!c)
-                continue;
-            if (n == MAX_DEPTH || (n == ch->cap && chain_grow(ch)))
-                break;
-            ch->now[n++] = (seen){c, frame_offset(f) * 2 + frame_entry(f)};
-        }
-        j = -1, base = 0;
+        base = 0;
+        n = walk(ch, t, NULL, &base, -1);
     }
     deep_window(ch, n);
     int d = base + n; /* the new stack's depth */
@@ -660,7 +656,8 @@ static unsigned capture(void **slot)
         *l = (level){f.code, code_table(f.code), f.off, 0};
         l->node = site_node(ch, i ? ch->last[i - 1].node : 0, l->code, l->off, &locked);
         if (!l->node) { /* not recording any more */
-            d = i, whole = 0;
+            d = i;
+            forget(ch); /* a cut stack proves nothing next time */
             break;
         }
     }
@@ -668,8 +665,6 @@ static unsigned capture(void **slot)
         pthread_mutex_unlock(&table_lock);
     ch->depth = d;
 done:
-    if (!whole)
-        forget(ch); /* a cut stack proves nothing next time */
     if (deep_checking && d > 16) /* proofs are for deep stacks: count those */
         atomic_fetch_add(&deep_captures, 1);
     if (base && deep_checking && !deep_verify(ch, t))
