@@ -75,7 +75,7 @@ $(B)/progs/static_%: tests/progs/static_%.c
 
 $(B)/unit/%: tests/unit/%.c tests/unit/check.h $(call obj,obj,$(ANALYZE_SRC) $(SINK_SRC) $(FORMAT_SRC))
 	@mkdir -p $(dir $@)
-	$(CC) $(filter-out -MMD -MP,$(CPPFLAGS)) $(CFLAGS) -o $@ $(filter %.c %.o,$^) -lzstd $(CJSON_LIBS) $(DW_LIBS) -lm
+	$(CC) $(filter-out -MMD -MP,$(CPPFLAGS)) $(CFLAGS) -o $@ $< $(filter %.o,$^) -lzstd $(CJSON_LIBS) $(DW_LIBS) -lm
 
 # record/ and analyze/ never include each other: the format is the only shared code.
 # The sink (sink/) reads the library's log (record/'s internal header); record/ knows
@@ -86,6 +86,9 @@ check-layering:
 	@! grep -n '#include "\.\./analyze\|#include "\.\./cli' sink/*.c sink/*.h
 	@! grep -n '#include "\.\./record' cli/*.c
 	@! grep -n '#include "\.\./sink' cli/*.c | grep -v 'cmd_run.c:.*"\.\./sink/sink.h"' | grep -v 'cmd_sink.c:.*"\.\./sink/sink.h"'
+
+# test_sample includes the recorder's sampled-block set itself.
+$(B)/unit/test_sample: record/rec_sample.c record/rec_internal.h
 
 unit: $(UNIT)
 	@for t in $(UNIT); do $$t || exit 1; done

@@ -48,6 +48,21 @@ int filrec_native_on(void);
  * stack source. Both return 1 if recorded. */
 int filrec_record_alloc(void *p, size_t size, unsigned allocator);
 int filrec_record_free(void *p);
+/* Or the recorder wraps it: out gets functions that call orig's (orig must stay valid;
+ * ctx is passed through) and record each block as allocator kind (10 or 11). The
+ * fields are those of CPython's PyMemAllocatorEx. 1 if wrapped, 0 for a kind unknown.
+ * Faster than a module's own wrapper around filrec_record_alloc. */
+typedef struct filrec_allocator {
+    void *ctx;
+    void *(*malloc)(void *ctx, size_t n);
+    void *(*calloc)(void *ctx, size_t k, size_t n);
+    void *(*realloc)(void *ctx, void *p, size_t n);
+    void (*free)(void *ctx, void *p);
+} filrec_allocator;
+int filrec_wrap_allocator(const filrec_allocator *orig, unsigned kind, filrec_allocator *out);
+/* The mean sampling interval in bytes (`filrec run --sample`), 0 when every allocation
+ * is recorded. */
+unsigned long long filrec_sample_bytes(void);
 /* The calling thread's inside-the-recorder counter: while it is above 0, the hooks
  * record nothing. A wrapper raises it around the wrapped allocator's call, so what
  * that allocator gets from malloc or mmap is not recorded as well. */

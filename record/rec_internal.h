@@ -495,7 +495,31 @@ static inline uint32_t rec_stack_now(void)
  * recording starts, then read-only. */
 extern uint64_t rec_sample_bytes;
 /* Whether an allocation of size bytes is sampled (advances the thread's countdown). */
-int rec_sample_hit(size_t size);
+int rec_sample_hit_slow(size_t size);
+static inline int rec_sample_hit(size_t size)
+{
+    int64_t left = rec_tl.sample_left - (int64_t)size; /* 0: not drawn yet, so slow */
+    if (__builtin_expect(left > 0 && size < rec_sample_bytes, 1)) {
+        rec_tl.sample_left = left;
+        return 0;
+    }
+    return rec_sample_hit_slow(size);
+}
+/* A filter of the sampled blocks' addresses, for every free to ask without a lock: bit
+ * b is set while a sampled block of bucket b lives (rec_sample.c). 2 KiB, so that it
+ * stays in the cache; a few hundred blocks live leave most bits clear. */
+#define REC_SAMPLE_BUCKET_BITS 14
+extern _Atomic uint64_t rec_sample_filter[(1u << REC_SAMPLE_BUCKET_BITS) / 64];
+static inline size_t rec_sample_bucket(uint64_t a)
+{
+    return (size_t)((a >> 4) * 0x9E3779B97F4A7C15ull >> (64 - REC_SAMPLE_BUCKET_BITS));
+}
+/* 0 if a is surely not a sampled block: one load. */
+static inline int rec_sample_maybe(uint64_t a)
+{
+    size_t b = rec_sample_bucket(a);
+    return atomic_load_explicit(&rec_sample_filter[b >> 6], memory_order_acquire) >> (b & 63) & 1;
+}
 /* Keep a sampled block's address, so that its free is recorded: 1, or 0 out of memory
  * (then the block is not recorded). */
 int rec_sample_keep(uint64_t a);
@@ -546,7 +570,7 @@ static inline int rec_sample_alloc(void *p, size_t n)
 }
 static inline int rec_sample_free(void *p)
 {
-    return rec_want() && rec_sample_forget((uintptr_t)p);
+    return rec_sample_maybe((uintptr_t)p) && rec_want() && rec_sample_forget((uintptr_t)p);
 }
 
 /* The hot path, inline into the hooks: one word when this thread owns the log, no

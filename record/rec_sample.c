@@ -4,13 +4,17 @@
  * allocation that takes the count to zero or below is recorded (an allocation of s bytes
  * is so with probability 1 - exp(-s / interval), whatever came before it); one of at
  * least the interval is always recorded. A free is recorded only for a sampled block:
- * their addresses are kept in a hash set that every free probes without a lock (most
- * find an empty slot at once), and that changes under a lock, at most twice per sampled
- * block. A replaced table stays mapped, for probes still reading it: tables double, so
- * all of them take at most twice the last. */
+ * their addresses are kept in a hash set that changes under a lock, at most twice per
+ * sampled block, and that every free asks without one: first a filter of one bit per
+ * bucket of addresses (rec_sample_maybe: one load from 2 KiB, no pointer to follow),
+ * then, for the few whose bit is set, the set's slots. A removed entry next to an empty
+ * slot is emptied, so that tombstones do not lengthen the probes. A replaced table
+ * stays mapped, for probes still reading it: tables double, so all of them take at
+ * most twice the last. */
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <time.h>
 
@@ -42,11 +46,11 @@ static int64_t draw(void)
     return x < 1 ? 1 : x > 0x1p62 ? (int64_t)1 << 62 : (int64_t)x;
 }
 
-int rec_sample_hit(size_t size)
+int rec_sample_hit_slow(size_t size)
 {
     if (size >= rec_sample_bytes)
         return 1;
-    if (!rec_tl.sample_left)
+    if (!rec_tl.sample_left) /* not drawn yet */
         rec_tl.sample_left = draw();
     rec_tl.sample_left -= (int64_t)size;
     if (rec_tl.sample_left > 0)
@@ -61,12 +65,14 @@ int rec_sample_hit(size_t size)
 #define TOMB 1u /* a removed entry; 0 is an empty slot (no block lives at 0 or 1) */
 
 struct set {
-    size_t mask, used, live; /* used: live and tombstones */
+    size_t mask, used, live; /* used: live and removed */
     _Atomic uint64_t slot[];
 };
 
 static _Atomic(struct set *) cur;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+_Atomic uint64_t rec_sample_filter[(1u << REC_SAMPLE_BUCKET_BITS) / 64];
+static uint32_t in_bucket[1u << REC_SAMPLE_BUCKET_BITS]; /* blocks live; under the lock */
 
 static size_t home(uint64_t a, size_t mask) { return (size_t)((a >> 4) * 0x9E3779B97F4A7C15ull >> 24) & mask; }
 
@@ -79,6 +85,17 @@ static struct set *new_set(size_t cap)
     struct set *s = m;
     s->mask = cap - 1;
     return s;
+}
+
+/* A block of address a comes (+1) or goes (-1): its bucket's bit. Under the lock. */
+static void count(uint64_t a, int d)
+{
+    size_t b = rec_sample_bucket(a);
+    if ((in_bucket[b] += d) > (d > 0)) /* the bit is already as it should be */
+        return;
+    uint64_t w = atomic_load_explicit(&rec_sample_filter[b >> 6], memory_order_relaxed);
+    w = d > 0 ? w | (uint64_t)1 << (b & 63) : w & ~((uint64_t)1 << (b & 63));
+    atomic_store_explicit(&rec_sample_filter[b >> 6], w, memory_order_release);
 }
 
 static void put(struct set *s, uint64_t a)
@@ -114,8 +131,10 @@ int rec_sample_keep(uint64_t a)
             s = n;
         }
     }
-    if (ok)
+    if (ok) {
         put(s, a);
+        count(a, 1);
+    }
     pthread_mutex_unlock(&lock);
     return ok;
 }
@@ -131,32 +150,59 @@ static _Atomic uint64_t *find(struct set *s, uint64_t a)
     }
 }
 
+static uint64_t at_(struct set *s, size_t i)
+{
+    return atomic_load_explicit(&s->slot[i & s->mask], memory_order_relaxed);
+}
+
+/* Remove the entry at slot i (under the lock): a tombstone, or, if the next slot is
+ * empty, an empty slot, and so are the tombstones just before it. */
+static void drop(struct set *s, size_t i)
+{
+    uint64_t now = at_(s, i + 1) ? TOMB : 0;
+    atomic_store_explicit(&s->slot[i], now, memory_order_relaxed);
+    s->live--;
+    s->used -= !now;
+    for (size_t j = i - 1; !now && at_(s, j) == TOMB; j--) {
+        atomic_store_explicit(&s->slot[j & s->mask], 0, memory_order_relaxed);
+        s->used--;
+    }
+}
+
 int rec_sample_forget(uint64_t a)
 {
     struct set *s = atomic_load_explicit(&cur, memory_order_acquire);
-    if (!s || a <= TOMB || !find(s, a)) /* the common case: not sampled, no lock */
+    if (!s || a <= TOMB || !find(s, a)) /* not sampled, no lock */
         return 0;
     pthread_mutex_lock(&lock); /* found, maybe in a replaced table: again, in the current */
     s = atomic_load_explicit(&cur, memory_order_relaxed);
     _Atomic uint64_t *at = find(s, a);
     if (at) {
-        atomic_store_explicit(at, TOMB, memory_order_relaxed);
-        s->live--;
+        drop(s, (size_t)(at - s->slot));
+        count(a, -1);
     }
     pthread_mutex_unlock(&lock);
     return at != NULL;
 }
 
+static void empty(void)
+{
+    atomic_store(&cur, NULL); /* a replaced table stays mapped for probes still in it */
+    memset(in_bucket, 0, sizeof in_bucket);
+    for (size_t w = 0; w < sizeof rec_sample_filter / sizeof *rec_sample_filter; w++)
+        atomic_store_explicit(&rec_sample_filter[w], 0, memory_order_relaxed);
+}
+
 void rec_sample_reset(void)
 {
     pthread_mutex_lock(&lock);
-    atomic_store(&cur, NULL); /* a replaced table stays mapped for probes still in it */
+    empty();
     pthread_mutex_unlock(&lock);
 }
 
 void rec_sample_child(void)
 {
     lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
-    atomic_store(&cur, NULL); /* the child's trace knows none of the parent's blocks */
+    empty(); /* the child's trace knows none of the parent's blocks */
     rec_tl.sample_left = 0;
 }

@@ -97,6 +97,103 @@ REC_EXPORT int filrec_record_free(void *p)
     return 1;
 }
 
+/* ---- wrapped allocators: CPython's PyMem_ and PyObject_ domains ----
+ * Here rather than in the module, so that a call costs what the malloc hooks do: the
+ * thread's state is one load away (a module loaded with dlopen reaches its own through
+ * __tls_get_addr) and nothing is called through a pointer but the wrapped allocator.
+ * With sampling, a free whose first probe is empty (nearly all) is a tail call, and an
+ * allocation not sampled is one subtraction. The wrapped call runs with busy raised, so
+ * the malloc behind it is not recorded a second time; a free need not, when sampling:
+ * a block recorded here was forgotten before the malloc behind it is freed. */
+#define WRAPS (FT_A_COUNT - FT_A_PYMEM)
+static struct wrap {
+    filrec_allocator orig;
+    unsigned kind;
+} wraps[WRAPS]; /* by kind; overwritten by a new wrap of the same kind */
+
+static __attribute__((noinline)) void *wrap_sampled(void *p, size_t n, unsigned kind,
+                                                      uintptr_t ra, uintptr_t cfa)
+{
+    return rec_want() && rec_sample_keep((uintptr_t)p) ? rec_alloc_event(p, n, kind, ra, cfa) : p;
+}
+
+static __attribute__((noinline)) void wrap_free_slow(void *p)
+{
+    if (!rec_sample_bytes || (rec_want() && rec_sample_forget((uintptr_t)p)))
+        rec_free_event(p);
+}
+
+static inline void *wrap_record(void *p, size_t n, unsigned kind, uintptr_t ra, uintptr_t cfa)
+{
+    if (!p)
+        return p;
+    if (rec_sample_bytes)
+        return rec_sample_hit(n) ? wrap_sampled(p, n, kind, ra, cfa) : p;
+    return rec_alloc_event(p, n, kind, ra, cfa);
+}
+
+static void *wrap_malloc(void *ctx, size_t n)
+{
+    const struct wrap *w = ctx;
+    rec_tl.busy++;
+    void *p = w->orig.malloc(w->orig.ctx, n);
+    rec_tl.busy--;
+    return wrap_record(p, n, w->kind, REC_CALLER);
+}
+
+static void *wrap_calloc(void *ctx, size_t k, size_t n)
+{
+    const struct wrap *w = ctx;
+    rec_tl.busy++;
+    void *p = w->orig.calloc(w->orig.ctx, k, n);
+    rec_tl.busy--;
+    return wrap_record(p, k * n, w->kind, REC_CALLER); /* k * n: the allocator checked it */
+}
+
+static void *wrap_realloc(void *ctx, void *old, size_t n)
+{
+    const struct wrap *w = ctx;
+    if (old && (!rec_sample_bytes || rec_sample_maybe((uintptr_t)old)))
+        wrap_free_slow(old); /* first: see FORMAT.md, realloc */
+    rec_tl.busy++;
+    void *p = w->orig.realloc(w->orig.ctx, old, n);
+    rec_tl.busy--;
+    return wrap_record(p, n, w->kind, REC_CALLER);
+}
+
+static void wrap_free(void *ctx, void *p)
+{
+    const struct wrap *w = ctx;
+    if (rec_sample_bytes) {
+        if (__builtin_expect(p && rec_sample_maybe((uintptr_t)p), 0))
+            wrap_free_slow(p);
+        w->orig.free(w->orig.ctx, p);
+        return;
+    }
+    if (p)
+        rec_free_event(p);
+    rec_tl.busy++;
+    w->orig.free(w->orig.ctx, p);
+    rec_tl.busy--;
+}
+
+REC_EXPORT int filrec_wrap_allocator(const filrec_allocator *orig, unsigned kind,
+                                     filrec_allocator *out)
+{
+    if (kind < FT_A_PYMEM || kind >= FT_A_COUNT || !orig->malloc ||
+        !orig->calloc || !orig->realloc || !orig->free)
+        return 0;
+    struct wrap *w = &wraps[kind - FT_A_PYMEM];
+    *w = (struct wrap){*orig, kind};
+    *out = (filrec_allocator){w, wrap_malloc, wrap_calloc, wrap_realloc, wrap_free};
+    return 1;
+}
+
+REC_EXPORT unsigned long long filrec_sample_bytes(void)
+{
+    return rec_sample_bytes;
+}
+
 REC_EXPORT int *filrec_busy(void)
 {
     return &rec_tl.busy;

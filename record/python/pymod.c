@@ -135,6 +135,8 @@ static struct {
     int (*watch)(unsigned long long, void (*)(unsigned long long));
     int (*native_eval)(const void *);
     int (*native_on)(void);
+    int (*wrap)(const filrec_allocator *, unsigned, filrec_allocator *);
+    unsigned long long (*sample_bytes)(void);
 } api;
 static void *lib = RTLD_DEFAULT; /* where the API is: preloaded, or load()'s handle */
 /* Bumped by every in-process start: ids of an earlier trace mean nothing in the next,
@@ -475,13 +477,15 @@ static int deep_install(void *arg)
 
 /* At each start: FILREC_DEEP_STACKS unset, auto, always or never; GIL held. Unset, the
  * hook goes in with objects (--python-allocators), whose captures are so many that it
- * pays for itself from the first deep stack; auto also puts it in on demand otherwise
- * (deep_window: the frames already running then are never proven). */
+ * pays for itself from the first deep stack, unless sampling makes them few; auto also
+ * puts it in on demand otherwise (deep_window: the frames already running then are
+ * never proven). */
 static void deep_start(int objects)
 {
     const char *v = getenv("FILREC_DEEP_STACKS"), *check = getenv("FILREC_DEEP_CHECK");
     deep_checking = check && !strcmp(check, "1");
-    int mode = objects ? DEEP_ON : v && !strcmp(v, "auto") ? DEEP_OFF : DEEP_NEVER;
+    int every = objects && !(api.sample_bytes && api.sample_bytes());
+    int mode = every ? DEEP_ON : v && !strcmp(v, "auto") ? DEEP_OFF : DEEP_NEVER;
     if (v && !strcmp(v, "always"))
         mode = DEEP_ON;
     else if (v && !strcmp(v, "never"))
@@ -697,6 +701,8 @@ static int resolve(void)
     FIND(watch, "filrec_watch");
     FIND(native_eval, "filrec_native_eval");
     FIND(native_on, "filrec_native_on");
+    FIND(wrap, "filrec_wrap_allocator");
+    FIND(sample_bytes, "filrec_sample_bytes");
 #undef FIND
     if (api.native_eval)
         api.native_eval((const void *)&_PyEval_EvalFrameDefault);
@@ -705,9 +711,10 @@ static int resolve(void)
 
 /* ---- --python-allocators: every PyMem_/PyObject_ block, recorded at the wrapper ----
  * The interpreter keeps its own allocator (pymalloc): the program's memory behaves as
- * it would without filrec. The wrapped call runs with the recorder's busy counter
- * raised, so the malloc and arena mmap behind it are not recorded a second time.
- * These domains are only called with the GIL held. */
+ * it would without filrec. The recorder wraps it (filrec_wrap_allocator); the wrappers
+ * here are for a recorder too old to. The wrapped call runs with the recorder's busy
+ * counter raised, so the malloc and arena mmap behind it are not recorded a second
+ * time. These domains are only called with the GIL held. */
 #define PY_DOMAINS 2
 static PyMemAllocatorEx orig[PY_DOMAINS];
 static PyObjectArenaAllocator orig_arena;
@@ -766,9 +773,15 @@ static int wrap_allocators(void)
 {
     if (!api.record_alloc || !api.record_free || !api.busy || !busy())
         return 0;
-    for (int d = 0; d < PY_DOMAINS; d++) {
+    _Static_assert(sizeof(PyMemAllocatorEx) == sizeof(filrec_allocator), "the same fields");
+    for (int d = 0; d < PY_DOMAINS; d++)
         PyMem_GetAllocator(domain_of[d], &orig[d]);
+    for (int d = 0; d < PY_DOMAINS; d++) {
         PyMemAllocatorEx w = {&orig[d], w_malloc, w_calloc, w_realloc, w_free};
+        filrec_allocator o, f;
+        memcpy(&o, &orig[d], sizeof o);
+        if (api.wrap && api.wrap(&o, kind_of[d], &f))
+            memcpy(&w, &f, sizeof w);
         PyMem_SetAllocator(domain_of[d], &w);
     }
     PyObject_GetArenaAllocator(&orig_arena);
