@@ -18,8 +18,18 @@ typedef struct an_block {
 typedef struct an_live {
     an_block *slot;
     uint64_t mask, used;
+    unsigned shift; /* 64 - log2(mask + 1): a slot is the hash's top bits */
 } an_live;
 
+static inline uint64_t an_live_home(const an_live *t, uint64_t addr)
+{
+    return (addr >> 4) * 0x9E3779B97F4A7C15ull >> t->shift;
+}
+/* Fetch addr's first slot into the cache, for a put or take soon. */
+static inline void an_live_prefetch(const an_live *t, uint64_t addr)
+{
+    __builtin_prefetch(&t->slot[an_live_home(t, addr)]);
+}
 int an_live_init(an_live *t);
 /* Insert; if addr is already live, *old receives the displaced block and 1 is returned.
  * Returns -1 when out of memory. */

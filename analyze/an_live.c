@@ -6,14 +6,10 @@
 
 #include "an.h"
 
-static inline uint64_t slot_of(const an_live *t, uint64_t addr)
-{
-    return ((addr >> 4) * 0x9E3779B97F4A7C15ull >> 20) & t->mask;
-}
-
 int an_live_init(an_live *t)
 {
     t->mask = (1u << 16) - 1;
+    t->shift = 64 - 16;
     t->used = 0;
     t->slot = calloc(t->mask + 1, sizeof *t->slot);
     return t->slot ? 0 : -1;
@@ -21,13 +17,14 @@ int an_live_init(an_live *t)
 
 static int grow(an_live *t)
 {
-    an_live bigger = {calloc((t->mask + 1) * 2, sizeof *t->slot), t->mask * 2 + 1, 0};
+    an_live bigger = {calloc((t->mask + 1) * 2, sizeof *t->slot), t->mask * 2 + 1, 0,
+                      t->shift - 1};
     if (!bigger.slot)
         return -1;
     for (uint64_t i = 0; i <= t->mask; i++) {
         if (!t->slot[i].addr)
             continue;
-        uint64_t j = slot_of(&bigger, t->slot[i].addr);
+        uint64_t j = an_live_home(&bigger, t->slot[i].addr);
         while (bigger.slot[j].addr)
             j = (j + 1) & bigger.mask;
         bigger.slot[j] = t->slot[i];
@@ -42,7 +39,7 @@ int an_live_put(an_live *t, const an_block *b, an_block *old)
 {
     if (t->used * 2 >= t->mask && grow(t))
         return -1;
-    uint64_t i = slot_of(t, b->addr);
+    uint64_t i = an_live_home(t, b->addr);
     while (t->slot[i].addr) {
         if (t->slot[i].addr == b->addr) {
             *old = t->slot[i];
@@ -58,7 +55,7 @@ int an_live_put(an_live *t, const an_block *b, an_block *old)
 
 int an_live_take(an_live *t, uint64_t addr, an_block *out)
 {
-    uint64_t i = slot_of(t, addr);
+    uint64_t i = an_live_home(t, addr);
     while (t->slot[i].addr != addr) {
         if (!t->slot[i].addr)
             return 0;
@@ -67,7 +64,7 @@ int an_live_take(an_live *t, uint64_t addr, an_block *out)
     *out = t->slot[i];
     /* Backward shift: pull later members of the probe run into the hole. */
     for (uint64_t j = (i + 1) & t->mask; t->slot[j].addr; j = (j + 1) & t->mask) {
-        uint64_t home = slot_of(t, t->slot[j].addr);
+        uint64_t home = an_live_home(t, t->slot[j].addr);
         if (((j - home) & t->mask) >= ((j - i) & t->mask)) {
             t->slot[i] = t->slot[j];
             i = j;

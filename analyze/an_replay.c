@@ -475,6 +475,8 @@ int an_replay_temporaries_samples(an_replay *rp, const char *path, unsigned thre
     return replay(rp, path, 0, progress);
 }
 
+static int heap_event(const ft_record *r) { return r->kind == FT_ALLOC || r->kind == FT_FREE; }
+
 static int replay(an_replay *rp, const char *path, uint64_t stop_at, const char *progress)
 {
     rp->path = path;
@@ -491,14 +493,44 @@ static int replay(an_replay *rp, const char *path, uint64_t stop_at, const char 
         return oom(rp);
     an_progress bar;
     an_progress_init(&bar, progress ? progress : "", progress != NULL);
-    ft_record rec;
+    /* Records are read AHEAD before they are applied, and the live slot of each ALLOC
+     * and FREE fetched into the cache meanwhile: its first probe, the one cache miss
+     * an event usually has, overlaps the work on the records before it. Only ALLOCs
+     * and FREEs are read past (another kind's strings last until the next read, and
+     * its errors name the frame being read), and never past stop_at's event (each
+     * record is at most one event). */
+    enum { AHEAD = 8 };
+    ft_record ring[AHEAD];
+    unsigned head = 0, have = 0;
+    int more = 1;
     uint64_t n = 0;
-    while ((err = ft_reader_next(rp->r, &rec)) == 1) {
-        rp->counts[rec.kind]++;
-        if ((err = apply(rp, &rec)) != 0)
+    err = 1;
+    for (;;) {
+        while (more && have < AHEAD && (!have || heap_event(&ring[(head + have - 1) % AHEAD])) &&
+               (!stop_at || rp->events + have < stop_at)) {
+            ft_record *r = &ring[(head + have) % AHEAD];
+            if ((err = ft_reader_next(rp->r, r)) != 1) {
+                more = 0;
+                break;
+            }
+            if (heap_event(r))
+                an_live_prefetch(&rp->live, r->addr);
+            have++;
+        }
+        if (!have)
             break;
-        if (stop_at && rp->events == stop_at)
+        ft_record *rec = &ring[head];
+        head = (head + 1) % AHEAD, have--;
+        rp->counts[rec->kind]++;
+        int e = apply(rp, rec);
+        if (e) {
+            err = e;
             break;
+        }
+        if (stop_at && rp->events == stop_at) {
+            err = 1;
+            break;
+        }
         if ((++n & 0xffff) == 0) /* a replay to an event: how far to it */
             an_progress_tick(&bar, stop_at ? rp->events : ft_reader_pos(rp->r),
                              stop_at ? stop_at : ft_reader_size(rp->r));
