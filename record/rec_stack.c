@@ -101,10 +101,11 @@ REC_EXPORT int filrec_record_free(void *p)
  * Here rather than in the module, so that a call costs what the malloc hooks do: the
  * thread's state is one load away (a module loaded with dlopen reaches its own through
  * __tls_get_addr) and nothing is called through a pointer but the wrapped allocator.
- * With sampling, a free whose first probe is empty (nearly all) is a tail call, and an
- * allocation not sampled is one subtraction. The wrapped call runs with busy raised, so
- * the malloc behind it is not recorded a second time; a free need not, when sampling:
- * a block recorded here was forgotten before the malloc behind it is freed. */
+ * With sampling, a free that the filter of sampled blocks turns away (nearly all) is a
+ * tail call, and an allocation not sampled is one subtraction. The wrapped call runs
+ * with busy raised, so the malloc behind it is not recorded a second time; a free need
+ * not, when sampling: a block recorded here is forgotten before the malloc behind it
+ * is freed. */
 #define WRAPS (FT_A_COUNT - FT_A_PYMEM)
 static struct wrap {
     filrec_allocator orig;
@@ -117,19 +118,20 @@ static __attribute__((noinline)) void *wrap_sampled(void *p, size_t n, unsigned 
     return rec_want() && rec_sample_keep((uintptr_t)p) ? rec_alloc_event(p, n, kind, ra, cfa) : p;
 }
 
-static __attribute__((noinline)) void wrap_free_slow(void *p)
-{
-    if (!rec_sample_bytes || (rec_want() && rec_sample_forget((uintptr_t)p)))
-        rec_free_event(p);
-}
-
 static inline void *wrap_record(void *p, size_t n, unsigned kind, uintptr_t ra, uintptr_t cfa)
 {
-    if (!p)
-        return p;
-    if (rec_sample_bytes)
-        return rec_sample_hit(n) ? wrap_sampled(p, n, kind, ra, cfa) : p;
-    return rec_alloc_event(p, n, kind, ra, cfa);
+    if (!rec_sample_bytes)
+        return rec_alloc_event(p, n, kind, ra, cfa);
+    return p && rec_sample_hit(n) ? wrap_sampled(p, n, kind, ra, cfa) : p;
+}
+
+/* A block about to be freed (or reallocated: FORMAT.md, realloc, first). */
+static inline void wrap_gone(void *p)
+{
+    if (!rec_sample_bytes)
+        rec_free_event(p);
+    else if (__builtin_expect(p && rec_sample_maybe((uintptr_t)p), 0))
+        filrec_record_free(p);
 }
 
 static void *wrap_malloc(void *ctx, size_t n)
@@ -153,8 +155,7 @@ static void *wrap_calloc(void *ctx, size_t k, size_t n)
 static void *wrap_realloc(void *ctx, void *old, size_t n)
 {
     const struct wrap *w = ctx;
-    if (old && (!rec_sample_bytes || rec_sample_maybe((uintptr_t)old)))
-        wrap_free_slow(old); /* first: see FORMAT.md, realloc */
+    wrap_gone(old);
     rec_tl.busy++;
     void *p = w->orig.realloc(w->orig.ctx, old, n);
     rec_tl.busy--;
@@ -164,14 +165,11 @@ static void *wrap_realloc(void *ctx, void *old, size_t n)
 static void wrap_free(void *ctx, void *p)
 {
     const struct wrap *w = ctx;
+    wrap_gone(p);
     if (rec_sample_bytes) {
-        if (__builtin_expect(p && rec_sample_maybe((uintptr_t)p), 0))
-            wrap_free_slow(p);
         w->orig.free(w->orig.ctx, p);
         return;
     }
-    if (p)
-        rec_free_event(p);
     rec_tl.busy++;
     w->orig.free(w->orig.ctx, p);
     rec_tl.busy--;

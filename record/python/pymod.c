@@ -124,8 +124,6 @@ static struct {
     int (*region_begin)(const char *);
     int (*region_end)(const char *);
     int (*active)(void);
-    int (*record_alloc)(void *, size_t, unsigned);
-    int (*record_free)(void *);
     int *(*busy)(void);
     void **(*slot)(void);
     int (*inprocess_start)(const char *);
@@ -690,8 +688,6 @@ static int resolve(void)
     FIND(region_end, "filrec_region_end");
     FIND(active, "filrec_active");
     FIND(set_source, "filrec_set_stack_source");
-    FIND(record_alloc, "filrec_record_alloc");
-    FIND(record_free, "filrec_record_free");
     FIND(busy, "filrec_busy");
     FIND(slot, "filrec_stack_slot");
     FIND(inprocess_start, "filrec_inprocess_start");
@@ -711,49 +707,15 @@ static int resolve(void)
 
 /* ---- --python-allocators: every PyMem_/PyObject_ block, recorded at the wrapper ----
  * The interpreter keeps its own allocator (pymalloc): the program's memory behaves as
- * it would without filrec. The recorder wraps it (filrec_wrap_allocator); the wrappers
- * here are for a recorder too old to. The wrapped call runs with the recorder's busy
- * counter raised, so the malloc and arena mmap behind it are not recorded a second
- * time. These domains are only called with the GIL held. */
+ * it would without filrec. The recorder wraps it (filrec_wrap_allocator), calling it
+ * with the busy counter raised, as the arena allocator is called here, so the malloc
+ * and arena mmap behind it are not recorded a second time. These domains are only
+ * called with the GIL held. */
 #define PY_DOMAINS 2
 static PyMemAllocatorEx orig[PY_DOMAINS];
 static PyObjectArenaAllocator orig_arena;
 static const unsigned kind_of[PY_DOMAINS] = {10 /* PyMem_ */, 11 /* PyObject_ */};
 static const PyMemAllocatorDomain domain_of[PY_DOMAINS] = {PYMEM_DOMAIN_MEM, PYMEM_DOMAIN_OBJ};
-
-static void *w_malloc(void *ctx, size_t n)
-{
-    PyMemAllocatorEx *o = ctx;
-    void *p = QUIET(o->malloc(o->ctx, n));
-    api.record_alloc(p, n, kind_of[o - orig]);
-    return p;
-}
-
-static void *w_calloc(void *ctx, size_t k, size_t n)
-{
-    PyMemAllocatorEx *o = ctx;
-    void *p = QUIET(o->calloc(o->ctx, k, n));
-    api.record_alloc(p, k * n, kind_of[o - orig]); /* k * n: checked by the allocator */
-    return p;
-}
-
-static void *w_realloc(void *ctx, void *old, size_t n)
-{
-    PyMemAllocatorEx *o = ctx;
-    api.record_free(old); /* first: see FORMAT.md, realloc */
-    void *p = QUIET(o->realloc(o->ctx, old, n));
-    api.record_alloc(p, n, kind_of[o - orig]);
-    return p;
-}
-
-static void w_free(void *ctx, void *p)
-{
-    PyMemAllocatorEx *o = ctx;
-    api.record_free(p);
-    ++*busy();
-    o->free(o->ctx, p);
-    --*busy();
-}
 
 static void *w_arena_alloc(void *ctx, size_t n)
 {
@@ -771,19 +733,20 @@ static void w_arena_free(void *ctx, void *p, size_t n)
 
 static int wrap_allocators(void)
 {
-    if (!api.record_alloc || !api.record_free || !api.busy || !busy())
+    if (!api.wrap || !api.busy || !busy())
         return 0;
     _Static_assert(sizeof(PyMemAllocatorEx) == sizeof(filrec_allocator), "the same fields");
-    for (int d = 0; d < PY_DOMAINS; d++)
-        PyMem_GetAllocator(domain_of[d], &orig[d]);
+    PyMemAllocatorEx w[PY_DOMAINS];
     for (int d = 0; d < PY_DOMAINS; d++) {
-        PyMemAllocatorEx w = {&orig[d], w_malloc, w_calloc, w_realloc, w_free};
         filrec_allocator o, f;
+        PyMem_GetAllocator(domain_of[d], &orig[d]);
         memcpy(&o, &orig[d], sizeof o);
-        if (api.wrap && api.wrap(&o, kind_of[d], &f))
-            memcpy(&w, &f, sizeof w);
-        PyMem_SetAllocator(domain_of[d], &w);
+        if (!api.wrap(&o, kind_of[d], &f))
+            return 0;
+        memcpy(&w[d], &f, sizeof f);
     }
+    for (int d = 0; d < PY_DOMAINS; d++)
+        PyMem_SetAllocator(domain_of[d], &w[d]);
     PyObject_GetArenaAllocator(&orig_arena);
     PyObjectArenaAllocator a = {NULL, w_arena_alloc, w_arena_free};
     PyObject_SetArenaAllocator(&a);
@@ -846,7 +809,7 @@ static PyObject *py_load(PyObject *self, PyObject *args)
     }
     memset(&api, 0, sizeof api);
     lib = h;
-    if (!resolve() || !api.inprocess_start || !api.record_alloc) {
+    if (!resolve() || !api.inprocess_start || !api.wrap) {
         PyErr_Format(PyExc_OSError, "%s is not a filrec recorder of this version", path);
         return NULL;
     }
