@@ -112,26 +112,19 @@ static struct wrap {
     unsigned kind;
 } wraps[WRAPS]; /* by kind; overwritten by a new wrap of the same kind */
 
-static __attribute__((noinline)) void *wrap_sampled(void *p, size_t n, unsigned kind,
-                                                      uintptr_t ra, uintptr_t cfa)
-{
-    return rec_want() && rec_sample_keep((uintptr_t)p) ? rec_alloc_event(p, n, kind, ra, cfa) : p;
-}
-
+/* As the malloc hooks do (rec_hooks.c, record_alloc and record_free). */
 static inline void *wrap_record(void *p, size_t n, unsigned kind, uintptr_t ra, uintptr_t cfa)
 {
-    if (!rec_sample_bytes)
-        return rec_alloc_event(p, n, kind, ra, cfa);
-    return p && rec_sample_hit(n) ? wrap_sampled(p, n, kind, ra, cfa) : p;
+    if (rec_sample_bytes && (!p || !rec_sample_alloc(p, n)))
+        return p;
+    return rec_alloc_event(p, n, kind, ra, cfa);
 }
 
 /* A block about to be freed (or reallocated: FORMAT.md, realloc, first). */
 static inline void wrap_gone(void *p)
 {
-    if (!rec_sample_bytes)
+    if (!rec_sample_bytes || (p && __builtin_expect(rec_sample_free(p), 0)))
         rec_free_event(p);
-    else if (__builtin_expect(p && rec_sample_maybe((uintptr_t)p), 0))
-        filrec_record_free(p);
 }
 
 static void *wrap_malloc(void *ctx, size_t n)
