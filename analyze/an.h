@@ -31,12 +31,51 @@ static inline void an_live_prefetch(const an_live *t, uint64_t addr)
     __builtin_prefetch(&t->slot[an_live_home(t, addr)]);
 }
 int an_live_init(an_live *t);
+int an_live_grow(an_live *t); /* twice the slots; -1 when out of memory */
+void an_live_free(an_live *t);
+
 /* Insert; if addr is already live, *old receives the displaced block and 1 is returned.
  * Returns -1 when out of memory. */
-int an_live_put(an_live *t, const an_block *b, an_block *old);
+static inline int an_live_put(an_live *t, const an_block *b, an_block *old)
+{
+    if (t->used * 2 >= t->mask && an_live_grow(t))
+        return -1;
+    uint64_t i = an_live_home(t, b->addr);
+    while (t->slot[i].addr) {
+        if (t->slot[i].addr == b->addr) {
+            *old = t->slot[i];
+            t->slot[i] = *b;
+            return 1;
+        }
+        i = (i + 1) & t->mask;
+    }
+    t->slot[i] = *b;
+    t->used++;
+    return 0;
+}
+
 /* Remove addr; 1 and *out filled if it was live, else 0. */
-int an_live_take(an_live *t, uint64_t addr, an_block *out);
-void an_live_free(an_live *t);
+static inline int an_live_take(an_live *t, uint64_t addr, an_block *out)
+{
+    uint64_t i = an_live_home(t, addr);
+    while (t->slot[i].addr != addr) {
+        if (!t->slot[i].addr)
+            return 0;
+        i = (i + 1) & t->mask;
+    }
+    *out = t->slot[i];
+    /* Backward shift: pull later members of the probe run into the hole. */
+    for (uint64_t j = (i + 1) & t->mask; t->slot[j].addr; j = (j + 1) & t->mask) {
+        uint64_t home = an_live_home(t, t->slot[j].addr);
+        if (((j - home) & t->mask) >= ((j - i) & t->mask)) {
+            t->slot[i] = t->slot[j];
+            i = j;
+        }
+    }
+    t->slot[i].addr = 0;
+    t->used--;
+    return 1;
+}
 
 /* ---- an_maps.c: tracked mappings, disjoint page ranges ----
  * A range counts bytes: its length, or, once measured (MMAP f1, RESIDENT), the

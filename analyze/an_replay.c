@@ -56,10 +56,8 @@ static void block_gone(an_replay *rp, uint64_t size)
  * Every block event changes its stack's sums and lists the stack as changed; a new
  * peak copies only the listed stacks, so a run of new peaks costs O(1) each. Mappings
  * are few and change rarely: copied whole at a new peak if they changed since. */
-static int snap_room(an_snap *sn, uint32_t s)
+static __attribute__((noinline)) int snap_grow(an_snap *sn, uint32_t s)
 {
-    if (s < sn->n)
-        return 0;
     size_t n = sn->cap ? sn->cap : 1024;
     while (n <= s)
         n *= 2;
@@ -78,8 +76,13 @@ static int snap_room(an_snap *sn, uint32_t s)
     return 0;
 }
 
+static inline int snap_room(an_snap *sn, uint32_t s)
+{
+    return s < sn->n ? 0 : snap_grow(sn, s);
+}
+
 /* A block of size under (stack, thread) came (sign 1) or went (-1). */
-static int snap_block(an_replay *rp, uint32_t stack, uint32_t thread, uint64_t size, int sign)
+static inline int snap_block(an_replay *rp, uint32_t stack, uint32_t thread, uint64_t size, int sign)
 {
     an_snap *sn = rp->snap;
     uint32_t s = an_defs_charge(&rp->defs, stack, thread);
@@ -181,7 +184,7 @@ static int ring_thread(an_replay *rp, uint32_t thread)
     return 0;
 }
 
-static int temp_alloc(an_replay *rp, const ft_record *rec)
+static int temp_alloc(an_replay *rp, const ft_heap *rec)
 {
     if (ring_thread(rp, rec->thread))
         return -1;
@@ -196,7 +199,7 @@ static int temp_alloc(an_replay *rp, const ft_record *rec)
     return 0;
 }
 
-static int temp_free(an_replay *rp, const ft_record *rec)
+static int temp_free(an_replay *rp, const ft_heap *rec)
 {
     if (rec->thread >= rp->nring)
         return 0;
@@ -241,36 +244,12 @@ static int add_total(an_replay *rp, uint32_t stack, uint32_t thread, uint64_t by
     return 0;
 }
 
-/* Apply one record to the replay state. */
-static int apply(an_replay *rp, const ft_record *rec)
+/* Apply one ALLOC or FREE to the replay state. */
+static inline __attribute__((always_inline)) int apply_heap(an_replay *rp, const ft_heap *rec)
 {
-    an_block old;
-    uint64_t page = rp->hdr.page_size, n;
-    switch (rec->kind) {
-    case FT_ALLOC: {
-        an_block b = {rec->addr, rec->size, rec->stack, rec->thread};
-        uint64_t w = an_weight(rp->sample, rec->size); /* itself, unless sampled */
-        rp->events++;
-        rp->total_bytes += w;
-        int k = an_live_put(&rp->live, &b, &old);
-        if (k < 0 || (rp->temp_threshold && temp_alloc(rp, rec)) ||
-            (rp->track_totals && add_total(rp, rec->stack, rec->thread, w)))
-            return oom(rp);
-        if (k == 1) { /* a free we never saw: the old block is gone */
-            block_gone(rp, old.size);
-            rp->reused_addrs++;
-        }
-        if (rp->snap && ((k == 1 && snap_block(rp, old.stack, old.thread, old.size, -1)) ||
-                         snap_block(rp, rec->stack, rec->thread, rec->size, 1)))
-            return oom(rp);
-        rp->cur += w;
-        rp->var += var_of(w, rec->size);
-        if (note_peak(rp))
-            return oom(rp);
-        break;
-    }
-    case FT_FREE:
-        rp->events++;
+    an_block old = {0, 0, 0, 0};
+    rp->events++;
+    if (rec->kind == FT_FREE) {
         if (rp->temp_threshold && temp_free(rp, rec))
             return oom(rp);
         if (an_live_take(&rp->live, rec->addr, &old)) {
@@ -280,7 +259,38 @@ static int apply(an_replay *rp, const ft_record *rec)
         } else {
             rp->unmatched_frees++;
         }
-        break;
+        return 0;
+    }
+    an_block b = {rec->addr, rec->size, rec->stack, rec->thread};
+    uint64_t w = an_weight(rp->sample, rec->size); /* itself, unless sampled */
+    rp->total_bytes += w;
+    int k = an_live_put(&rp->live, &b, &old);
+    if (k < 0 || (rp->temp_threshold && temp_alloc(rp, rec)) ||
+        (rp->track_totals && add_total(rp, rec->stack, rec->thread, w)))
+        return oom(rp);
+    if (k == 1) { /* a free we never saw: the old block is gone */
+        block_gone(rp, old.size);
+        rp->reused_addrs++;
+    }
+    if (rp->snap && ((k == 1 && snap_block(rp, old.stack, old.thread, old.size, -1)) ||
+                     snap_block(rp, rec->stack, rec->thread, rec->size, 1)))
+        return oom(rp);
+    rp->cur += w;
+    rp->var += var_of(w, rec->size);
+    return note_peak(rp) ? oom(rp) : 0;
+}
+
+/* Apply one record to the replay state. */
+static int apply(an_replay *rp, const ft_record *rec)
+{
+    uint64_t page = rp->hdr.page_size, n;
+    switch (rec->kind) {
+    case FT_ALLOC:
+    case FT_FREE: {
+        ft_heap h = {rec->addr, rec->kind == FT_ALLOC ? rec->size : 0, rec->stack,
+                     rec->thread, rec->kind == FT_ALLOC ? rec->allocator : 0, rec->kind};
+        return apply_heap(rp, &h);
+    }
     case FT_MMAP: {
         n = page_up(rec->size, page);
         an_range r = {rec->addr, rec->addr + n < rec->addr ? UINT64_MAX : rec->addr + n, 0,
@@ -475,8 +485,6 @@ int an_replay_temporaries_samples(an_replay *rp, const char *path, unsigned thre
     return replay(rp, path, 0, progress);
 }
 
-static int heap_event(const ft_record *r) { return r->kind == FT_ALLOC || r->kind == FT_FREE; }
-
 static int replay(an_replay *rp, const char *path, uint64_t stop_at, const char *progress)
 {
     rp->path = path;
@@ -493,47 +501,53 @@ static int replay(an_replay *rp, const char *path, uint64_t stop_at, const char 
         return oom(rp);
     an_progress bar;
     an_progress_init(&bar, progress ? progress : "", progress != NULL);
-    /* Records are read AHEAD before they are applied, and the live slot of each ALLOC
-     * and FREE fetched into the cache meanwhile: its first probe, the one cache miss
-     * an event usually has, overlaps the work on the records before it. Only ALLOCs
-     * and FREEs are read past (another kind's strings last until the next read, and
-     * its errors name the frame being read), and never past stop_at's event (each
-     * record is at most one event). */
-    enum { AHEAD = 8 };
-    ft_record ring[AHEAD];
-    unsigned head = 0, have = 0;
-    int more = 1;
-    uint64_t n = 0;
-    err = 1;
+    /* Runs of ALLOCs and FREEs come from the reader a batch at a time, and the live
+     * slot of each is fetched into the cache AHEAD events before it is applied: its
+     * first probe, the one cache miss an event usually has, overlaps the work on the
+     * events before it. Every other record, and any the batch decoder leaves (a
+     * malformed one, for its error), goes through ft_reader_next. Each ALLOC or FREE
+     * is one event: a batch never runs past stop_at. */
+    enum { BATCH = 256, AHEAD = 8 };
+    ft_heap ev[BATCH];
+    ft_record rec;
+    uint64_t n = 0, tick = 0;
     for (;;) {
-        while (more && have < AHEAD && (!have || heap_event(&ring[(head + have - 1) % AHEAD])) &&
-               (!stop_at || rp->events + have < stop_at)) {
-            ft_record *r = &ring[(head + have) % AHEAD];
-            if ((err = ft_reader_next(rp->r, r)) != 1) {
-                more = 0;
-                break;
+        size_t max = BATCH, k;
+        if (stop_at && stop_at - rp->events < max)
+            max = (size_t)(stop_at - rp->events);
+        if (max && (k = ft_reader_heap(rp->r, ev, max))) {
+            for (size_t i = 0; i < k && i < AHEAD; i++)
+                an_live_prefetch(&rp->live, ev[i].addr);
+            size_t frees = 0;
+            for (size_t i = 0; i < k; i++) {
+                if (i + AHEAD < k)
+                    an_live_prefetch(&rp->live, ev[i + AHEAD].addr);
+                frees += ev[i].kind == FT_FREE;
+                if ((err = apply_heap(rp, &ev[i])))
+                    break;
             }
-            if (heap_event(r))
-                an_live_prefetch(&rp->live, r->addr);
-            have++;
-        }
-        if (!have)
-            break;
-        ft_record *rec = &ring[head];
-        head = (head + 1) % AHEAD, have--;
-        rp->counts[rec->kind]++;
-        int e = apply(rp, rec);
-        if (e) {
-            err = e;
-            break;
+            if (err)
+                break;
+            rp->counts[FT_FREE] += frees;
+            rp->counts[FT_ALLOC] += k - frees;
+            n += k;
+        } else {
+            if ((err = ft_reader_next(rp->r, &rec)) != 1)
+                break;
+            rp->counts[rec.kind]++;
+            if ((err = apply(rp, &rec)))
+                break;
+            n++;
         }
         if (stop_at && rp->events == stop_at) {
             err = 1;
             break;
         }
-        if ((++n & 0xffff) == 0) /* a replay to an event: how far to it */
+        if (n - tick >= 0x10000) { /* a replay to an event: how far to it */
+            tick = n;
             an_progress_tick(&bar, stop_at ? rp->events : ft_reader_pos(rp->r),
                              stop_at ? stop_at : ft_reader_size(rp->r));
+        }
     }
     an_progress_end(&bar);
     if (err < 0) {

@@ -125,6 +125,18 @@ const ft_header *ft_reader_header(const ft_reader *r);
  * At the end, ft_reader_ended_early() tells whether the trailer was missing. */
 int ft_reader_next(ft_reader *r, ft_record *rec);
 int ft_reader_ended_early(const ft_reader *r);
+/* The fast way through the heap events: decodes the run of ALLOC and FREE records
+ * that comes next in the current frame, up to max of them, into ev, and returns how
+ * many (0: the next record is of another kind, at the end of a frame, or malformed).
+ * The same checks as ft_reader_next, but it never fails: a record it cannot take
+ * whole is left where it is, for ft_reader_next to report or to hand out. */
+typedef struct ft_heap {
+    uint64_t addr, size;     /* size: 0 for a FREE */
+    uint32_t stack, thread;  /* stack: the ALLOC's; thread: register T */
+    uint32_t allocator;      /* the ALLOC's (enum ft_allocator); 0: a FREE */
+    uint32_t kind;           /* FT_ALLOC or FT_FREE */
+} ft_heap;
+size_t ft_reader_heap(ft_reader *r, ft_heap *ev, size_t max);
 /* When the trace ended early inside a frame (dropped, FORMAT.md Body rule 4): that
  * frame's offset; else 0. */
 uint64_t ft_reader_cut_offset(const ft_reader *r);

@@ -14,6 +14,12 @@
 
 #include "ft_enc.h"
 
+/* The input buffer holds the next frame whole when it can (IN_AHEAD: the most a frame
+ * of FT_FRAME_MAX bytes compresses to, and more): zstd then decodes it in one pass,
+ * straight into r->frame, where it would otherwise decode block by block into a buffer
+ * of its own and copy out. */
+#define IN_AHEAD (ZSTD_COMPRESSBOUND(FT_FRAME_MAX + 1) + 64)
+
 struct ft_reader {
     int fd;
     unsigned version;           /* the file's format version */
@@ -243,7 +249,7 @@ int ft_reader_open(ft_reader **out, const char *path)
     if (err)
         return err;
     r->in_base = 16 + (uint64_t)hlen + 4;
-    r->in_cap = ZSTD_DStreamInSize();
+    r->in_cap = 2 * IN_AHEAD;
     r->in = malloc(r->in_cap);
     r->frame = malloc(FT_FRAME_MAX + 1);
     r->dctx = ZSTD_createDCtx();
@@ -273,7 +279,6 @@ static int refill(ft_reader *r)
         if (k == 0)
             r->eof = 1;
         r->zin.size += (size_t)k;
-        break;
     }
     return (int)(r->zin.size > 0);
 }
@@ -340,7 +345,7 @@ static int magic_after(const ft_reader *r, uint64_t off)
 static int next_frame(ft_reader *r)
 {
     ZSTD_outBuffer out = {r->frame, FT_FRAME_MAX + 1, 0};
-    if (r->zin.pos == r->zin.size && refill(r) < 0)
+    if (r->zin.size - r->zin.pos < IN_AHEAD && !r->eof && refill(r) < 0)
         return fail(r, FT_E_IO, "offset %llu: %s", (unsigned long long)r->in_base, strerror(errno));
     if (r->zin.size == r->zin.pos)
         return 0;
@@ -647,6 +652,91 @@ int ft_reader_next(ft_reader *r, ft_record *rec)
     r->seen[rec->kind]++;
     r->p = p;
     return 1;
+}
+
+/* Varint at p (below e) into *v: its end, or NULL if cut short or over 64 bits. */
+static inline const uint8_t *varint_at(const uint8_t *p, const uint8_t *e, uint64_t *v)
+{
+    return get_varint(&p, e, v) ? NULL : p;
+}
+
+size_t ft_reader_heap(ft_reader *r, ft_heap *ev, size_t max)
+{
+    const uint8_t *p = r->p, *e = r->end;
+    ft_regs *g = &r->regs;
+    uint64_t addr = g->addr, *freed = g->freed;
+    uint32_t stack = g->stack, allocator = g->allocator;
+    const uint32_t thread = g->thread, nnodes = r->nnodes;
+    size_t ai = r->ai, si = r->si, ri = r->ri, n = 0, frees = 0;
+    const size_t na = r->na, ns = r->ns, nr = r->nr;
+    while (n < max && p < e) {
+        unsigned b = *p, kind = b & FT_KIND_MASK, flags = b & ~FT_KIND_MASK;
+        const uint8_t *q = p + 1;
+        uint64_t z, size;
+        if (kind == FT_FREE) {
+            if (!flags && ai < na) {
+                z = r->a[0][ai] | (uint64_t)r->a[1][ai] << 8 | (uint64_t)r->a[2][ai] << 16;
+                ai++;
+                addr += unzigzag(z) << 4;
+            } else if (flags == FT_F2 && (q = varint_at(q, e, &z))) {
+                addr += unzigzag(z);
+            } else {
+                break;
+            }
+            freed[ft_recycle_slot(addr)] = addr;
+            ev[n++] = (ft_heap){addr, 0, 0, thread, 0, FT_FREE};
+            frees++;
+            p = q;
+            continue;
+        }
+        uint64_t at; /* the ALLOC's address */
+        if (kind == FT_RALLOC && !(flags & FT_F2) && ri < nr && si < ns && freed[r->rs[ri]]) {
+            at = freed[r->rs[ri++]];
+        } else if (kind == FT_ALLOC && !(flags & FT_F2) && ai < na && si < ns) {
+            z = r->a[0][ai] | (uint64_t)r->a[1][ai] << 8 | (uint64_t)r->a[2][ai] << 16;
+            ai++;
+            at = addr + (unzigzag(z) << 4);
+        } else if (kind == FT_ALLOC && (flags & FT_F2) && (q = varint_at(q, e, &z)) &&
+                   (q = varint_at(q, e, &size))) {
+            at = addr + unzigzag(z);
+            goto sized;
+        } else {
+            break;
+        }
+        size = r->s[0][si] | (uint64_t)r->s[1][si] << 8;
+        si++;
+    sized:;
+        uint64_t v;
+        uint32_t al = allocator, st = stack;
+        if (!(flags & FT_F1)) {
+            if (!(q = varint_at(q, e, &v)) || v == 0 || v >= FT_A_COUNT)
+                goto undo;
+            al = (uint32_t)v;
+        }
+        if (!(flags & FT_F0)) {
+            if (!(q = varint_at(q, e, &v)) || v > nnodes)
+                goto undo;
+            st = (uint32_t)v;
+        }
+        addr = at, allocator = al, stack = st;
+        ev[n++] = (ft_heap){addr, size, stack, thread, allocator, FT_ALLOC};
+        p = q;
+        continue;
+    undo: /* leave the record whole to ft_reader_next: give back its plane values */
+        if (kind == FT_RALLOC)
+            ri--;
+        else if (!(flags & FT_F2))
+            ai--;
+        if (!(flags & FT_F2))
+            si--;
+        break;
+    }
+    r->p = p;
+    r->ai = ai, r->si = si, r->ri = ri;
+    g->addr = addr, g->stack = stack, g->allocator = allocator;
+    r->seen[FT_ALLOC] += n - frees;
+    r->seen[FT_FREE] += frees;
+    return n;
 }
 
 const ft_header *ft_reader_header(const ft_reader *r) { return &r->hdr; }

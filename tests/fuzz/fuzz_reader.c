@@ -7,6 +7,8 @@
  *       [na: u8] [ns: u8] [nr: u8] [3*na address plane bytes] [2*ns size plane bytes]
  *       [nr recycle plane bytes] [ops...]
  *     wrapped in a fixed valid header and compressed by ft_writer into valid frames.
+ * Every input is read twice: record by record, and with ft_reader_heap taking the runs
+ * of ALLOCs and FREEs; the two must give the same events and end the same way.
  * Run: build/fuzz/fuzz_reader -max_total_time=300 CORPUS_DIR tests/fuzz/corpus */
 #include <stdio.h>
 #include <string.h>
@@ -21,6 +23,16 @@ static ft_writer *w;
 static _Alignas(8) uint8_t fbuf[FT_FRAME_MAX];
 
 static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
+
+/* A running digest of heap events, in order. */
+static uint64_t heap_sum(uint64_t h, unsigned kind, uint32_t thread, uint64_t addr,
+                         uint64_t size, uint32_t stack, uint32_t allocator)
+{
+    const uint64_t v[] = {kind, thread, addr, size, stack, allocator};
+    for (int i = 0; i < 6; i++)
+        h = (h ^ v[i]) * 0x100000001b3ull;
+    return h;
+}
 
 /* One frame from [na][ns][nr][planes][ops]; bytes beyond what the streams hold are
  * dropped. */
@@ -82,11 +94,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     ft_reader *r;
     ft_record rec;
+    uint64_t sum = 0, n = 0; /* the heap events read one at a time */
     if (ft_reader_open(&r, path) == 0) {
         const ft_header *h = ft_reader_header(r);
         volatile size_t sink = h->cmdline_len + h->options_len;
         int k;
         while ((k = ft_reader_next(r, &rec)) == 1) {
+            n++;
+            if (rec.kind == FT_ALLOC || rec.kind == FT_FREE)
+                sum = heap_sum(sum, rec.kind, rec.thread, rec.addr,
+                               rec.kind == FT_ALLOC ? rec.size : 0,
+                               rec.kind == FT_ALLOC ? rec.stack : 0,
+                               rec.kind == FT_ALLOC ? rec.allocator : 0);
             int str = rec.kind == FT_STRING || rec.kind == FT_THREAD_NAME || rec.kind == FT_MARKER;
             if (str && rec.len) /* strings must be readable to their end */
                 sink += (uint8_t)rec.str[0] + (uint8_t)rec.str[rec.len - 1];
@@ -102,6 +121,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fprintf(stderr, "fuzz_reader: message without an offset: %s\n", msg);
         __builtin_trap();
     }
+    /* Read again with ft_reader_heap taking the heap runs: the same events, the same end. */
+    ft_reader *r2;
+    uint64_t sum2 = 0, n2 = 0;
+    ft_heap ev[64];
+    if (ft_reader_open(&r2, path) == 0) {
+        for (unsigned turn = 0;; turn++) {
+            size_t k = ft_reader_heap(r2, ev, 1 + turn % 64);
+            for (size_t i = 0; i < k; i++, n2++)
+                sum2 = heap_sum(sum2, ev[i].kind, ev[i].thread, ev[i].addr, ev[i].size,
+                                ev[i].stack, ev[i].allocator);
+            if (k)
+                continue;
+            if (ft_reader_next(r2, &rec) != 1)
+                break;
+            n2++;
+            if (rec.kind == FT_ALLOC || rec.kind == FT_FREE)
+                sum2 = heap_sum(sum2, rec.kind, rec.thread, rec.addr,
+                                rec.kind == FT_ALLOC ? rec.size : 0,
+                                rec.kind == FT_ALLOC ? rec.stack : 0,
+                                rec.kind == FT_ALLOC ? rec.allocator : 0);
+        }
+    }
+    if (sum != sum2 || n != n2 || strcmp(msg, ft_reader_message(r2))) {
+        fprintf(stderr, "fuzz_reader: heap batches differ: %llu records, '%s'; batched %llu, "
+                "'%s'\n", (unsigned long long)n, msg, (unsigned long long)n2,
+                ft_reader_message(r2));
+        __builtin_trap();
+    }
+    ft_reader_close(r2);
     ft_reader_close(r);
     return 0;
 }

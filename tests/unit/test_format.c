@@ -157,6 +157,58 @@ typedef struct readout {
     char cmdline[64], options[64];
 } readout;
 
+/* 0 if the batch decoder's event matches the record read one at a time; else 1, why. */
+static int heap_diff(const rec *w, const ft_heap *h, char *why, size_t cap)
+{
+    rec g = {.kind = h->kind, .flags = w->flags, .thread = h->thread, .addr = h->addr,
+             .size = h->size, .stack = h->stack, .allocator = h->allocator};
+    if (h->kind == FT_FREE && (h->size || h->stack || h->allocator)) {
+        snprintf(why, cap, "a FREE with size, stack or allocator set");
+        return 1;
+    }
+    return rec_diff(w, &g, why, cap);
+}
+
+/* Read path again, ft_reader_heap taking each run of ALLOCs and FREEs (in batches of 1
+ * to 256 events) and ft_reader_next the rest: the same records must come back, and the
+ * read must end the same way, with the same message. */
+static void heap_reads_match(const char *path, const readout *o)
+{
+    static const size_t batch[] = {1, 2, 256, 3, 7, 5};
+    ft_heap ev[256];
+    ft_record fr;
+    ft_reader *r;
+    char why[160] = "";
+    size_t n = 0, turn = 0;
+    int rc = ft_reader_open(&r, path), early = 0;
+    while (rc == 0) {
+        size_t k = ft_reader_heap(r, ev, batch[turn++ % 6]);
+        for (size_t i = 0; i < k; i++, n++)
+            if (!why[0] && n < o->n && n < sizeof o->r / sizeof *o->r &&
+                heap_diff(&o->r[n], &ev[i], why, sizeof why))
+                snprintf(why + strlen(why), sizeof why - strlen(why), " (record %zu)", n);
+        if (k)
+            continue;
+        if ((rc = ft_reader_next(r, &fr)) != 1) {
+            early = rc == 0 && ft_reader_ended_early(r);
+            break;
+        }
+        rc = 0;
+        rec g;
+        rec_from(&g, &fr);
+        if (!why[0] && n < o->n && n < sizeof o->r / sizeof *o->r &&
+            rec_diff(&o->r[n], &g, why, sizeof why))
+            snprintf(why + strlen(why), sizeof why - strlen(why), " (record %zu)", n);
+        n++;
+    }
+    CHECK(!why[0], "read in heap batches: %s", why);
+    CHECK(n == o->n && rc == o->rc && early == o->early, "read in heap batches: %zu records, "
+          "rc %d, early %d; one at a time: %zu, %d, %d", n, rc, early, o->n, o->rc, o->early);
+    CHECK(!strcmp(ft_reader_message(r), o->msg), "read in heap batches: '%s', one at a time: '%s'",
+          ft_reader_message(r), o->msg);
+    ft_reader_close(r);
+}
+
 static readout *read_path(const char *path)
 {
     static readout o;
@@ -178,6 +230,8 @@ static readout *read_path(const char *path)
     }
     snprintf(o.msg, sizeof o.msg, "%s", ft_reader_message(r));
     ft_reader_close(r);
+    if (o.open_rc == 0)
+        heap_reads_match(path, &o);
     return &o;
 }
 
@@ -519,6 +573,114 @@ static void planes_narrow_wide_edges(void)
     CHECK(fl == (FT_F0 | FT_F1) && b.f.a0[2 * FT_STREAM_CAP - 1] == 0xff && b.f.s0[FT_STREAM_CAP - 1] == 0xff, "all-ones planes");
     b_trailer(&b, 0, 0);
     b_verify(&b, 0);
+}
+
+/* Random heap records, well and badly formed, in many small traces: each is read both
+ * ways by read_path (heap_reads_match), which must agree on every record, on where the
+ * read stops and on its message. Kinds and flags are drawn from ALLOC, RALLOC and FREE
+ * with every flag, THREAD and SAMPLE; in half the traces one draw in 30 is bad: a
+ * varint out of range or running into the next record, a plane value missing or left
+ * over, a frame's last record cut short. */
+static uint64_t rnd_state = 0x2545f4914f6cdd1dull;
+static uint64_t rnd(void)
+{
+    rnd_state ^= rnd_state << 13, rnd_state ^= rnd_state >> 7, rnd_state ^= rnd_state << 17;
+    return rnd_state;
+}
+
+/* A field's varint: good (an allocator or stack of 1 or 2, a small delta or size), or
+ * one in bad of them anything. */
+static uint8_t *rnd_varint(uint8_t *p, uint64_t good, unsigned bad)
+{
+    if (rnd() % bad)
+        return ft_put_varint(p, good);
+    switch (rnd() % 5) {
+    case 0: return ft_put_varint(p, rnd() % 40);  /* past the defined stacks */
+    case 1: return ft_put_varint(p, rnd());       /* anything */
+    case 2: return ft_put_varint(p, rnd() % (FT_A_COUNT + 1));
+    case 3: *p++ = 0xff; return p;                /* runs into the next record */
+    default: return ft_put_varint(p, 0);
+    }
+}
+
+static uint64_t unzz(uint64_t z) { return (z >> 1) ^ (0 - (z & 1)); }
+
+static void heap_batches_random_frames(void)
+{
+    static const uint8_t kinds[] = {FT_ALLOC, FT_RALLOC, FT_FREE, FT_FREE, FT_THREAD, FT_SAMPLE};
+    size_t records = 0, failed = 0;
+    for (int trial = 0; trial < 3000; trial++) {
+        trace t;
+        ft_header h = default_header();
+        tr_begin(&t, &h, 1);
+        tr_frame(&t, raw_frame(prelude, sizeof prelude));
+        unsigned bad = trial % 2 ? 30 : 1u << 30;
+        for (int frames = 1 + (int)(rnd() % 2); frames > 0; frames--) {
+            ft_frame *f = raw_frame(NULL, 0);
+            uint64_t reg = 0, freed[FT_RECYCLE] = {0}; /* the writer's registers */
+            for (size_t i = 0, nrec = 1 + rnd() % 60; i < nrec; i++) {
+                unsigned k = kinds[rnd() % sizeof kinds], fl = (unsigned)(rnd() % 8) << 5;
+                if ((k == FT_THREAD || k == FT_SAMPLE) && rnd() % bad)
+                    k = FT_FREE; /* no thread is defined; a SAMPLE's time must not go back */
+                unsigned slot = (unsigned)rnd() % FT_RECYCLE;
+                if (k == FT_RALLOC && rnd() % bad) {
+                    fl &= FT_F0 | FT_F1;
+                    while (!freed[slot] && ++slot < FT_RECYCLE)
+                        ;
+                    if (slot == FT_RECYCLE)
+                        k = FT_FREE; /* none freed yet */
+                }
+                if (k == FT_FREE && rnd() % bad)
+                    fl &= FT_F2;
+                *f->ops++ = (uint8_t)(k | fl);
+                int planes = rnd() % bad != 0, wide = (fl & FT_F2) != 0;
+                uint64_t z = rnd() % 64, v = 1 + rnd() % 2;
+                if (k == FT_THREAD || k == FT_SAMPLE) {
+                    f->ops = rnd_varint(f->ops, 0, bad);
+                    if (k == FT_SAMPLE)
+                        f->ops = rnd_varint(f->ops, 0, bad);
+                    continue;
+                }
+                if (wide) { /* the address delta (and an ALLOC's size) in ops */
+                    f->ops = rnd_varint(f->ops, v, bad);
+                    reg += unzz(v);
+                    if (k != FT_FREE)
+                        f->ops = rnd_varint(f->ops, 1 + rnd() % 300, bad);
+                } else if (k == FT_RALLOC) {
+                    if (planes)
+                        *f->r0++ = (uint8_t)slot, plane_size(f, (uint16_t)rnd());
+                    reg = freed[slot];
+                } else {
+                    if (planes) {
+                        plane_addr(f, (uint32_t)z);
+                        if (k == FT_ALLOC)
+                            plane_size(f, (uint16_t)rnd());
+                    }
+                    reg += unzz(z) << 4;
+                }
+                if (k == FT_FREE) {
+                    freed[ft_recycle_slot(reg)] = reg;
+                    continue;
+                }
+                if (!(fl & FT_F1))
+                    f->ops = rnd_varint(f->ops, v, bad);
+                if (!(fl & FT_F0))
+                    f->ops = rnd_varint(f->ops, v - 1, bad);
+                if (!(rnd() % bad))
+                    plane_addr(f, 1); /* one no record uses */
+            }
+            if (!(rnd() % bad) && ops_len(f) > 2)
+                f->ops -= 1 + rnd() % 2; /* a last record cut short */
+            tr_frame(&t, f);
+        }
+        readout *o = read_tr(&t);
+        records += o->n;
+        failed += o->rc != 0;
+        CHECK(o->rc == 0 || trial % 2, "trace %d, well formed, fails: %s", trial, o->msg);
+    }
+    /* The draws reach both ends: traces read whole and traces that fail. */
+    CHECK(records > 3000 * 20 && failed > 1000 && failed <= 1500,
+          "%zu records in all, %zu of 3000 traces failed", records, failed);
 }
 
 /* A trace whose header payload is given raw (with a correct crc). */
@@ -1653,6 +1815,7 @@ static const struct check_case cases[] = {
     {"golden-v2-basic-reads", golden_v2_basic_reads},
     {"golden-v3-native-reads", golden_v3_native_reads},
     {"zstd-output-deterministic", zstd_output_deterministic},
+    {"heap-batches-random-frames", heap_batches_random_frames},
 };
 
 int main(int argc, char **argv)
