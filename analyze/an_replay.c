@@ -31,23 +31,29 @@ static uint64_t page_up(uint64_t n, uint64_t page)
     return n > UINT64_MAX - page ? UINT64_MAX & ~(page - 1) : (n + page - 1) & ~(page - 1);
 }
 
-uint64_t an_weight(uint64_t t, uint64_t size)
+static __attribute__((noinline)) uint64_t sampled_weight(uint64_t t, uint64_t size)
 {
-    if (!t || size >= t)
-        return size;
     double w = (double)size / -expm1(-(double)size / (double)t);
     return (uint64_t)(w + 0.5);
 }
 
+/* What a block of size bytes stands for, sampled at one in t bytes (t = 0: not). */
+static inline uint64_t weight(uint64_t t, uint64_t size)
+{
+    return !t || size >= t ? size : sampled_weight(t, size);
+}
+
+uint64_t an_weight(uint64_t t, uint64_t size) { return weight(t, size); }
+
 /* The variance share of a block of size bytes that stands for w. */
 static uint64_t var_of(uint64_t w, uint64_t size) { return w > size ? w * (w - size) : 0; }
 
-uint64_t an_weight_var(uint64_t t, uint64_t size) { return var_of(an_weight(t, size), size); }
+uint64_t an_weight_var(uint64_t t, uint64_t size) { return var_of(weight(t, size), size); }
 
 /* A live block of size bytes leaves the count (its free, or its address taken again). */
-static void block_gone(an_replay *rp, uint64_t size)
+static inline void block_gone(an_replay *rp, uint64_t size)
 {
-    uint64_t w = an_weight(rp->sample, size);
+    uint64_t w = weight(rp->sample, size);
     rp->cur -= w;
     rp->var -= var_of(w, size);
 }
@@ -89,11 +95,11 @@ static inline int snap_block(an_replay *rp, uint32_t stack, uint32_t thread, uin
     if (snap_room(sn, s))
         return -1;
     an_snap_stack *st = &sn->stack[s];
-    uint64_t w = an_weight(rp->sample, size);
+    uint64_t w = weight(rp->sample, size);
     st->bytes += sign > 0 ? w : -w;
     st->blocks += sign > 0 ? 1 : (uint64_t)-1;
     if (rp->sample)
-        st->var += sign * (double)an_weight_var(rp->sample, size);
+        st->var += sign * (double)var_of(w, size);
     if (!st->changed) {
         st->changed = 1;
         sn->changed[sn->nchanged++] = s;
@@ -262,7 +268,7 @@ static inline __attribute__((always_inline)) int apply_heap(an_replay *rp, const
         return 0;
     }
     an_block b = {rec->addr, rec->size, rec->stack, rec->thread};
-    uint64_t w = an_weight(rp->sample, rec->size); /* itself, unless sampled */
+    uint64_t w = weight(rp->sample, rec->size); /* itself, unless sampled */
     rp->total_bytes += w;
     int k = an_live_put(&rp->live, &b, &old);
     if (k < 0 || (rp->temp_threshold && temp_alloc(rp, rec)) ||

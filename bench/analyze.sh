@@ -18,7 +18,7 @@ size=$(stat -c %s "$tmp/t.bin")
 row() { # name passes command...  (passes 2: the whole trace, then up to the peak)
     local name=$1 passes=$2; shift 2
     local best=999 rss=0
-    for _ in 1 2 3; do
+    for _ in 1 2 3 4 5; do
         /usr/bin/time -f "%e %M" -o "$tmp/time" "$@" >/dev/null 2>&1
         read -r t m < "$tmp/time"
         best=$(python3 -c "print(min($best, $t))"); rss=$m
@@ -33,7 +33,7 @@ echo "## Analyzer speed"
 echo
 echo "$(date -u +%Y-%m-%d), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), commit $(git rev-parse --short HEAD 2>/dev/null)."
 echo "Trace: \`bench/churn $PAIRS\` recorded by filrec: $(python3 -c "print(f'{$events:,}')") events, $(python3 -c "print(f'{$size/1e6:.0f}')") MB ($(python3 -c "print(f'{$size/$events:.2f}')") bytes/event)."
-echo "Best of 3 wall times. Events/s counts the events each verb replays: summary and"
+echo "Best of 5 wall times (this host varies by 10-30% from minute to minute). Events/s counts the events each verb replays: summary and"
 echo "flamegraph read the trace once, keeping what was live at the peak (event $(python3 -c "print(f'{$peak_event:,}')"))"
 echo "as they go; with FILREC_TWO_PASS=1 they read it to find the peak, then again up to it, as before."
 echo "Command: \`bench/analyze.sh\`."
