@@ -126,6 +126,7 @@ struct rec_tls {
                             * above every frame that can change (rec_native.c) */
     int64_t sample_left;   /* --sample: bytes to the next sample point (0: not drawn) */
     uint64_t sample_rng;   /* its random state (0: not seeded) */
+    int sample_probe;      /* 1: note (as 2) the next countdown's slow path instead */
     uint32_t lane;         /* its lane (rec_lane.c) + 1, for the life of the thread; 0: none */
     uint32_t lane_log;     /* the log in which it last looked for one */
 };

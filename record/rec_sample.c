@@ -48,6 +48,10 @@ static int64_t draw(void)
 
 int rec_sample_hit_slow(size_t size)
 {
+    if (rec_tl.sample_probe) { /* rec_stack.c, small_stays: a probe's countdown */
+        rec_tl.sample_probe = 2;
+        return 0;
+    }
     if (size >= rec_sample_bytes)
         return 1;
     if (!rec_tl.sample_left) /* not drawn yet */

@@ -168,6 +168,130 @@ static void wrap_free(void *ctx, void *p)
     rec_tl.busy--;
 }
 
+/* ---- sampling over pymalloc: the free is the interpreter's own ----
+ * pymalloc serves requests of up to SMALL bytes from its arenas and hands larger ones
+ * to PyMem_RawMalloc (malloc); its free and realloc hand a block it did not make to
+ * PyMem_RawFree and PyMem_RawRealloc. So with --sample, when the wrapped allocator is
+ * seen to have that shape (small_stays), a small allocation that the countdown picks
+ * is made with malloc instead: its free then reaches the free() hook, which matches
+ * it, and the domain's free needs no wrapper at all (the interpreter calls its own,
+ * inlined where it was built so). A larger one, and one not picked, is a tail call to
+ * pymalloc: the larger reach malloc, whose hook counts them down as any other; a realloc
+ * is counted here (s_realloc). Each byte passes one countdown. Cost: sys.getallocatedblocks() ends lower by one for each
+ * picked block freed (pymalloc counts down a raw block it did not count up). */
+#define SMALL 512
+
+/* Whether orig keeps requests of SMALL bytes and hands SMALL + 1 to malloc: a malloc
+ * hook's countdown in between takes its slow path, which notes the probe. */
+static int small_stays(const filrec_allocator *o)
+{
+    if (o->ctx || !rec_preloaded || !rec_want())
+        return 0; /* a context (not pymalloc's), or a free() this library may not see */
+    int64_t left = rec_tl.sample_left;
+    int ok = 1;
+    for (size_t n = SMALL; n <= SMALL + 1; n++) {
+        rec_tl.sample_probe = 1;
+        rec_tl.sample_left = 0;
+        void *p = o->malloc(o->ctx, n);
+        ok &= (rec_tl.sample_probe == 2) == (n > SMALL);
+        rec_tl.sample_probe = 0;
+        rec_tl.busy++;
+        o->free(o->ctx, p);
+        rec_tl.busy--;
+    }
+    rec_tl.sample_left = left;
+    return ok;
+}
+
+/* A picked small block, made by malloc (or calloc) and recorded; NULL if malloc fails. */
+static __attribute__((noinline)) void *picked(unsigned kind, size_t k, size_t n, int zero,
+                                              uintptr_t ra, uintptr_t cfa)
+{
+    rec_tl.busy++;
+    void *p = zero ? rec_real.calloc(k, n) : rec_real.malloc(n);
+    rec_tl.busy--;
+    if (!p || !rec_sample_keep((uintptr_t)p))
+        return p; /* out of memory for the set: a block not recorded, freed as any */
+    return rec_alloc_event(p, zero ? k * n : n, kind, ra, cfa);
+}
+
+static inline int small_picked(size_t n)
+{
+    return n <= SMALL && rec_want() && __builtin_expect(rec_sample_hit(n), 0);
+}
+
+/* Picked: made by malloc, or pymalloc's if malloc fails. */
+static __attribute__((noinline)) void *s_malloc_picked(const struct wrap *w, size_t k, size_t n,
+                                                       int zero, uintptr_t ra, uintptr_t cfa)
+{
+    void *p = picked(w->kind, k, n, zero, ra, cfa);
+    return p ? p : zero ? w->orig.calloc(NULL, k, n) : w->orig.malloc(NULL, n);
+}
+
+/* A realloc is counted down here, whatever the sizes: the block may be malloc's (picked,
+ * or once over SMALL bytes), which pymalloc reallocates with realloc(), whose hook is
+ * kept out. A picked block is reallocated in malloc's heap, where it lives; a new block
+ * that the countdown picks is moved there. */
+static __attribute__((noinline)) void *s_realloc(const struct wrap *w, void *old, size_t n,
+                                                 uintptr_t ra, uintptr_t cfa)
+{
+    if (old && rec_sample_maybe((uintptr_t)old) && rec_want() &&
+        rec_sample_forget((uintptr_t)old)) {
+        rec_free_event(old);
+        rec_tl.busy++;
+        void *p = rec_real.realloc(old, n);
+        rec_tl.busy--;
+        if (p && rec_sample_hit(n) && rec_sample_keep((uintptr_t)p))
+            rec_alloc_event(p, n, w->kind, ra, cfa);
+        return p;
+    }
+    rec_tl.busy++;
+    void *q = w->orig.realloc(NULL, old, n);
+    rec_tl.busy--;
+    if (!q || !rec_want() || __builtin_expect(!rec_sample_hit(n), 1))
+        return q;
+    void *p = picked(w->kind, 1, n, 0, ra, cfa);
+    if (!p)
+        return q;
+    memcpy(p, q, n);
+    rec_tl.busy++;
+    w->orig.free(NULL, q);
+    rec_tl.busy--;
+    return p;
+}
+
+/* One set per domain: the context is pymalloc's (NULL), for its free. An allocation is
+ * a tail call when nothing is picked (the caller's address is taken only when it is). */
+static inline int calloc_picked(size_t k, size_t n)
+{
+    size_t b;
+    return !__builtin_mul_overflow(k, n, &b) && small_picked(b);
+}
+
+#define S_DOMAIN(name, i)                                                                      \
+    static void *name##_malloc(void *c, size_t n)                                              \
+    {                                                                                          \
+        (void)c;                                                                               \
+        if (!small_picked(n))                                                                  \
+            return wraps[i].orig.malloc(NULL, n);                                              \
+        return s_malloc_picked(&wraps[i], 1, n, 0, REC_CALLER);                                \
+    }                                                                                          \
+    static void *name##_calloc(void *c, size_t k, size_t n)                                    \
+    {                                                                                          \
+        (void)c;                                                                               \
+        if (!calloc_picked(k, n))                                                              \
+            return wraps[i].orig.calloc(NULL, k, n);                                           \
+        return s_malloc_picked(&wraps[i], k, n, 1, REC_CALLER);                                \
+    }                                                                                          \
+    static void *name##_realloc(void *c, void *old, size_t n)                                  \
+    {                                                                                          \
+        (void)c;                                                                               \
+        return s_realloc(&wraps[i], old, n, REC_CALLER);                                       \
+    }
+S_DOMAIN(s_pymem, 0)
+S_DOMAIN(s_pyobject, 1)
+_Static_assert(WRAPS == 2, "a sampling set per domain");
+
 REC_EXPORT int filrec_wrap_allocator(const filrec_allocator *orig, unsigned kind,
                                      filrec_allocator *out)
 {
@@ -176,7 +300,12 @@ REC_EXPORT int filrec_wrap_allocator(const filrec_allocator *orig, unsigned kind
         return 0;
     struct wrap *w = &wraps[kind - FT_A_PYMEM];
     *w = (struct wrap){*orig, kind};
-    *out = (filrec_allocator){w, wrap_malloc, wrap_calloc, wrap_realloc, wrap_free};
+    if (rec_sample_bytes && small_stays(orig))
+        *out = kind == FT_A_PYMEM
+                   ? (filrec_allocator){NULL, s_pymem_malloc, s_pymem_calloc, s_pymem_realloc, orig->free}
+                   : (filrec_allocator){NULL, s_pyobject_malloc, s_pyobject_calloc, s_pyobject_realloc, orig->free};
+    else
+        *out = (filrec_allocator){w, wrap_malloc, wrap_calloc, wrap_realloc, wrap_free};
     return 1;
 }
 
