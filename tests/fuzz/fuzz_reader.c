@@ -34,6 +34,16 @@ static uint64_t heap_sum(uint64_t h, unsigned kind, uint32_t thread, uint64_t ad
     return h;
 }
 
+/* The digest after a record from ft_reader_next (unchanged unless ALLOC or FREE). */
+static uint64_t record_sum(uint64_t h, const ft_record *r)
+{
+    if (r->kind != FT_ALLOC && r->kind != FT_FREE)
+        return h;
+    int a = r->kind == FT_ALLOC;
+    return heap_sum(h, r->kind, r->thread, r->addr, a ? r->size : 0, a ? r->stack : 0,
+                    a ? r->allocator : 0);
+}
+
 /* One frame from [na][ns][nr][planes][ops]; bytes beyond what the streams hold are
  * dropped. */
 static void write_frame(const uint8_t *p, size_t n)
@@ -101,11 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int k;
         while ((k = ft_reader_next(r, &rec)) == 1) {
             n++;
-            if (rec.kind == FT_ALLOC || rec.kind == FT_FREE)
-                sum = heap_sum(sum, rec.kind, rec.thread, rec.addr,
-                               rec.kind == FT_ALLOC ? rec.size : 0,
-                               rec.kind == FT_ALLOC ? rec.stack : 0,
-                               rec.kind == FT_ALLOC ? rec.allocator : 0);
+            sum = record_sum(sum, &rec);
             int str = rec.kind == FT_STRING || rec.kind == FT_THREAD_NAME || rec.kind == FT_MARKER;
             if (str && rec.len) /* strings must be readable to their end */
                 sink += (uint8_t)rec.str[0] + (uint8_t)rec.str[rec.len - 1];
@@ -136,11 +142,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (ft_reader_next(r2, &rec) != 1)
                 break;
             n2++;
-            if (rec.kind == FT_ALLOC || rec.kind == FT_FREE)
-                sum2 = heap_sum(sum2, rec.kind, rec.thread, rec.addr,
-                                rec.kind == FT_ALLOC ? rec.size : 0,
-                                rec.kind == FT_ALLOC ? rec.stack : 0,
-                                rec.kind == FT_ALLOC ? rec.allocator : 0);
+            sum2 = record_sum(sum2, &rec);
         }
     }
     if (sum != sum2 || n != n2 || strcmp(msg, ft_reader_message(r2))) {
