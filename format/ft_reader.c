@@ -399,12 +399,17 @@ static int next_frame(ft_reader *r)
     return split_frame(r, out.pos);
 }
 
-/* The next address delta from the planes: zigzag(delta / 16), 24 bits. */
-static inline uint64_t plane_addr(ft_reader *r)
+/* The address delta at index i of the address planes: zigzag(delta / 16), 24 bits. */
+static inline uint64_t plane_delta(const ft_reader *r, size_t i)
 {
-    size_t i = r->ai++;
     uint64_t z = r->a[0][i] | (uint64_t)r->a[1][i] << 8 | (uint64_t)r->a[2][i] << 16;
     return unzigzag(z) << 4;
+}
+
+/* The size at index i of the size planes, 16 bits. */
+static inline uint64_t plane_size(const ft_reader *r, size_t i)
+{
+    return r->s[0][i] | (uint64_t)r->s[1][i] << 8;
 }
 
 #define NEED(expr, what) do { if (expr) return bad(r, at, what); } while (0)
@@ -569,8 +574,7 @@ int ft_reader_next(ft_reader *r, ft_record *rec)
         NEED(r->ri >= r->nr || r->si >= r->ns, "recycled alloc: planes run out");
         NEED(!g->freed[r->rs[r->ri]], "recycled alloc: slot holds no freed address");
         d = g->freed[r->rs[r->ri++]] - g->addr;
-        rec->size = r->s[0][r->si] | (uint64_t)r->s[1][r->si] << 8;
-        r->si++;
+        rec->size = plane_size(r, r->si++);
         rec->kind = FT_ALLOC;
         goto alloc_tail;
     case FT_ALLOC:
@@ -578,9 +582,8 @@ int ft_reader_next(ft_reader *r, ft_record *rec)
             NEED(get_svarint(&p, e, &d) || get_varint(&p, e, &rec->size), "alloc cut short");
         } else {
             NEED(r->ai >= r->na || r->si >= r->ns, "alloc: planes run out");
-            d = plane_addr(r);
-            rec->size = r->s[0][r->si] | (uint64_t)r->s[1][r->si] << 8;
-            r->si++;
+            d = plane_delta(r, r->ai++);
+            rec->size = plane_size(r, r->si++);
         }
     alloc_tail:
         g->addr += d;
@@ -602,7 +605,7 @@ int ft_reader_next(ft_reader *r, ft_record *rec)
             NEED(get_svarint(&p, e, &d), "free cut short");
         } else {
             NEED(r->ai >= r->na, "free: planes run out");
-            d = plane_addr(r);
+            d = plane_delta(r, r->ai++);
         }
         rec->addr = g->addr += d;
         g->freed[ft_recycle_slot(rec->addr)] = rec->addr;
@@ -675,9 +678,7 @@ size_t ft_reader_heap(ft_reader *r, ft_heap *ev, size_t max)
         uint64_t z, size;
         if (kind == FT_FREE) {
             if (!flags && ai < na) {
-                z = r->a[0][ai] | (uint64_t)r->a[1][ai] << 8 | (uint64_t)r->a[2][ai] << 16;
-                ai++;
-                addr += unzigzag(z) << 4;
+                addr += plane_delta(r, ai++);
             } else if (flags == FT_F2 && (q = varint_at(q, e, &z))) {
                 addr += unzigzag(z);
             } else {
@@ -693,9 +694,7 @@ size_t ft_reader_heap(ft_reader *r, ft_heap *ev, size_t max)
         if (kind == FT_RALLOC && !(flags & FT_F2) && ri < nr && si < ns && freed[r->rs[ri]]) {
             at = freed[r->rs[ri++]];
         } else if (kind == FT_ALLOC && !(flags & FT_F2) && ai < na && si < ns) {
-            z = r->a[0][ai] | (uint64_t)r->a[1][ai] << 8 | (uint64_t)r->a[2][ai] << 16;
-            ai++;
-            at = addr + (unzigzag(z) << 4);
+            at = addr + plane_delta(r, ai++);
         } else if (kind == FT_ALLOC && (flags & FT_F2) && (q = varint_at(q, e, &z)) &&
                    (q = varint_at(q, e, &size))) {
             at = addr + unzigzag(z);
@@ -703,8 +702,7 @@ size_t ft_reader_heap(ft_reader *r, ft_heap *ev, size_t max)
         } else {
             break;
         }
-        size = r->s[0][si] | (uint64_t)r->s[1][si] << 8;
-        si++;
+        size = plane_size(r, si++);
     sized:;
         uint64_t v;
         uint32_t al = allocator, st = stack;
