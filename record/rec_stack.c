@@ -176,9 +176,10 @@ static void wrap_free(void *ctx, void *p)
  * is made with malloc instead: its free then reaches the free() hook, which matches
  * it, and the domain's free needs no wrapper at all (the interpreter calls its own,
  * inlined where it was built so). A larger one, and one not picked, is a tail call to
- * pymalloc: the larger reach malloc, whose hook counts them down as any other; a realloc
- * is counted here (s_realloc). Each byte passes one countdown. Cost: sys.getallocatedblocks() ends lower by one for each
- * picked block freed (pymalloc counts down a raw block it did not count up). */
+ * pymalloc: the larger reach malloc, whose hook counts them down as any other; a
+ * realloc is counted here (s_realloc). Each byte passes one countdown. Cost:
+ * sys.getallocatedblocks() ends lower by one for each picked block freed (pymalloc
+ * counts down a raw block it did not count up). */
 #define SMALL 512
 
 /* Whether orig keeps requests of SMALL bytes and hands SMALL + 1 to malloc: a malloc
@@ -239,7 +240,7 @@ static __attribute__((noinline)) void *s_realloc(const struct wrap *w, void *old
         rec_sample_forget((uintptr_t)old)) {
         rec_free_event(old);
         rec_tl.busy++;
-        void *p = rec_real.realloc(old, n);
+        void *p = rec_real.realloc(old, n ? n : 1); /* as PyMem_RawRealloc: never a free */
         rec_tl.busy--;
         if (p && rec_sample_hit(n) && rec_sample_keep((uintptr_t)p))
             rec_alloc_event(p, n, w->kind, ra, cfa);

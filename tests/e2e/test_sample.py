@@ -209,3 +209,17 @@ def test_sampled_small_objects_follow_exact(filrec, object_runs, mode):
         (got,) = [l for l in sm["locations"] if l["file"] == str(OBJS) and l["line"] == line]
         assert abs(got["bytes"] - want["bytes"]) <= 2 * got["bytes_error_95"], (tag, got, want)
         assert 0 < got["bytes_error_95"] < most * want["bytes"], (tag, got, want)
+
+
+def test_sampled_realloc_to_zero_keeps_a_block(filrec, tmp_path):
+    # At 1 KiB most of the 100-byte blocks are picked, and made by malloc; their
+    # realloc to 0 bytes must not become a free (glibc's realloc(p, 0) returns NULL).
+    t = tmp_path / "r0.bin"
+    p = subprocess.run([filrec, "run", "--no-report", "-o", str(t), "--sample", "1KiB",
+                        "--python-allocators", "--", VENV_PYTHON,
+                        str(PYPROGS / "realloc_zero.py")],
+                       capture_output=True, text=True, timeout=TIMEOUT)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "null reallocs: 0\n", p.stdout
+    s = stats(filrec, t)
+    assert s["unmatched_frees"] == 0 and s["counts"]["alloc"] > 1000, s["counts"]
