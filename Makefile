@@ -89,6 +89,8 @@ check-layering:
 
 # test_sample includes the recorder's sampled-block set itself.
 $(B)/unit/test_sample: record/rec_sample.c record/rec_internal.h
+# test_gate, the biased lock.
+$(B)/unit/test_gate: record/rec_gate.c record/rec_internal.h
 
 unit: $(UNIT)
 	@for t in $(UNIT); do $$t || exit 1; done

@@ -555,7 +555,6 @@ static void log_reset(void)
     rec.ctx = rec_ir_ctx(FT_A_MALLOC, 0); /* the trace's registers at a frame start */
     rec.thread = 0;
     atomic_store(&rec.gate, REC_GATE_NONE);
-    atomic_store(&rec.owner_busy, 0);
     atomic_store(&rec.f, 0);
     atomic_store(&rec.f_seq, 0);
     atomic_store(&rec.ready, 0);

@@ -5,6 +5,7 @@
  * revocation doubles the run of locked records needed to become the owner again, unless
  * the last one was long ago (threads that take turns slowly, as a GIL makes them, keep
  * the bias moving with them). */
+#include <errno.h>
 #include <linux/membarrier.h>
 #include <sched.h>
 #include <sys/syscall.h>
@@ -15,14 +16,43 @@
 #define BIAS_FIRST 256u
 #define BIAS_MAX (1u << 24)
 #define BIAS_CALM_NS 1000000ull /* a revocation this long after the last starts over */
+#define NCELLS 64                /* threads that can own the bias; more stay on the lock */
+
+/* The threads' flags, handed out under rec.lock and kept while their thread lives (a
+ * late announce may still touch one long after the bias moved on); owner is gate's. */
+static struct rec_cell cells[NCELLS], *owner;
+
+int rec_tid_gone(pid_t tid)
+{
+    int e = errno, gone = tid > 0 && syscall(SYS_tgkill, getpid(), tid, 0) < 0 && errno == ESRCH;
+    errno = e;
+    return gone;
+}
 
 int rec_gate_init(void)
 {
     rec.bias_after = BIAS_FIRST;
     rec.can_bias = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
-    if (rec.can_bias)
-        atomic_store(&rec.gate, (uint64_t)rec_tl.key);
     return rec.can_bias ? 0 : -1;
+}
+
+/* The calling thread's cell: the one it has, else a free one or a dead thread's (in a
+ * fork child, every other thread's is). NULL if all are taken. Lock held. */
+static struct rec_cell *take_cell(void)
+{
+    pid_t tid = (pid_t)syscall(SYS_gettid);
+    struct rec_cell *c = rec_tl.cell;
+    if (c && c->key == rec_tl.key && c->tid == tid)
+        return c;
+    for (int pass = 0; pass < 2; pass++)
+        for (c = cells; c < cells + NCELLS; c++)
+            if (!c->key || (pass && (c->tid == tid || rec_tid_gone(c->tid)))) {
+                atomic_store(&c->inside, 0); /* a dead owner's */
+                c->key = rec_tl.key;
+                c->tid = tid;
+                return rec_tl.cell = c;
+            }
+    return NULL;
 }
 
 void rec_gate_revoke(int contended)
@@ -32,7 +62,8 @@ void rec_gate_revoke(int contended)
     atomic_store(&rec.gate, REC_GATE_NONE);
     if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
         rec.can_bias = 0; /* cannot happen once registered; never bias again if it does */
-    while (atomic_load_explicit(&rec.owner_busy, memory_order_acquire))
+    while (owner && atomic_load_explicit(&owner->inside, memory_order_acquire) &&
+           !rec_tid_gone(owner->tid))
         sched_yield(); /* the owner is inside one record: a few instructions */
     rec.streak = 0;
     if (contended) {
@@ -64,6 +95,10 @@ void rec_gate_streak(void)
     }
     if (++rec.streak >= rec.bias_after) {
         rec.streak = 0;
-        atomic_store(&rec.gate, (uint64_t)me);
+        struct rec_cell *c = take_cell();
+        if (c) {
+            owner = c;
+            atomic_store(&rec.gate, (uint64_t)me);
+        }
     }
 }

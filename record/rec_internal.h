@@ -115,6 +115,13 @@ int rec_start(const struct rec_params *p);
  * key names the thread to the gate: 0 until the thread first records, then unique in
  * the process for good, so a thread that last wrote to an earlier log can never pass
  * for the owner of this one. idx is its index in log number log (rec_logno). */
+/* A thread's own flag for the bias (rec_gate.c): inside, while it writes as the owner. */
+struct rec_cell {
+    _Alignas(64) atomic_int inside;
+    uint32_t key; /* the thread it belongs to (rec_tls key; 0: free) */
+    pid_t tid;    /* its kernel id, to see it gone */
+};
+
 struct rec_tls {
     uint32_t key;          /* first, then busy: rec_tl_word() reads both at once */
     int busy;
@@ -129,6 +136,7 @@ struct rec_tls {
     int sample_probe;      /* 1: note (as 2) the next countdown's slow path instead */
     uint32_t lane;         /* its lane (rec_lane.c) + 1, for the life of the thread; 0: none */
     uint32_t lane_log;     /* the log in which it last looked for one */
+    struct rec_cell *cell; /* its flag for the bias (rec_gate.c); NULL until it owns it */
 };
 extern __thread struct rec_tls rec_tl __attribute__((tls_model("initial-exec")));
 /* The number of the current log, bumped by every start (a fork child's too). Read and
@@ -162,10 +170,8 @@ struct rec_log {
      * this log from (multi_f, multi_off) on follows a TIME word; lanes_open, that the
      * lanes may be written. Both read without the lock. */
     _Atomic uint32_t multi, lanes_open;
-    /* The gate (rec_gate.c): see there. gate and owner_busy are read without the lock;
-     * gate is written under it, owner_busy only by the owner thread. */
+    /* The gate (rec_gate.c): see there. Read without the lock, written under it. */
     _Atomic uint64_t gate;
-    atomic_int owner_busy;
 
     _Alignas(64) pthread_mutex_t lock;
     uint64_t *buf[REC_NBUF];
@@ -393,11 +399,15 @@ static inline uint64_t rec_ts(int tsc)
 }
 
 /* ---- rec_gate.c: a biased lock in front of rec.lock ----
- * One thread, the owner, may write to the log without taking rec.lock: it announces
- * itself in owner_busy and re-reads gate. Anyone else takes rec.lock and revokes the
- * bias: gate = 0, then membarrier() (a full fence on every thread of the process),
- * then waits for owner_busy to clear. Either the owner sees the gate closed or the
- * revoker sees owner_busy == 1: the owner never needs an atomic read-modify-write. A
+ * One thread, the owner, may write to the log without taking rec.lock: it raises the
+ * inside flag of its own cell and re-reads gate. Anyone else takes rec.lock and revokes
+ * the bias: gate = 0, then membarrier() (a full fence on every thread of the process),
+ * then waits for the owner's flag to fall. Either the owner sees the gate closed or the
+ * revoker sees its flag up: the owner never needs an atomic read-modify-write. The flag
+ * is the thread's own, not the log's: a thread that lost the bias between its first
+ * look at gate and its announce raises and lowers only its own, never the next
+ * owner's (one flag for all let such a late thread clear the owner's mid-record, and a
+ * revoker then wrote beside it: a torn log). A
  * thread that makes many records in a row under the lock becomes the owner; the log's
  * thread is the owner's for as long as the bias lasts.
  * gate holds the owner's key, or REC_GATE_NONE. No key (busy in the high half:
@@ -416,11 +426,12 @@ static inline uint64_t rec_tl_word(void)
 /* Announce the owner at work and check the gate is still ours: 1, or 0 (not inside). */
 static inline int rec_fast_announce(uint64_t key)
 {
-    atomic_store_explicit(&rec.owner_busy, 1, memory_order_relaxed);
+    struct rec_cell *c = rec_tl.cell; /* set: gate held this key once */
+    atomic_store_explicit(&c->inside, 1, memory_order_relaxed);
     atomic_signal_fence(memory_order_seq_cst); /* membarrier() supplies the CPU fence */
     if (atomic_load_explicit(&rec.gate, memory_order_relaxed) == key)
         return 1;
-    atomic_store_explicit(&rec.owner_busy, 0, memory_order_release);
+    atomic_store_explicit(&c->inside, 0, memory_order_release);
     return 0;
 }
 
@@ -433,11 +444,13 @@ static inline int rec_fast_enter(void)
 
 static inline void rec_fast_leave(void)
 {
-    atomic_store_explicit(&rec.owner_busy, 0, memory_order_release);
+    atomic_store_explicit(&rec_tl.cell->inside, 0, memory_order_release);
 }
 
 /* Register with membarrier; 0 if biasing is possible. */
 int rec_gate_init(void);
+/* Whether thread tid of this process is gone. */
+int rec_tid_gone(pid_t tid);
 /* Slow path: take rec.lock and revoke another thread's bias. */
 void rec_gate_lock(void);
 /* Revoke any bias (rec.lock held). contended: by a program thread wanting the log. */

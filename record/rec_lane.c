@@ -20,19 +20,13 @@
 struct rec_lanes *rec_lanes;
 int rec_lanes_fd = -1;
 
-/* Whether thread tid of this process is gone. */
-static int gone(pid_t tid)
-{
-    return tid > 0 && syscall(SYS_tgkill, getpid(), tid, 0) < 0 && errno == ESRCH;
-}
-
 /* Wait until no owner is inside its lane (one that died inside never leaves). */
 static void wait_outside(void)
 {
     uint32_t n = atomic_load(&rec_lanes->n);
     for (uint32_t i = 0; i < n; i++)
         while (atomic_load_explicit(&rec_lanes->lane[i].inside, memory_order_acquire) &&
-               !gone(rec_lanes->lane[i].tid))
+               !rec_tid_gone(rec_lanes->lane[i].tid))
             sched_yield(); /* its owner is between two instructions of one item */
 }
 
@@ -115,7 +109,7 @@ void rec_lanes_drained(void)
 static void take_lane(void)
 {
     uint32_t n = atomic_load(&rec_lanes->n), i = 0;
-    while (i < n && rec_lanes->lane[i].key && !gone(rec_lanes->lane[i].tid))
+    while (i < n && rec_lanes->lane[i].key && !rec_tid_gone(rec_lanes->lane[i].tid))
         i++;
     if (i == REC_NLANES)
         return;
