@@ -26,6 +26,22 @@ def modes(t):
     return out
 
 
+def check_trace(t):
+    """A timed run counts only if its trace holds every event: it reads whole, ended
+    cleanly, and has each thread's pairs (plus one DTV per thread and stdout's buffer)
+    with no free unmatched. Returns its stats."""
+    p = subprocess.run([FILREC, "stats", "--json", trace], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        sys.exit(f"bench: {t} threads: the trace does not read: {p.stderr.strip()}")
+    s = json.loads(p.stdout)
+    c = s["counts"]
+    if not (s["ended_cleanly"] and s["unmatched_frees"] == 0 and
+            c["alloc"] == t * PAIRS + t + 1 and c["free"] >= t * PAIRS):
+        sys.exit(f"bench: {t} threads: the trace is not the program's: {c}")
+    return s
+
+
 def run(argv, lanes):
     for f in os.listdir(tmp):
         if f.startswith(("t.bin", "h.")):
@@ -41,6 +57,8 @@ def run(argv, lanes):
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if p.returncode != 0:
         sys.exit(f"bench: {argv} failed (exit {p.returncode}):\n{p.stderr}")
+    if argv[0] == FILREC:
+        check_trace(int(argv[-2]))
     ours = [l for l in p.stdout.splitlines() if l.startswith("threads:")]
     return wall, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime), \
         ours[-1] if ours else ""
@@ -65,9 +83,7 @@ def batch(t):
     for m, argv, lanes in ms:
         if m.startswith("filrec"):
             run(argv, lanes)
-            s = json.loads(subprocess.run([FILREC, "stats", "--json", trace],
-                                          stdout=subprocess.PIPE, text=True).stdout)
-            bpe[m] = s["bytes_per_event"]
+            bpe[m] = check_trace(t)["bytes_per_event"]
     return ms, walls, cpus, ratio, bpe, outputs.pop()
 
 

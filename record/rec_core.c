@@ -131,11 +131,14 @@ static void give_key(void)
 
 void rec_thread_assign(uint32_t parent, uint32_t stack)
 {
-    uint32_t tid = rec.nthreads;
     give_key();
+    /* The index only after room: waiting there for the sink drops the lock, and a
+     * thread let in meanwhile takes the next index itself. */
+    int ok = room(rec_ir_words(4, 0));
+    uint32_t tid = rec.nthreads;
     rec_tl.idx = tid;
     rec_tl.log = rec_logno;
-    if (!room(rec_ir_words(4, 0)))
+    if (!ok)
         return;
     rec.nthreads++;
     uint64_t v[4] = {tid, parent, (uint64_t)gettid(), stack};

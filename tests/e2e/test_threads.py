@@ -69,26 +69,61 @@ def copy_with_stalls(src, dst, every=4 << 20, stall_s=0.2):
             since += len(b)
 
 
-def test_stats_threads_slow_trace_sink(filrec, prog, stats, tmp_path):
-    """The same program while the trace's reader keeps stalling, so every record buffer
-    fills and the threads wait for the writer (backpressure): nothing may be lost,
-    doubled or corrupted while they wait."""
-    fifo, trace = tmp_path / "fifo", tmp_path / "threads.bin"
+def run_behind_a_slow_sink(filrec, argv, tmp_path, name):
+    """`filrec run -o FIFO -- argv` while the FIFO's reader stalls; returns the run and
+    the trace copied out of it."""
+    fifo, trace = tmp_path / f"{name}.fifo", tmp_path / f"{name}.bin"
     os.mkfifo(fifo)
     copier = threading.Thread(target=copy_with_stalls, args=(fifo, trace))
     copier.start()
     try:
-        r = subprocess.run([filrec, "run", "-o", str(fifo), "--", prog("threads")],
+        r = subprocess.run([filrec, "run", "-o", str(fifo), "--", *argv],
                            capture_output=True, text=True, timeout=TIMEOUT)
     finally:
         if copier.is_alive() and not trace.exists():
             open(fifo, "wb").close()            # filrec never opened it: unblock
         copier.join()
+    return r, trace
+
+
+def test_stats_threads_slow_trace_sink(filrec, prog, stats, tmp_path):
+    """The same program while the trace's reader keeps stalling, so every record buffer
+    fills and the threads wait for the writer (backpressure): nothing may be lost,
+    doubled or corrupted while they wait."""
+    r, trace = run_behind_a_slow_sink(filrec, [prog("threads")], tmp_path, "threads")
     assert r.returncode == 0, r.stderr
     assert "recording stopped" not in r.stderr, r.stderr
     p, s = stats(trace, asan=False)
     assert p.returncode == 0, p.stderr
     check_threads(program_answer(r.stdout), s)
+
+
+@pytest.mark.parametrize("lanes", ["never", "auto"])
+def test_stats_threads_start_while_the_log_is_full(filrec, prog, stats, tmp_path,
+                                                   monkeypatch, lanes):
+    """Threads that make their first record while the others keep the log full behind
+    a stalling trace reader: a writer waiting for room drops the lock, and a thread let
+    in meanwhile took the same thread index (the trace then read "thread start out of
+    order", or two threads' events as one's). Each thread gets its own, in order, and
+    every event is there."""
+    monkeypatch.setenv("FILREC_LANES", lanes)
+    for attempt in range(5):
+        r, trace = run_behind_a_slow_sink(filrec, [prog("staggered")], tmp_path, f"s{attempt}")
+        assert r.returncode == 0, r.stderr
+        assert "recording stopped" not in r.stderr, r.stderr
+        p, s = stats(trace, asan=attempt == 0)
+        assert p.returncode == 0, p.stderr
+        a = program_answer(r.stdout)
+        assert s["ended_cleanly"] is True
+        assert s["threads"] == a["threads"] + 1
+        assert s["counts"]["thread_start"] == a["threads"]
+        # Each pthread_create also makes one DTV (see check_threads), live to the end.
+        assert s["counts"]["alloc"] == a["allocs"] + a["threads"]
+        assert s["counts"]["free"] == a["frees"]
+        assert s["unmatched_frees"] == 0
+        dtvs = s["total_allocated_bytes"] - a["bytes"]
+        assert 0 < dtvs <= 4096 * a["threads"]
+        assert s["live_at_exit_bytes"] == dtvs
 
 
 @pytest.mark.parametrize("lanes", ["never", "always", "auto"])
