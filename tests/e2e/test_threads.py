@@ -172,3 +172,22 @@ def test_one_pass_reports_equal_the_replay_to_the_peak(record, filrec, tmp_path,
                     g.unlink() if g.is_file() else None
             got.append(data)
         assert got[0] == got[1], argv
+
+
+def test_stats_threads_more_owners_than_flags(record):
+    """160 threads, 80 at a time, each taking the log's bias in turn (slow turns): the
+    first 64 get a flag of their own, the rest stay on the lock until a dead thread's
+    flag is taken over. Every event is there, once."""
+    r = record("turns")
+    a, s = r.answer, r.stats
+    assert s["ended_cleanly"] is True
+    assert s["threads"] == a["threads"] + 1
+    assert s["counts"]["thread_start"] == a["threads"]
+    assert s["unmatched_frees"] == 0
+    assert s["counts"]["free"] == a["frees"]
+    # One DTV per pthread_create that did not get a cached stack's back: at most one per
+    # thread, all live at the end (check_threads).
+    dtvs = s["counts"]["alloc"] - a["allocs"]
+    assert 0 < dtvs <= a["threads"]
+    assert s["live_at_exit_bytes"] == s["total_allocated_bytes"] - a["bytes"]
+    assert 0 < s["live_at_exit_bytes"] <= 4096 * dtvs
