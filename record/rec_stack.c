@@ -179,7 +179,8 @@ static void wrap_free(void *ctx, void *p)
  * pymalloc: the larger reach malloc, whose hook counts them down as any other; a
  * realloc is counted here (s_realloc). Each byte passes one countdown. Cost:
  * sys.getallocatedblocks() ends lower by one for each picked block freed (pymalloc
- * counts down a raw block it did not count up). */
+ * counts down a raw block it did not count up). An interval of SMALL bytes or less
+ * (where every small allocation may have to be recorded) keeps the whole wrapper. */
 #define SMALL 512
 
 /* Whether orig keeps requests of SMALL bytes and hands SMALL + 1 to malloc: a malloc
@@ -216,9 +217,18 @@ static __attribute__((noinline)) void *picked(unsigned kind, size_t k, size_t n,
     return rec_alloc_event(p, zero ? k * n : n, kind, ra, cfa);
 }
 
+/* The countdown first: an allocation it does not reach needs nothing else (the
+ * interval is over SMALL, so none of these is always recorded). */
 static inline int small_picked(size_t n)
 {
-    return n <= SMALL && rec_want() && __builtin_expect(rec_sample_hit(n), 0);
+    if (n > SMALL)
+        return 0;
+    int64_t left = rec_tl.sample_left - (int64_t)n; /* 0: not drawn yet, so slow */
+    if (__builtin_expect(left > 0, 1)) {
+        rec_tl.sample_left = left;
+        return 0;
+    }
+    return rec_want() && rec_sample_hit_slow(n);
 }
 
 /* Picked: made by malloc, or pymalloc's if malloc fails. */
@@ -301,7 +311,7 @@ REC_EXPORT int filrec_wrap_allocator(const filrec_allocator *orig, unsigned kind
         return 0;
     struct wrap *w = &wraps[kind - FT_A_PYMEM];
     *w = (struct wrap){*orig, kind};
-    if (rec_sample_bytes && small_stays(orig))
+    if (rec_sample_bytes > SMALL && small_stays(orig))
         *out = kind == FT_A_PYMEM
                    ? (filrec_allocator){NULL, s_pymem_malloc, s_pymem_calloc, s_pymem_realloc, orig->free}
                    : (filrec_allocator){NULL, s_pyobject_malloc, s_pyobject_calloc, s_pyobject_realloc, orig->free};
