@@ -66,22 +66,7 @@ static void *worker_main(void *arg)
     }
 }
 
-/* Give w step s; wait up to ms for it to finish: 1 with its result in *r, else 0. */
-static int step(struct worker *w, int s, int ms, int *r)
-{
-    atomic_store(&w->done, 0);
-    atomic_store(&w->step, s);
-    struct timespec t = {0, 1000000};
-    for (int i = 0; i < ms; i++) {
-        if (atomic_load(&w->done)) {
-            *r = atomic_load(&w->result);
-            return 1;
-        }
-        nanosleep(&t, NULL);
-    }
-    return 0;
-}
-
+/* Wait up to ms for w's step to finish: 1 with its result in *r, else 0. */
 static int wait_done(struct worker *w, int ms, int *r)
 {
     struct timespec t = {0, 1000000};
@@ -93,6 +78,14 @@ static int wait_done(struct worker *w, int ms, int *r)
         nanosleep(&t, NULL);
     }
     return 0;
+}
+
+/* Give w step s and wait for it as wait_done does. */
+static int step(struct worker *w, int s, int ms, int *r)
+{
+    atomic_store(&w->done, 0);
+    atomic_store(&w->step, s);
+    return wait_done(w, ms, r);
 }
 
 static void late_announce_keeps_the_owner_inside(void)
