@@ -161,6 +161,10 @@ uint32_t rec_tid(void)
     return idx;
 }
 
+/* 1 from rec_finish's first look until the next start: one trailer, lanes stay shut.
+ * Under rec.lock. */
+static int finishing;
+
 /* REC_MULTI_AFTER thread switches: over to lanes if they came fast, else count again. */
 static void go_multi(void)
 {
@@ -176,13 +180,16 @@ static void go_multi(void)
 
 int rec_reserve(size_t words)
 {
-    if (!rec_tl_in_log())
-        rec_thread_assign(0, 0);
-    if (rec.thread != rec_tl.idx && !rec.multi && rec_lanes_fd >= 0 && rec.can_bias &&
-        params.lanes >= 0 && (++rec.switches >= REC_MULTI_AFTER || params.lanes > 0))
-        go_multi();
-    if (!room(words))
-        return 0;
+    do { /* a wait in room() may outlast a stop and a start: then again, in the new log */
+        if (!rec_tl_in_log())
+            rec_thread_assign(0, 0);
+        if (rec.thread != rec_tl.idx && !rec.multi && rec_lanes_fd >= 0 && rec.can_bias &&
+            params.lanes >= 0 && !finishing &&
+            (++rec.switches >= REC_MULTI_AFTER || params.lanes > 0))
+            go_multi();
+        if (!room(words))
+            return 0;
+    } while (!rec_tl_in_log());
     if (rec.thread != rec_tl.idx) {
         rec.thread = rec_tl.idx;
         rec_put_word(rec_ir_thread(rec.thread));
@@ -554,6 +561,7 @@ static size_t ring_bytes(void) { return (size_t)REC_NBUF * REC_BUF_WORDS * sizeo
  * becomes the new log's thread 0. */
 static void log_reset(void)
 {
+    finishing = 0;
     rec.at = rec.end = NULL;
     rec.ctx = rec_ir_ctx(FT_A_MALLOC, 0); /* the trace's registers at a frame start */
     rec.thread = 0;
@@ -880,14 +888,19 @@ void rec_finish(unsigned flags, uint64_t end)
     rec_gate_revoke(0);
     /* Over already, or never begun. A log stopped by a failure is ended too, with no
      * trailer: the sink then ends the trace at once, not at the process's exit. */
-    if (rec.stopping || (!atomic_load(&rec_on) && !rec.failed)) {
+    if (rec.stopping || finishing || (!atomic_load(&rec_on) && !rec.failed)) {
         pthread_mutex_unlock(&rec.lock);
         return;
     }
+    /* room() and rec_seal() may wait for the sink with the lock dropped: meanwhile
+     * another finisher returns above, and threads still running may record before the
+     * trailer but not after it (rec_on falls with it), nor open the lanes again. */
+    finishing = 1;
     rec_lanes_close();
     if (!rec.failed && room(rec_ir_words(3, 0))) {
         uint64_t v[3] = {flags, (rec_now_ns() - rec.start_ns) / 1000, end};
         rec_publish(rec_ir_rec(rec.at, FT_TRAILER, 3, v, NULL, 0));
+        atomic_store(&rec_on, 0);
         rec_seal();
     }
     atomic_store(&rec_on, 0);

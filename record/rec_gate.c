@@ -43,6 +43,8 @@ int rec_gate_init(void)
 static struct rec_cell *take_cell(void)
 {
     static uint64_t looked_ns;
+    if (getpid() != rec.pid)
+        return NULL; /* a vfork child, on its parent thread's TLS */
     pid_t tid = (pid_t)syscall(SYS_gettid);
     struct rec_cell *c = rec_tl.cell;
     if (c && c->key == rec_tl.key && c->tid == tid)

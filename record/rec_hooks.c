@@ -432,6 +432,7 @@ struct thread_start {
     void *(*fn)(void *);
     void *arg;
     uint32_t parent, stack;
+    uint32_t log; /* the log they are of: a start since makes them meaningless */
 };
 
 static void *thread_main(void *v)
@@ -439,15 +440,17 @@ static void *thread_main(void *v)
     struct thread_start s = *(struct thread_start *)v;
     rec_tl.busy++;
     rec_real.free(v);
-    if (rec_native_on) { /* this frame stays while the thread runs: the bound is in it */
-        rec_tl.root = s.stack;
-        rec_native_thread_bounds((uintptr_t)&s);
-    }
     if (atomic_load(&rec_on)) {
         rec_gate_lock();
+        if (s.log != rec_logno)
+            s.parent = s.stack = 0; /* ids of an earlier log */
         if (!rec_tl_in_log())
             rec_thread_assign(s.parent, s.stack);
         pthread_mutex_unlock(&rec.lock);
+    }
+    if (rec_native_on) { /* this frame stays while the thread runs: the bound is in it */
+        rec_tl.root = s.stack;
+        rec_native_thread_bounds((uintptr_t)&s);
     }
     rec_tl.busy--;
     void *r = s.fn(s.arg);
@@ -466,7 +469,8 @@ REC_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*
     rec_tl.busy++;
     struct thread_start *s = rec_real.malloc(sizeof *s);
     if (s)
-        *s = (struct thread_start){fn, arg, parent, rec_stack_at(0, 0)};
+        *s = (struct thread_start){fn, arg, parent, rec_stack_at(0, 0),
+                                   __atomic_load_n(&rec_logno, __ATOMIC_RELAXED)};
     rec_tl.busy--;
     if (!s)
         return rec_real.pthread_create(t, attr, fn, arg);

@@ -131,7 +131,7 @@ static int join(void)
 {
     int ok;
     int e = errno;
-    pthread_mutex_lock(&rec.lock);
+    rec_gate_lock(); /* a start since this thread saw multi may have a bias owner */
     if (!rec_tl_in_log())
         rec_thread_assign(0, 0);
     if (!rec_tl.lane && rec_tl.lane_log != rec_logno && atomic_load(&rec.lanes_open))

@@ -191,3 +191,22 @@ def test_stats_threads_more_owners_than_flags(record):
     assert 0 < dtvs <= a["threads"]
     assert s["live_at_exit_bytes"] == s["total_allocated_bytes"] - a["bytes"]
     assert 0 < s["live_at_exit_bytes"] <= 4096 * dtvs
+
+
+@pytest.mark.parametrize("lanes", ["never", "auto"])
+def test_stats_threads_exit_while_others_allocate(filrec, prog, stats, tmp_path,
+                                                  monkeypatch, lanes):
+    """exit() while 4 threads allocate without pause, behind a stalling trace reader:
+    the trailer's wait for room drops the lock, and the others used to write after it
+    (the sink then said "its log is damaged" and the trace ended early, 5 runs of 5)."""
+    monkeypatch.setenv("FILREC_LANES", lanes)
+    for attempt in range(3):
+        r, trace = run_behind_a_slow_sink(filrec, [prog("exit_busy")], tmp_path, f"e{attempt}")
+        assert r.returncode == 0, r.stderr
+        assert "damaged" not in r.stderr and "recording stopped" not in r.stderr, r.stderr
+        p, s = stats(trace, asan=attempt == 0)
+        assert p.returncode == 0, p.stderr
+        assert s["ended_cleanly"] is True
+        assert s["threads"] == program_answer(r.stdout)["threads"] + 1
+        assert s["unmatched_frees"] == 0
+        assert s["counts"]["alloc"] > 10000       # they were recorded up to the end
