@@ -54,8 +54,10 @@ static void *map(size_t n)
     return p == MAP_FAILED ? NULL : p;
 }
 
-/* ---- Python nodes as the stack source defined them, by id (written under rec.lock;
- * read for ids the reader got from the source, so defined before) ---- */
+/* ---- Python nodes as the stack source defined them, by id (each written once, after
+ * rec_define gave the id; read for ids the reader got from the source, so defined
+ * before). A chunk is mapped by whoever needs it first: two threads defining nodes at
+ * once may both map one, and the loser unmaps its own. ---- */
 struct pynode {
     uint32_t parent, func, line; /* line with FILREC_NODE_ENTRY */
 };
@@ -63,15 +65,23 @@ static struct pynode *py_chunk[PY_CHUNKS];
 
 void rec_native_pynode(uint32_t id, uint32_t parent, uint32_t func, uint32_t line)
 {
-    struct pynode **c = &py_chunk[id >> PY_CHUNK_BITS];
-    if (!*c && !(*c = map(sizeof(struct pynode) << PY_CHUNK_BITS)))
-        return;
-    (*c)[id & ((1u << PY_CHUNK_BITS) - 1)] = (struct pynode){parent, func, line};
+    struct pynode **c = &py_chunk[id >> PY_CHUNK_BITS], *m = __atomic_load_n(c, __ATOMIC_ACQUIRE);
+    if (!m) {
+        size_t n = sizeof(struct pynode) << PY_CHUNK_BITS;
+        struct pynode *none = NULL;
+        if (!(m = map(n)))
+            return;
+        if (!__atomic_compare_exchange_n(c, &none, m, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+            rec_real.munmap(m, n);
+            m = none; /* the other's */
+        }
+    }
+    m[id & ((1u << PY_CHUNK_BITS) - 1)] = (struct pynode){parent, func, line};
 }
 
 static const struct pynode *pynode(uint32_t id)
 {
-    struct pynode *c = py_chunk[id >> PY_CHUNK_BITS];
+    struct pynode *c = __atomic_load_n(&py_chunk[id >> PY_CHUNK_BITS], __ATOMIC_ACQUIRE);
     return c && id ? &c[id & ((1u << PY_CHUNK_BITS) - 1)] : NULL;
 }
 
