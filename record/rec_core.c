@@ -771,7 +771,7 @@ int rec_start(const struct rec_params *p)
     params = *p;
     strcpy(params_sock, p->sock);
     params.sock = params_sock;
-    log_reset(); /* the starting thread is thread 0, and the first owner */
+    log_reset(); /* the starting thread is thread 0 (owner once a run of records earns it) */
     rec.nstrings = rec.nfuncs = rec.nnodes = rec.nmodules = 0;
     rec_native_on = p->native && !rec_native_start();
     if (rec_native_on && !atomic_load(&rec_stack_source))
