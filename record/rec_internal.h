@@ -510,13 +510,21 @@ static inline uint32_t rec_stack_now(void)
 extern uint64_t rec_sample_bytes;
 /* Whether an allocation of size bytes is sampled (advances the thread's countdown). */
 int rec_sample_hit_slow(size_t size);
-static inline int rec_sample_hit(size_t size)
+/* The countdown's fast path: 1 if size bytes leave it above 0 (then they are counted
+ * down), else 0 and nothing changed, for rec_sample_hit_slow. */
+static inline int rec_sample_passes(size_t size)
 {
     int64_t left = rec_tl.sample_left - (int64_t)size; /* 0: not drawn yet, so slow */
-    if (__builtin_expect(left > 0 && size < rec_sample_bytes, 1)) {
+    if (__builtin_expect(left > 0, 1)) {
         rec_tl.sample_left = left;
-        return 0;
+        return 1;
     }
+    return 0;
+}
+static inline int rec_sample_hit(size_t size)
+{
+    if (__builtin_expect(size < rec_sample_bytes && rec_sample_passes(size), 1))
+        return 0;
     return rec_sample_hit_slow(size);
 }
 /* A filter of the sampled blocks' addresses, for every free to ask without a lock: bit

@@ -221,14 +221,7 @@ static __attribute__((noinline)) void *picked(unsigned kind, size_t k, size_t n,
  * interval is over SMALL, so none of these is always recorded). */
 static inline int small_picked(size_t n)
 {
-    if (n > SMALL)
-        return 0;
-    int64_t left = rec_tl.sample_left - (int64_t)n; /* 0: not drawn yet, so slow */
-    if (__builtin_expect(left > 0, 1)) {
-        rec_tl.sample_left = left;
-        return 0;
-    }
-    return rec_want() && rec_sample_hit_slow(n);
+    return n <= SMALL && !rec_sample_passes(n) && rec_want() && rec_sample_hit_slow(n);
 }
 
 /* Picked: made by malloc, or pymalloc's if malloc fails. */
