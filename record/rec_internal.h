@@ -131,8 +131,8 @@ struct rec_tls {
     void *native;          /* --native: the thread's last capture (rec_native.c) */
     uintptr_t stack_lo, stack_hi, stack_bound; /* its stack; bound: 0 unknown, else
                             * above every frame that can change (rec_native.c) */
-    int64_t sample_left;   /* --sample: bytes to the next sample point (0: not drawn) */
-    uint64_t sample_rng;   /* its random state (0: not seeded) */
+    int64_t sample_left;   /* --sample: bytes to the next sample point */
+    uint64_t sample_rng;   /* its random state (0: not seeded, no point drawn yet) */
     int sample_probe;      /* 1: note (as 2) the next countdown's slow path instead */
     uint32_t lane;         /* its lane (rec_lane.c) + 1, for the life of the thread; 0: none */
     uint32_t lane_log;     /* the log in which it last looked for one */
@@ -508,19 +508,21 @@ static inline uint32_t rec_stack_now(void)
 /* The mean sampling interval in bytes; 0: every allocation is recorded. Set before
  * recording starts, then read-only. */
 extern uint64_t rec_sample_bytes;
-/* Whether an allocation of size bytes is sampled (advances the thread's countdown). */
-int rec_sample_hit_slow(size_t size);
-/* The countdown's fast path: 1 if size bytes leave it above 0 (then they are counted
- * down), else 0 and nothing changed, for rec_sample_hit_slow. */
+/* The countdown's fast path: counts size bytes down, and 1 if that leaves it above 0 (not
+ * sampled). Otherwise 0, with the bytes counted down all the same: the caller goes on to
+ * rec_sample_hit_slow, or gives them back (rec_sample_unpass) if it will not record. */
 static inline int rec_sample_passes(size_t size)
 {
-    int64_t left = rec_tl.sample_left - (int64_t)size; /* 0: not drawn yet, so slow */
-    if (__builtin_expect(left > 0, 1)) {
-        rec_tl.sample_left = left;
-        return 1;
-    }
-    return 0;
+    return __builtin_expect((rec_tl.sample_left -= (int64_t)size) > 0, 1);
 }
+static inline void rec_sample_unpass(size_t size)
+{
+    rec_tl.sample_left += (int64_t)size;
+}
+/* Whether the allocation of size bytes that rec_sample_passes turned away, or one of at
+ * least the interval (not counted down), is sampled: draws the next point if it is. */
+int rec_sample_hit_slow(size_t size);
+/* Whether an allocation of size bytes is sampled (advances the thread's countdown). */
 static inline int rec_sample_hit(size_t size)
 {
     if (__builtin_expect(size < rec_sample_bytes && rec_sample_passes(size), 1))

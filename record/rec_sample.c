@@ -53,12 +53,12 @@ int rec_sample_hit_slow(size_t size)
         return 0;
     }
     if (size >= rec_sample_bytes)
-        return 1;
-    if (!rec_tl.sample_left) /* not drawn yet */
-        rec_tl.sample_left = draw();
-    rec_tl.sample_left -= (int64_t)size;
-    if (rec_tl.sample_left > 0)
-        return 0;
+        return 1; /* always recorded, and not counted down */
+    if (!rec_tl.sample_rng) { /* the thread's first point: size is counted from 0 */
+        rec_tl.sample_left += draw();
+        if (rec_tl.sample_left > 0)
+            return 0;
+    }
     while (rec_tl.sample_left <= 0) /* the points this allocation holds: one record */
         rec_tl.sample_left += draw();
     return 1;
@@ -208,5 +208,5 @@ void rec_sample_child(void)
 {
     lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
     empty(); /* the child's trace knows none of the parent's blocks */
-    rec_tl.sample_left = 0;
+    rec_tl.sample_left = 0, rec_tl.sample_rng = 0; /* a countdown of its own */
 }

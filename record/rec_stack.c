@@ -218,10 +218,17 @@ static __attribute__((noinline)) void *picked(unsigned kind, size_t k, size_t n,
 }
 
 /* The countdown first: an allocation it does not reach needs nothing else (the
- * interval is over SMALL, so none of these is always recorded). */
+ * interval is over SMALL, so none of these is always recorded). Bytes that reach it
+ * while the recorder does not want them are given back. */
 static inline int small_picked(size_t n)
 {
-    return n <= SMALL && !rec_sample_passes(n) && rec_want() && rec_sample_hit_slow(n);
+    if (n > SMALL || __builtin_expect(rec_sample_passes(n), 1))
+        return 0;
+    if (!rec_want()) {
+        rec_sample_unpass(n);
+        return 0;
+    }
+    return rec_sample_hit_slow(n);
 }
 
 /* Picked: made by malloc, or pymalloc's if malloc fails. */
@@ -234,13 +241,14 @@ static __attribute__((noinline)) void *s_malloc_picked(const struct wrap *w, siz
 
 /* A realloc is counted down here, whatever the sizes: the block may be malloc's (picked,
  * or once over SMALL bytes), which pymalloc reallocates with realloc(), whose hook is
- * kept out. A picked block is reallocated in malloc's heap, where it lives; a new block
- * that the countdown picks is moved there. */
+ * kept out. A picked block is reallocated in malloc's heap, where it lives. A new block
+ * that the countdown picks is kept where it is if pymalloc made it with malloc (over
+ * SMALL bytes), else moved there. The fast path (S_DOMAIN) has counted n down when
+ * counted is set; else old may be a sampled block, and n is not counted yet. */
 static __attribute__((noinline)) void *s_realloc(const struct wrap *w, void *old, size_t n,
-                                                 uintptr_t ra, uintptr_t cfa)
+                                                 int counted, uintptr_t ra, uintptr_t cfa)
 {
-    if (old && rec_sample_maybe((uintptr_t)old) && rec_want() &&
-        rec_sample_forget((uintptr_t)old)) {
+    if (!counted && rec_want() && rec_sample_forget((uintptr_t)old)) {
         rec_free_event(old);
         rec_tl.busy++;
         void *p = rec_real.realloc(old, n ? n : 1); /* as PyMem_RawRealloc: never a free */
@@ -252,8 +260,18 @@ static __attribute__((noinline)) void *s_realloc(const struct wrap *w, void *old
     rec_tl.busy++;
     void *q = w->orig.realloc(NULL, old, n);
     rec_tl.busy--;
-    if (!q || !rec_want() || __builtin_expect(!rec_sample_hit(n), 1))
+    if (!q || !rec_want()) {
+        if (counted && n < rec_sample_bytes)
+            rec_sample_unpass(n);
         return q;
+    }
+    if (!(counted ? rec_sample_hit_slow(n) : rec_sample_hit(n)))
+        return q;
+    if (n > SMALL) {
+        if (rec_sample_keep((uintptr_t)q))
+            rec_alloc_event(q, n, w->kind, ra, cfa);
+        return q;
+    }
     void *p = picked(w->kind, 1, n, 0, ra, cfa);
     if (!p)
         return q;
@@ -265,7 +283,8 @@ static __attribute__((noinline)) void *s_realloc(const struct wrap *w, void *old
 }
 
 /* One set per domain: the context is pymalloc's (NULL), for its free. An allocation is
- * a tail call when nothing is picked (the caller's address is taken only when it is). */
+ * a tail call when nothing is picked (the caller's address is taken only when it is);
+ * a realloc of a block not sampled that the countdown does not reach, one call. */
 static inline int calloc_picked(size_t k, size_t n)
 {
     size_t b;
@@ -290,7 +309,14 @@ static inline int calloc_picked(size_t k, size_t n)
     static void *name##_realloc(void *c, void *old, size_t n)                                  \
     {                                                                                          \
         (void)c;                                                                               \
-        return s_realloc(&wraps[i], old, n, REC_CALLER);                                       \
+        if (old && rec_sample_maybe((uintptr_t)old))                                           \
+            return s_realloc(&wraps[i], old, n, 0, REC_CALLER);                                \
+        if (n >= rec_sample_bytes || !rec_sample_passes(n))                                    \
+            return s_realloc(&wraps[i], old, n, 1, REC_CALLER);                                \
+        rec_tl.busy++;                                                                         \
+        void *q = wraps[i].orig.realloc(NULL, old, n);                                         \
+        rec_tl.busy--;                                                                         \
+        return q;                                                                              \
     }
 S_DOMAIN(s_pymem, 0)
 S_DOMAIN(s_pyobject, 1)

@@ -223,3 +223,28 @@ def test_sampled_realloc_to_zero_keeps_a_block(filrec, tmp_path):
     assert p.stdout == "null reallocs: 0\n", p.stdout
     s = stats(filrec, t)
     assert s["unmatched_frees"] == 0 and s["counts"]["alloc"] > 1000, s["counts"]
+
+
+def test_sampled_fork_child_counts_down_its_own(filrec, tmp_path):
+    # The child's trace (in FILE.d/) holds its own sample, and its estimate of line
+    # CHILD follows an exact recording of the same script within twice its bound.
+    prog = PYPROGS / "sampled_fork.py"
+    got = {}
+    for name, opts in (("exact", []), ("sampled", ["--sample", "64KiB"])):
+        t = tmp_path / f"{name}.bin"
+        p = subprocess.run([filrec, "run", "--no-report", "-o", str(t), *opts,
+                            "--python-allocators", "--python", VENV_PYTHON, str(prog)],
+                           capture_output=True, text=True, timeout=TIMEOUT)
+        assert p.returncode == 0, p.stderr
+        child = tmp_path / f"{name}.bin.d" / f"{p.stdout.strip()}.bin"
+        s, _ = summ(filrec, child)
+        assert stats(filrec, child)["unmatched_frees"] == 0
+        ls = [l for l in s["locations"] if l["file"] == str(prog)
+              and l["line"] == line_of(prog, "CHILD")]
+        # Its stacks (the comprehension's, and the module's own line on 3.12 and
+        # later): the bytes add up, and so, conservatively, do the bounds.
+        got[name] = [sum(l.get(k, 0) for l in ls) for k in ("bytes", "bytes_error_95")]
+    (want, _), (est, err) = got["exact"], got["sampled"]
+    assert want > 300_000 * 100 * 1.5
+    assert abs(est - want) <= 2 * err, (est, err, want)
+    assert 0 < err < 0.1 * want, (est, err, want)
