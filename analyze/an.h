@@ -54,7 +54,8 @@ static inline int an_live_put(an_live *t, const an_block *b, an_block *old)
     return 0;
 }
 
-/* Remove addr; 1 and *out filled if it was live, else 0. */
+/* Remove addr; 1 and *out filled if it was live, else 0 (always for address 0, which
+ * an empty slot holds). */
 static inline int an_live_take(an_live *t, uint64_t addr, an_block *out)
 {
     uint64_t i = an_live_home(t, addr);
@@ -63,6 +64,8 @@ static inline int an_live_take(an_live *t, uint64_t addr, an_block *out)
             return 0;
         i = (i + 1) & t->mask;
     }
+    if (!addr)
+        return 0;
     *out = t->slot[i];
     /* Backward shift: pull later members of the probe run into the hole. */
     for (uint64_t j = (i + 1) & t->mask; t->slot[j].addr; j = (j + 1) & t->mask) {

@@ -50,12 +50,15 @@ static uint64_t var_of(uint64_t w, uint64_t size) { return w > size ? w * (w - s
 
 uint64_t an_weight_var(uint64_t t, uint64_t size) { return var_of(weight(t, size), size); }
 
-/* A live block of size bytes leaves the count (its free, or its address taken again). */
-static inline void block_gone(an_replay *rp, uint64_t size)
+/* A live block of size bytes leaves the count (its free, or its address taken again).
+ * S: the trace is sampled (a constant where the replay is specialized, else
+ * rp->sample != 0): an exact replay keeps no variance. */
+static inline __attribute__((always_inline)) void block_gone(an_replay *rp, uint64_t size, const int S)
 {
-    uint64_t w = weight(rp->sample, size);
+    uint64_t w = S ? weight(rp->sample, size) : size;
     rp->cur -= w;
-    rp->var -= var_of(w, size);
+    if (S)
+        rp->var -= var_of(w, size);
 }
 
 /* ---- keep_peak: the live set by stack, kept at each new peak (an_snap) ----
@@ -88,17 +91,18 @@ static inline int snap_room(an_snap *sn, uint32_t s)
 }
 
 /* A block of size under (stack, thread) came (sign 1) or went (-1). */
-static inline int snap_block(an_replay *rp, uint32_t stack, uint32_t thread, uint64_t size, int sign)
+static inline __attribute__((always_inline)) int snap_block(an_replay *rp, uint32_t stack, uint32_t thread,
+                                                            uint64_t size, int sign, const int S)
 {
     an_snap *sn = rp->snap;
     uint32_t s = an_defs_charge(&rp->defs, stack, thread);
     if (snap_room(sn, s))
         return -1;
     an_snap_stack *st = &sn->stack[s];
-    uint64_t w = weight(rp->sample, size);
+    uint64_t w = S ? weight(rp->sample, size) : size;
     st->bytes += sign > 0 ? w : -w;
     st->blocks += sign > 0 ? 1 : (uint64_t)-1;
-    if (rp->sample)
+    if (S)
         st->var += sign * (double)var_of(w, size);
     if (!st->changed) {
         st->changed = 1;
@@ -144,22 +148,26 @@ static void snap_free(an_snap *sn)
 
 uint64_t an_bound95(double var) { return var > 0 ? (uint64_t)(1.96 * sqrt(var) + 0.5) : 0; }
 
-static int note_peak(an_replay *rp)
+static __attribute__((noinline)) int new_ivl_peak(an_replay *rp)
 {
-    if (rp->cur > rp->ivl_peak) {
-        rp->ivl_peak = rp->cur;
-        rp->ivl_peak_event = rp->events;
-        if (rp->cur > rp->peak) {
-            rp->peak = rp->cur;
-            rp->peak_untouched = rp->maps.untouched;
-            rp->peak_var = rp->var;
-            rp->peak_event = rp->events;
-            rp->peak_time_us = rp->now_us;
-            if (rp->snap)
-                return snap_peak(rp);
-        }
+    rp->ivl_peak = rp->cur;
+    rp->ivl_peak_event = rp->events;
+    if (rp->cur > rp->peak) {
+        rp->peak = rp->cur;
+        rp->peak_untouched = rp->maps.untouched;
+        rp->peak_var = rp->var;
+        rp->peak_event = rp->events;
+        rp->peak_time_us = rp->now_us;
+        if (rp->snap)
+            return snap_peak(rp);
     }
     return 0;
+}
+
+/* Live bytes went up: a new maximum of the interval, and perhaps of the run. */
+static inline int note_peak(an_replay *rp)
+{
+    return rp->cur > rp->ivl_peak ? new_ivl_peak(rp) : 0;
 }
 
 static int oom(an_replay *rp)
@@ -250,40 +258,94 @@ static int add_total(an_replay *rp, uint32_t stack, uint32_t thread, uint64_t by
     return 0;
 }
 
-/* Apply one ALLOC or FREE to the replay state. */
-static inline __attribute__((always_inline)) int apply_heap(an_replay *rp, const ft_heap *rec)
+/* GCC cannot see that an_live_put fills old whenever it returns 1, the only case in
+ * which old is read; setting it first costs a few percent of an exact replay. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+/* Apply one ALLOC or FREE to the replay state. S: the trace is sampled; P: the live
+ * set is kept at the peak (rp->snap); both constants in the batch loops (apply_batch),
+ * so that an exact replay, the common one, pays for neither. */
+static inline __attribute__((always_inline)) int apply_heap(an_replay *rp, const ft_heap *rec,
+                                                            const int S, const int P)
 {
-    an_block old = {0, 0, 0, 0};
     rp->events++;
     if (rec->kind == FT_FREE) {
         if (rp->temp_threshold && temp_free(rp, rec))
             return oom(rp);
-        if (an_live_take(&rp->live, rec->addr, &old)) {
-            block_gone(rp, old.size);
-            if (rp->snap && snap_block(rp, old.stack, old.thread, old.size, -1))
+        an_block gone;
+        if (an_live_take(&rp->live, rec->addr, &gone)) {
+            block_gone(rp, gone.size, S);
+            if (P && snap_block(rp, gone.stack, gone.thread, gone.size, -1, S))
                 return oom(rp);
         } else {
             rp->unmatched_frees++;
         }
         return 0;
     }
-    an_block b = {rec->addr, rec->size, rec->stack, rec->thread};
-    uint64_t w = weight(rp->sample, rec->size); /* itself, unless sampled */
+    an_block b = {rec->addr, rec->size, rec->stack, rec->thread}, old; /* set when k is 1 */
+    uint64_t w = S ? weight(rp->sample, rec->size) : rec->size; /* itself, unless sampled */
     rp->total_bytes += w;
     int k = an_live_put(&rp->live, &b, &old);
     if (k < 0 || (rp->temp_threshold && temp_alloc(rp, rec)) ||
         (rp->track_totals && add_total(rp, rec->stack, rec->thread, w)))
         return oom(rp);
     if (k == 1) { /* a free we never saw: the old block is gone */
-        block_gone(rp, old.size);
+        block_gone(rp, old.size, S);
         rp->reused_addrs++;
     }
-    if (rp->snap && ((k == 1 && snap_block(rp, old.stack, old.thread, old.size, -1)) ||
-                     snap_block(rp, rec->stack, rec->thread, rec->size, 1)))
+    if (P && ((k == 1 && snap_block(rp, old.stack, old.thread, old.size, -1, S)) ||
+              snap_block(rp, rec->stack, rec->thread, rec->size, 1, S)))
         return oom(rp);
     rp->cur += w;
-    rp->var += var_of(w, rec->size);
+    if (S)
+        rp->var += var_of(w, rec->size);
     return note_peak(rp) ? oom(rp) : 0;
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+/* A batch of k ALLOCs and FREEs. The live slot of each is fetched into the cache AHEAD
+ * events before it is applied: its first probe, the one cache miss an event usually
+ * has, overlaps the work on the events before it. */
+enum { AHEAD = 8 };
+static inline __attribute__((always_inline)) int apply_batch(an_replay *rp, const ft_heap *ev,
+                                                             size_t k, const int S, const int P)
+{
+    int err = 0;
+    size_t i, frees = 0;
+    for (i = 0; i < k && i < AHEAD; i++)
+        an_live_prefetch(&rp->live, ev[i].addr);
+    for (i = 0; i < k; i++) {
+        if (i + AHEAD < k)
+            an_live_prefetch(&rp->live, ev[i + AHEAD].addr);
+        if ((err = apply_heap(rp, &ev[i], S, P)))
+            break;
+        frees += ev[i].kind == FT_FREE;
+    }
+    rp->counts[FT_FREE] += frees;
+    rp->counts[FT_ALLOC] += i - frees;
+    return err;
+}
+
+typedef int batch_fn(an_replay *, const ft_heap *, size_t);
+#define BATCH_AS(S, P)                                                                   \
+    static __attribute__((noinline)) int batch_##S##P(an_replay *rp, const ft_heap *ev,   \
+                                                       size_t k)                         \
+    {                                                                                    \
+        return apply_batch(rp, ev, k, S, P);                                             \
+    }
+BATCH_AS(0, 0)
+BATCH_AS(0, 1)
+BATCH_AS(1, 0)
+BATCH_AS(1, 1)
+
+static batch_fn *batch_for(const an_replay *rp)
+{
+    static batch_fn *const as[2][2] = {{batch_00, batch_01}, {batch_10, batch_11}};
+    return as[rp->sample != 0][rp->snap != NULL];
 }
 
 /* Apply one record to the replay state. */
@@ -295,7 +357,7 @@ static int apply(an_replay *rp, const ft_record *rec)
     case FT_FREE: {
         ft_heap h = {rec->addr, rec->kind == FT_ALLOC ? rec->size : 0, rec->stack,
                      rec->thread, rec->kind == FT_ALLOC ? rec->allocator : 0, rec->kind};
-        return apply_heap(rp, &h);
+        return apply_heap(rp, &h, rp->sample != 0, rp->snap != NULL);
     }
     case FT_MMAP: {
         n = page_up(rec->size, page);
@@ -507,35 +569,22 @@ static int replay(an_replay *rp, const char *path, uint64_t stop_at, const char 
         return oom(rp);
     an_progress bar;
     an_progress_init(&bar, progress ? progress : "", progress != NULL);
-    /* Runs of ALLOCs and FREEs come from the reader a batch at a time, and the live
-     * slot of each is fetched into the cache AHEAD events before it is applied: its
-     * first probe, the one cache miss an event usually has, overlaps the work on the
-     * events before it. Every other record, and any the batch decoder leaves (a
-     * malformed one, for its error), goes through ft_reader_next. Each ALLOC or FREE
-     * is one event: a batch never runs past stop_at. */
-    enum { BATCH = 256, AHEAD = 8 };
+    /* Runs of ALLOCs and FREEs come from the reader a batch at a time (apply_batch).
+     * Every other record, and any the batch decoder leaves (a malformed one, for its
+     * error), goes through ft_reader_next. Each ALLOC or FREE is one event: a batch
+     * never runs past stop_at. */
+    enum { BATCH = 256 };
     ft_heap ev[BATCH];
     ft_record rec;
+    batch_fn *batch = batch_for(rp);
     uint64_t n = 0, tick = 0;
     for (;;) {
         size_t max = BATCH, k;
         if (stop_at && stop_at - rp->events < max)
             max = (size_t)(stop_at - rp->events);
         if (max && (k = ft_reader_heap(rp->r, ev, max))) {
-            for (size_t i = 0; i < k && i < AHEAD; i++)
-                an_live_prefetch(&rp->live, ev[i].addr);
-            size_t frees = 0;
-            for (size_t i = 0; i < k; i++) {
-                if (i + AHEAD < k)
-                    an_live_prefetch(&rp->live, ev[i + AHEAD].addr);
-                frees += ev[i].kind == FT_FREE;
-                if ((err = apply_heap(rp, &ev[i])))
-                    break;
-            }
-            if (err)
+            if ((err = batch(rp, ev, k)))
                 break;
-            rp->counts[FT_FREE] += frees;
-            rp->counts[FT_ALLOC] += k - frees;
             n += k;
         } else {
             if ((err = ft_reader_next(rp->r, &rec)) != 1)
