@@ -295,33 +295,37 @@ static size_t put_rec(sink_tc *tc, ft_writer *out, uint64_t h, const uint64_t *w
     return 1 + words;
 }
 
-/* ALLOC and FREE words from w on, while the frame has room and the thread is the
+/* ALLOC, FREE and CTX words from w on, while the frame has room and the thread is the
  * frame's: the frame is a local here, so the compiler keeps its pointers in registers
- * (byte stores may alias anything reachable, tc->fr included). Returns where it stopped. */
+ * (byte stores may alias anything reachable, tc->fr included). A CTX word (the stack
+ * and allocator of the ALLOCs after it) stays in the loop: with --python-allocators
+ * nearly every allocation has one. Returns where it stopped. */
 static const uint64_t *run(sink_tc *tc, const uint64_t *w, const uint64_t *end)
 {
     ft_frame f = tc->fr;
-    unsigned allocator = ctx_allocator(tc);
-    uint32_t stack = ctx_stack(tc);
-    uint64_t nalloc = 0, nfree = 0;
+    uint64_t ctx = tc->ctx, nalloc = 0, nfree = 0;
     if (f.regs.thread != tc->thread)
         return w;
     while (w < end && ft_frame_room(&f) >= 2 * FT_REC_MAX) {
         uint64_t x = *w;
         if (x & REC_IR_ALLOC_BIT) {
             if (rec_ir_addr(x)) { /* 0: a failed malloc, let through by the hook */
-                ft_enc_alloc(&f, rec_ir_addr(x), rec_ir_size(x), allocator, stack);
+                ft_enc_alloc(&f, rec_ir_addr(x), rec_ir_size(x), (unsigned)(ctx >> 32),
+                             (uint32_t)ctx);
                 nalloc++;
             }
         } else if ((x & 0xffff) == 0xffff) {
             ft_enc_free(&f, rec_ir_addr(x));
             nfree++;
+        } else if (rec_ir_tag(x) == REC_IR_CTX) {
+            ctx = x >> 16;
         } else {
             break;
         }
         w++;
     }
     tc->fr = f;
+    tc->ctx = ctx;
     tc->counts[FT_ALLOC] += nalloc;
     tc->counts[FT_FREE] += nfree;
     if (nalloc | nfree)
