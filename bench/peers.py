@@ -3,7 +3,8 @@
 
 For each workload (bench/py_alloc.py, bench/py_numpy.py) and each mode (bare, filrec,
 the peers: see modes_for below), one warm-up run, then REPEAT interleaved rounds, each
-starting with a different mode, so that every mode shares the machine's noise. All
+starting with a different mode, so that every mode shares the machine's noise; in a
+round every mode's run comes right after a bare run of its own, its pair. All
 modes run the venv's interpreter. Each run goes through bench/spawn.c, a small
 launcher that forks the command and waits for it (a child of this driver would inherit
 the driver's own RSS high-water mark), and is measured there:
@@ -16,7 +17,9 @@ the driver's own RSS high-water mark), and is measured there:
   the tree (the profiled program; under heaptrack, its heaptrack_interpret), not a sum;
 - reported peak: parsed from the tool's own output after the run (not timed), "n/a"
   when it cannot be parsed.
-Ratio to bare = median over rounds of (run wall / the same round's bare wall).
+Ratio to bare = median over rounds of (run wall / its pair's wall): a round of every
+mode takes minutes, over which this host's speed drifts by 1.5x, so a ratio is taken
+over the bare run seconds before, not the round's one bare run.
 Known peak: tracemalloc's peak (bench/peers_tm.py) in a separate `-X tracemalloc` run
 before the batch: bytes held through Python's allocators and NumPy's data buffers at
 their high-water mark. A mode that exits non-zero or prints a different checksum is
@@ -458,6 +461,7 @@ def main():
                     log(f"{script}: cannot read {label}'s peak: {e!r}")
             return wall, cpu, rss, peak
 
+        (bare_mode,) = [m for m in modes if m[0] == "bare"]
         log(f"{script}: warm-up, {len(modes)} modes")
         for m in modes:
             r = one(m, "the warm-up")
@@ -468,13 +472,16 @@ def main():
             k0 = rep % len(live)
             log(f"{script}: round {rep + 1}/{REPEAT}")
             for m in live[k0:] + live[:k0]:
+                if m[0] == "bare":
+                    continue
+                pair = one(bare_mode, f"round {rep + 1}")
+                if pair is None:
+                    die(f"{script}: the bare run failed")
+                res["bare"].append((rep, *pair, pair[0]))
                 r = one(m, f"round {rep + 1}")
                 if r is not None:
-                    res[m[0]].append((rep, *r))
-            if "bare" in failed:
-                die(f"{script}: the bare run failed")
+                    res[m[0]].append((rep, *r, pair[0]))
 
-        bare = {r[0]: r[1] for r in res["bare"]}
         log(f"{script}: the analyzers, once each")
         analyzed = {m[0]: analysis(m[0], m[4]) for m in modes if m[0] not in failed}
         ratios = {}
@@ -487,7 +494,7 @@ def main():
                 continue
             rs = res[key]
             walls = [r[1] for r in rs]
-            ratio = statistics.median(r[1] / bare[r[0]] for r in rs)
+            ratio = statistics.median(r[1] / r[5] for r in rs)
             cpu = statistics.median(r[2] for r in rs)
             cratio = cpu / statistics.median(r[2] for r in res["bare"])
             rss = max(r[3] for r in rs) * 1024
@@ -534,7 +541,8 @@ def main():
          f"- Command: `{cmd}`; one warm-up run of each mode, then {REPEAT} interleaved rounds "
          "(each starting with a different mode). Wall: median of the whole command "
          "(start-up and writing the tool's output included; min - max). Ratio to bare: median "
-         "over rounds of the run's wall time over the same round's bare run. CPU: median user + "
+         "over rounds of the run's wall time over that of a bare run just before it (each run "
+         "has a bare run of its own: the bare row counts them all). CPU: median user + "
          "sys of the whole process tree (wait4 of the command by `bench/spawn.c`, a small "
          "launcher: helper processes included); CPU ratio: over bare's median CPU. Max RSS: largest over the runs of ru_maxrss, "
          "the largest single process of the tree, not a sum: the profiled program (under "

@@ -20,6 +20,7 @@ struct meas {
     uint64_t said;          /* the count last written (UINT64_MAX: none yet) */
     uint64_t now;           /* what the last measure found, valid while fresh */
     uint8_t file, fresh;    /* fresh: measured, and the range has not changed since */
+    uint8_t every, skip;    /* measured one look in every (1-64), skip more to go */
 };
 
 struct sink_tc {
@@ -141,7 +142,7 @@ static int meas_add(sink_tc *tc, uint64_t start, uint64_t end, int file, uint64_
         tc->m = m;
         tc->m_cap = cap;
     }
-    tc->m[tc->nm++] = (struct meas){start, end, said, 0, (uint8_t)file, 0};
+    tc->m[tc->nm++] = (struct meas){start, end, said, 0, (uint8_t)file, 0, 1, 0};
     return 0;
 }
 
@@ -175,17 +176,30 @@ static int meas_cut(sink_tc *tc, uint64_t lo, uint64_t hi)
     return first;
 }
 
+/* Reading pagemap walks the program's page tables, and slows it while it does: a
+ * mapping found as it was is looked at half as often, down to one look in 64 (about a
+ * second at the sink's pace); one found changed, every look again. A mapping made anew
+ * (or cut) starts at every look, and its munmap says what it held (FT_RESIDENT). */
 size_t sink_tc_measure(sink_tc *tc, int pagemap)
 {
     static uint64_t pm[4096];
     size_t fresh = 0;
     for (size_t i = 0; i < tc->nm; i++) {
         struct meas *m = &tc->m[i];
+        m->fresh = 0;
+        if (m->skip) {
+            m->skip--;
+            continue;
+        }
         /* unaligned (cut by a failed munmap) or unreadable: not measured */
         uint64_t r = rec_pagemap_resident(pagemap, m->start, m->end, tc->page, m->file, pm, 4096);
-        m->fresh = r != UINT64_MAX;
-        m->now = m->fresh ? r : 0;
-        fresh += m->fresh;
+        if (r == UINT64_MAX)
+            continue;
+        m->every = r != m->said ? 1 : m->every < 64 ? m->every * 2 : 64;
+        m->skip = m->every - 1;
+        m->fresh = 1;
+        m->now = r;
+        fresh++;
     }
     return fresh;
 }
