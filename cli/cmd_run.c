@@ -470,6 +470,7 @@ int cmd_run(int argc, char **argv)
     close(lfd);
     close(fd);
     char said_so[4] = "";
+    int asked = started[0] >= 0; /* whether the bootstrap could say it ran */
     if (started[0] >= 0) {
         ssize_t n = read(started[0], said_so, sizeof said_so - 1);
         said_so[n > 0 ? n : 0] = 0;
@@ -492,6 +493,10 @@ int cmd_run(int argc, char **argv)
                         out, res.children, res.children == 1 ? "" : "es", dir);
             else
                 fprintf(stderr, "filrec: trace written to %s\n", out);
+            if (asked && !said_so[0]) /* Python never loaded the bootstrap */
+                fprintf(stderr, "filrec: not recorded: Python stacks%s: Python did not load "
+                        "filrec's part from %s/filrec\n",
+                        (flags & FT_H_PYALLOC) ? " and Python's allocators" : "", where.package);
             /* Said as they ran; counted again here, where the run's end is read. */
             if (res.unrecorded)
                 fprintf(stderr, "filrec: not recorded: %u process%s of the job (listed in "

@@ -224,3 +224,33 @@ def test_run_program_that_never_starts_leaves_no_trace(filrec, tmp_path, args, s
     p = subprocess.run([filrec, "run", "--no-report", "-o", str(tmp_path / "f.bin"), "fails.py"],
                        capture_output=True, text=True, timeout=TIMEOUT, cwd=tmp_path)
     assert p.returncode == 3 and (tmp_path / "f.bin").is_file(), p.stderr
+
+
+def test_run_says_when_python_did_not_load_its_part(build, filrec, tmp_path):
+    # A filrec binary with libfilrec.so beside it but no Python package where it looks
+    # (a build folder outside the source tree): Python runs, but without the
+    # bootstrap, so the trace has no Python stacks. The run says so; a whole build
+    # does not.
+    import shutil
+    from conftest import VENV_PYTHON
+    lone = tmp_path / "bin"
+    lone.mkdir()
+    for f in ("filrec", "libfilrec.so"):
+        shutil.copy2(build / f, lone / f)
+    code = "x = [bytearray(100) for _ in range(1000)]"
+    said = {}
+    for name, exe in (("lone", str(lone / "filrec")), ("whole", filrec)):
+        t = tmp_path / f"{name}.bin"
+        p = subprocess.run([exe, "run", "--no-report", "-o", str(t), "--python-allocators",
+                            "--python", VENV_PYTHON, "-c", code],
+                           capture_output=True, text=True, timeout=TIMEOUT)
+        assert p.returncode == 0, p.stderr
+        s = subprocess.run([filrec, "stats", "--json", str(t)], capture_output=True,
+                           text=True, timeout=TIMEOUT, check=True)
+        said[name] = (p.stderr, json.loads(s.stdout)["counts"]["stack_node"])
+    err, nodes = said["lone"]
+    assert ("filrec: not recorded: Python stacks and Python's allocators: Python did "
+            f"not load filrec's part from {lone}/../python/filrec\n") in err, err
+    assert nodes == 0
+    err, nodes = said["whole"]
+    assert "not recorded" not in err and nodes > 0, err
