@@ -20,7 +20,7 @@ struct meas {
     uint64_t said;          /* the count last written (UINT64_MAX: none yet) */
     uint64_t now;           /* what the last measure found, valid while fresh */
     uint8_t file, fresh;    /* fresh: measured, and the range has not changed since */
-    uint8_t every, skip;    /* measured one look in every (1-64), skip more to go */
+    uint8_t every, skip;    /* measured one look in every (1-8), skip more to go */
 };
 
 struct sink_tc {
@@ -176,10 +176,12 @@ static int meas_cut(sink_tc *tc, uint64_t lo, uint64_t hi)
     return first;
 }
 
-/* Reading pagemap walks the program's page tables, and slows it while it does: a
- * mapping found as it was is looked at half as often, down to one look in 64 (about a
- * second at the sink's pace); one found changed, every look again. A mapping made anew
- * (or cut) starts at every look, and its munmap says what it held (FT_RESIDENT). */
+/* Reading pagemap walks the program's page tables, and slows it while it does, the
+ * more the more pages are there. A mapping found wholly resident cannot grow: it is
+ * looked at half as often, down to one look in 8; any other, or one found changed,
+ * at every look (an untouched buffer costs little to read, and may fill at any
+ * moment). A mapping made anew (or cut) starts at every look, and its munmap says what
+ * it held (FT_RESIDENT). */
 size_t sink_tc_measure(sink_tc *tc, int pagemap)
 {
     static uint64_t pm[4096];
@@ -195,7 +197,8 @@ size_t sink_tc_measure(sink_tc *tc, int pagemap)
         uint64_t r = rec_pagemap_resident(pagemap, m->start, m->end, tc->page, m->file, pm, 4096);
         if (r == UINT64_MAX)
             continue;
-        m->every = r != m->said ? 1 : m->every < 64 ? m->every * 2 : 64;
+        int full = r == m->end - m->start && r == m->said;
+        m->every = !full ? 1 : m->every < 8 ? m->every * 2 : 8;
         m->skip = m->every - 1;
         m->fresh = 1;
         m->now = r;
