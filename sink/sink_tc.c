@@ -87,8 +87,9 @@ static int room(sink_tc *tc, ft_writer *out, size_t need)
     return err;
 }
 
-static uint32_t ctx_stack(const sink_tc *tc) { return (uint32_t)tc->ctx; }
-static unsigned ctx_allocator(const sink_tc *tc) { return (unsigned)(tc->ctx >> 32); }
+/* A CTX word's value (rec_ir_ctx): the allocator above, the stack below. */
+static uint32_t ctx_stack(uint64_t ctx) { return (uint32_t)ctx; }
+static unsigned ctx_allocator(uint64_t ctx) { return (unsigned)(ctx >> 32); }
 
 int sink_tc_end(sink_tc *tc, ft_writer *out, unsigned flags, uint64_t time_us, uint64_t end)
 {
@@ -257,7 +258,7 @@ static size_t put_rec(sink_tc *tc, ft_writer *out, uint64_t h, const uint64_t *w
     }
     switch (k) {
     case FT_ALLOC:
-        ft_enc_alloc(&tc->fr, v[0], v[1], ctx_allocator(tc), ctx_stack(tc));
+        ft_enc_alloc(&tc->fr, v[0], v[1], ctx_allocator(tc->ctx), ctx_stack(tc->ctx));
         break;
     case FT_FREE:
         ft_enc_free(&tc->fr, v[0]);
@@ -267,19 +268,19 @@ static size_t put_rec(sink_tc *tc, ft_writer *out, uint64_t h, const uint64_t *w
         if (!tc->page) {
             if (file) /* unmeasured, its written pages cannot be counted: left out */
                 return 1 + words;
-            ft_enc_mmap(&tc->fr, v[0], v[1], ctx_stack(tc));
+            ft_enc_mmap(&tc->fr, v[0], v[1], ctx_stack(tc->ctx));
             break;
         }
         uint64_t stop = page_end(tc, v[0], v[1]);
         if (meas_cut(tc, v[0], stop) < -1)
             *err = FT_E_NOMEM;
         if (v[2] == REC_MAP_ANON && v[1] < REC_MEASURE_MIN) {
-            ft_enc_mmap(&tc->fr, v[0], v[1], ctx_stack(tc));
+            ft_enc_mmap(&tc->fr, v[0], v[1], ctx_stack(tc->ctx));
             break;
         }
         if (meas_add(tc, v[0], stop, file, 0)) /* a reader counts it 0 until told */
             *err = FT_E_NOMEM;
-        ft_enc_mmap_measured(&tc->fr, v[0], v[1], ctx_stack(tc), file);
+        ft_enc_mmap_measured(&tc->fr, v[0], v[1], ctx_stack(tc->ctx), file);
         break;
     }
     case FT_RESIDENT: /* the recorder's, just before a measured mapping's munmap */
@@ -327,8 +328,8 @@ static const uint64_t *run(sink_tc *tc, const uint64_t *w, const uint64_t *end)
         uint64_t x = *w;
         if (x & REC_IR_ALLOC_BIT) {
             if (rec_ir_addr(x)) { /* 0: a failed malloc, let through by the hook */
-                ft_enc_alloc(&f, rec_ir_addr(x), rec_ir_size(x), (unsigned)(ctx >> 32),
-                             (uint32_t)ctx);
+                ft_enc_alloc(&f, rec_ir_addr(x), rec_ir_size(x), ctx_allocator(ctx),
+                             ctx_stack(ctx));
                 nalloc++;
             }
         } else if ((x & 0xffff) == 0xffff) {

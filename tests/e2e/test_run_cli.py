@@ -1,12 +1,13 @@
 """filrec run as a command: exit status, signals, an unwritable trace, overwriting."""
 import json
 import re
+import shutil
 import signal
 import subprocess
 
 import pytest
 
-from conftest import TIMEOUT
+from conftest import TIMEOUT, VENV_PYTHON
 
 HELLO = "hello from filrec's test program\n"
 
@@ -231,8 +232,6 @@ def test_run_says_when_python_did_not_load_its_part(build, filrec, tmp_path):
     # (a build folder outside the source tree): Python runs, but without the
     # bootstrap, so the trace has no Python stacks. The run says so; a whole build
     # does not.
-    import shutil
-    from conftest import VENV_PYTHON
     lone = tmp_path / "bin"
     lone.mkdir()
     for f in ("filrec", "libfilrec.so"):
