@@ -218,14 +218,14 @@ int rec_put(unsigned kind, unsigned n, const uint64_t *v, const void *s, size_t 
     return ok;
 }
 
-void *rec_alloc_event(void *p, size_t size, unsigned allocator, uintptr_t ra, uintptr_t cfa)
+void *rec_alloc_event(void *p, size_t size, unsigned allocator, uintptr_t caller)
 {
     int locked;
     uint64_t a = (uintptr_t)p;
     if (!p || !rec_want())
         return p;
     rec_tl.busy++;
-    uint32_t stack = rec_stack_at(ra, cfa);
+    uint32_t stack = rec_stack_at(caller);
     uint64_t ctx = rec_ir_ctx(allocator, stack);
     if (!rec_ir_short(a, size)) {
         uint64_t v[2] = {a, size};
@@ -250,7 +250,7 @@ void rec_alloc_failed(size_t size, unsigned allocator)
         return;
     int e = errno; /* the caller's ENOMEM must survive us */
     rec_tl.busy++;
-    uint64_t v[3] = {size, allocator, rec_stack_at(0, 0)};
+    uint64_t v[3] = {size, allocator, rec_stack_at(0)};
     rec_put(FT_FAILED, 3, v, NULL, 0, 0, 0);
     rec_tl.busy--;
     errno = e;
@@ -368,10 +368,10 @@ void rec_big_forget(uint64_t start, uint64_t len)
         big_take(start, len, &b);
 }
 
-void rec_mmap(void *p, size_t len, unsigned what, uintptr_t ra, uintptr_t cfa)
+void rec_mmap(void *p, size_t len, unsigned what, uintptr_t caller)
 {
     rec_tl.busy++;
-    uint32_t stack = rec_stack_at(ra, cfa);
+    uint32_t stack = rec_stack_at(caller);
     uint64_t v[3] = {(uintptr_t)p, len, what};
     rec_big_forget(v[0], len); /* MAP_FIXED over a known one */
     if (rec_put(FT_MMAP, what ? 3 : 2, v, NULL, 0, 0, stack) &&

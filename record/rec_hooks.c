@@ -84,43 +84,49 @@ int rec_resolve(void)
 #define REAL_QUIET(out, name, ...) \
     do { rec_tl.busy++; out = REAL(name, __VA_ARGS__); rec_tl.busy--; } while (0)
 
-/* The recording half of every hook, out of line so that a hook is a call and a jump
- * with one register saved; the inline path touches no callee-saved register, and
- * everything else is a tail call. */
-static __attribute__((noinline)) void *record_alloc(void *p, size_t n, unsigned allocator,
-                                                    uintptr_t ra, uintptr_t cfa)
+/* The recording half of every hook, in two parts. The first, out of line so that a hook
+ * is a call and a jump with one register saved, is the inline path (rec_alloc_fast) as
+ * a leaf that saves no register; everything else (a failed allocation, sampling, a
+ * stack to take) is a tail call to the second. */
+static __attribute__((noinline)) void *record_alloc_slow(void *p, size_t n, unsigned allocator,
+                                                         uintptr_t caller)
 {
-    if (__builtin_expect(!p, 0)) {
+    if (!p) {
         if (n)
             rec_alloc_failed(n, allocator);
         return p;
     }
-    if (__builtin_expect(rec_sample_bytes != 0, 0) && !rec_sample_alloc(p, n))
+    if (rec_sample_bytes && !rec_sample_alloc(p, n))
         return p;
-    if (rec_alloc_fast((uintptr_t)p, n, allocator))
+    return rec_alloc_event(p, n, allocator, caller);
+}
+
+static __attribute__((noinline)) void *record_alloc(void *p, size_t n, unsigned allocator,
+                                                    uintptr_t caller)
+{
+    if (__builtin_expect(p && !rec_sample_bytes, 1) && rec_alloc_fast((uintptr_t)p, n, allocator))
         return p;
-    return rec_alloc_event(p, n, allocator, ra, cfa);
+    return record_alloc_slow(p, n, allocator, caller);
+}
+
+static __attribute__((noinline)) void record_free_slow(void *p)
+{
+    if (!rec_sample_bytes || rec_sample_free(p))
+        rec_free_event(p);
 }
 
 static __attribute__((noinline)) void record_free(void *p)
 {
-    if (__builtin_expect(rec_sample_bytes != 0, 0) && !rec_sample_free(p))
+    if (__builtin_expect(!rec_sample_bytes, 1) && rec_free_fast((uintptr_t)p))
         return;
-    if (!rec_free_fast((uintptr_t)p))
-        rec_free_event(p);
+    record_free_slow(p);
 }
 
-/* free() itself: record, then the real free, both as tail calls. */
-static __attribute__((noinline)) void record_free_then_free(void *p)
+static __attribute__((noinline)) void record_free_slow_then_free(void *p)
 {
-    if (__builtin_expect(rec_sample_bytes != 0, 0) && !rec_sample_free(p)) {
-        if (!rec_real.free && rec_resolve())
-            return;
-    } else if (!rec_free_fast((uintptr_t)p)) {
-        rec_free_event(p);
-        if (!rec_real.free && rec_resolve())
-            return;
-    }
+    record_free_slow(p);
+    if (!rec_real.free && rec_resolve())
+        return;
     rec_real.free(p);
 }
 
@@ -142,10 +148,15 @@ REC_EXPORT void *calloc(size_t k, size_t n)
     return record_alloc(p, __builtin_mul_overflow(k, n, &b) ? SIZE_MAX : b, FT_A_CALLOC, REC_CALLER);
 }
 
+/* Recorded, then freed: the inline path and the real free (known: the path found the
+ * recorder on) as a tail call, or both in the slow part. */
 REC_EXPORT void free(void *p)
 {
-    if (p && !in_pool(p))
-        record_free_then_free(p);
+    if (!p || in_pool(p))
+        return;
+    if (__builtin_expect(!rec_sample_bytes, 1) && rec_free_fast((uintptr_t)p))
+        return rec_real.free(p);
+    record_free_slow_then_free(p);
 }
 
 static void *pool_realloc(void *old, size_t n)
@@ -226,8 +237,7 @@ REC_EXPORT void *pvalloc(size_t n)
 }
 
 static void *mmap_hook(void *(*real)(void *, size_t, int, int, int, off_t), void *a,
-                       size_t n, int prot, int flags, int fd, off_t off, uintptr_t ra,
-                       uintptr_t cfa)
+                       size_t n, int prot, int flags, int fd, off_t off, uintptr_t caller)
 {
     if (!real && rec_resolve()) {
         errno = ENOMEM;
@@ -240,7 +250,7 @@ static void *mmap_hook(void *(*real)(void *, size_t, int, int, int, off_t), void
     if (((flags & MAP_ANONYMOUS) || file) && rec_want()) {
         if (p != MAP_FAILED)
             rec_mmap(p, n, file ? REC_MAP_FILE : prot == PROT_NONE ? REC_MAP_NONE : REC_MAP_ANON,
-                     ra, cfa);
+                     caller);
         else if (errno == ENOMEM)
             rec_alloc_failed(n, 0);
     }
@@ -469,7 +479,7 @@ REC_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*
     rec_tl.busy++;
     struct thread_start *s = rec_real.malloc(sizeof *s);
     if (s)
-        *s = (struct thread_start){fn, arg, parent, rec_stack_at(0, 0),
+        *s = (struct thread_start){fn, arg, parent, rec_stack_at(0),
                                    __atomic_load_n(&rec_logno, __ATOMIC_RELAXED)};
     rec_tl.busy--;
     if (!s)

@@ -231,10 +231,21 @@ int rec_put(unsigned kind, unsigned n, const uint64_t *v, const void *s, size_t 
 /* An allocation or free from a hook that the inline path (rec_alloc_fast) did not
  * take: checks rec_want(), takes the stack, writes under the bias or the lock.
  * rec_alloc_event returns p, so a hook can end with it. */
-void *rec_alloc_event(void *p, size_t size, unsigned allocator, uintptr_t ra, uintptr_t cfa);
-/* A hook's caller, for rec_alloc_event and rec_mmap: its return address and stack
- * pointer (the hook's canonical frame address). */
-#define REC_CALLER (uintptr_t)__builtin_return_address(0), (uintptr_t)__builtin_dwarf_cfa()
+void *rec_alloc_event(void *p, size_t size, unsigned allocator, uintptr_t caller);
+/* A hook's caller, for rec_alloc_event and rec_mmap: the hook's canonical frame address
+ * (its caller's stack pointer before the call), one lea after the real call. Its return
+ * address is the word below it (x86-64), read only when a native stack is taken, so a
+ * hook keeps no register for it. 0: unknown. */
+#define REC_CALLER ((uintptr_t)__builtin_dwarf_cfa())
+static inline uintptr_t rec_caller_ra(uintptr_t caller)
+{
+#if defined(__x86_64__)
+    return caller ? ((const uintptr_t *)caller)[-1] : 0;
+#else
+    (void)caller;
+    return 0; /* unknown: every capture unwinds */
+#endif
+}
 void rec_free_event(void *p);
 /* An allocation of size bytes that failed (allocator 0: an anonymous mmap). */
 void rec_alloc_failed(size_t size, unsigned allocator);
@@ -264,7 +275,7 @@ static inline uint64_t rec_pagemap_resident(int pagemap, uint64_t start, uint64_
     }
     return pages * page;
 }
-void rec_mmap(void *p, size_t len, unsigned what, uintptr_t ra, uintptr_t cfa);
+void rec_mmap(void *p, size_t len, unsigned what, uintptr_t caller);
 void rec_munmap(void *p, size_t len);
 /* Measured mappings (rec_core.c): an mremap'd range leaves the table; a fork child
  * starts with none. */
@@ -561,13 +572,13 @@ void rec_sample_reset(void);
 /* ---- rec_native.c: native stacks (--native) ---- */
 /* 1 while native stacks are taken; set before recording starts, then read-only. */
 extern int rec_native_on;
-/* The calling thread's hybrid stack id; ra and cfa: the hook's return address and
- * canonical frame address (0, 0: unknown). busy must be set; takes nat_lock. */
-uint32_t rec_native_stack(uintptr_t ra, uintptr_t cfa);
+/* The calling thread's hybrid stack id; caller: the hook's REC_CALLER (0: unknown).
+ * busy must be set; takes nat_lock. */
+uint32_t rec_native_stack(uintptr_t caller);
 /* The stack an event is charged to: native or not. */
-static inline uint32_t rec_stack_at(uintptr_t ra, uintptr_t cfa)
+static inline uint32_t rec_stack_at(uintptr_t caller)
 {
-    return rec_native_on ? rec_native_stack(ra, cfa) : rec_stack_now();
+    return rec_native_on ? rec_native_stack(caller) : rec_stack_now();
 }
 /* Load libunwind: 0, or -1 (no native stacks). Before rec.lock is taken (dlopen). */
 int rec_native_load(void);

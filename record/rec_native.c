@@ -4,7 +4,7 @@
  * and STACK_NODE is written once, events carry one id (FORMAT.md).
  *
  * Cost is what makes it usable, so a thread remembers its last capture. A hook passes
- * its caller's return address and stack pointer; when both equal the last capture's and
+ * its caller's stack pointer, below which is its return address; when both equal the last capture's and
  * every return address of the outer frames is still in the stack slot it was found in,
  * the native stack is the same and nothing is unwound (a loop that allocates from one
  * line of C costs a few compares). Otherwise unw_backtrace walks it all (about 10 ns a
@@ -434,8 +434,9 @@ static uint32_t build(struct nat_thread *t, int n, uint32_t root)
     return n ? t->node[n - 1] : root;
 }
 
-uint32_t rec_native_stack(uintptr_t ra, uintptr_t cfa)
+uint32_t rec_native_stack(uintptr_t cfa)
 {
+    uintptr_t ra = rec_caller_ra(cfa);
     struct nat_thread *t = thread_block();
     uint32_t py = rec_stack_now();
     if (!t)

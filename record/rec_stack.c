@@ -113,11 +113,11 @@ static struct wrap {
 } wraps[WRAPS]; /* by kind; overwritten by a new wrap of the same kind */
 
 /* As the malloc hooks do (rec_hooks.c, record_alloc and record_free). */
-static inline void *wrap_record(void *p, size_t n, unsigned kind, uintptr_t ra, uintptr_t cfa)
+static inline void *wrap_record(void *p, size_t n, unsigned kind, uintptr_t caller)
 {
     if (rec_sample_bytes && (!p || !rec_sample_alloc(p, n)))
         return p;
-    return rec_alloc_event(p, n, kind, ra, cfa);
+    return rec_alloc_event(p, n, kind, caller);
 }
 
 /* A block about to be freed (or reallocated: FORMAT.md, realloc, first). */
@@ -207,14 +207,14 @@ static int small_stays(const filrec_allocator *o)
 
 /* A picked small block, made by malloc (or calloc) and recorded; NULL if malloc fails. */
 static __attribute__((noinline)) void *picked(unsigned kind, size_t k, size_t n, int zero,
-                                              uintptr_t ra, uintptr_t cfa)
+                                              uintptr_t caller)
 {
     rec_tl.busy++;
     void *p = zero ? rec_real.calloc(k, n) : rec_real.malloc(n);
     rec_tl.busy--;
     if (!p || !rec_sample_keep((uintptr_t)p))
         return p; /* out of memory for the set: a block not recorded, freed as any */
-    return rec_alloc_event(p, zero ? k * n : n, kind, ra, cfa);
+    return rec_alloc_event(p, zero ? k * n : n, kind, caller);
 }
 
 /* The countdown first: an allocation it does not reach needs nothing else (the
@@ -233,9 +233,9 @@ static inline int small_picked(size_t n)
 
 /* Picked: made by malloc, or pymalloc's if malloc fails. */
 static __attribute__((noinline)) void *s_malloc_picked(const struct wrap *w, size_t k, size_t n,
-                                                       int zero, uintptr_t ra, uintptr_t cfa)
+                                                       int zero, uintptr_t caller)
 {
-    void *p = picked(w->kind, k, n, zero, ra, cfa);
+    void *p = picked(w->kind, k, n, zero, caller);
     return p ? p : zero ? w->orig.calloc(NULL, k, n) : w->orig.malloc(NULL, n);
 }
 
@@ -246,7 +246,7 @@ static __attribute__((noinline)) void *s_malloc_picked(const struct wrap *w, siz
  * SMALL bytes), else moved there. The fast path (S_DOMAIN) has counted n down when
  * counted is set; else old may be a sampled block, and n is not counted yet. */
 static __attribute__((noinline)) void *s_realloc(const struct wrap *w, void *old, size_t n,
-                                                 int counted, uintptr_t ra, uintptr_t cfa)
+                                                 int counted, uintptr_t caller)
 {
     if (!counted && rec_want() && rec_sample_forget((uintptr_t)old)) {
         rec_free_event(old);
@@ -254,7 +254,7 @@ static __attribute__((noinline)) void *s_realloc(const struct wrap *w, void *old
         void *p = rec_real.realloc(old, n ? n : 1); /* as PyMem_RawRealloc: never a free */
         rec_tl.busy--;
         if (p && rec_sample_hit(n) && rec_sample_keep((uintptr_t)p))
-            rec_alloc_event(p, n, w->kind, ra, cfa);
+            rec_alloc_event(p, n, w->kind, caller);
         return p;
     }
     rec_tl.busy++;
@@ -269,10 +269,10 @@ static __attribute__((noinline)) void *s_realloc(const struct wrap *w, void *old
         return q;
     if (n > SMALL) {
         if (rec_sample_keep((uintptr_t)q))
-            rec_alloc_event(q, n, w->kind, ra, cfa);
+            rec_alloc_event(q, n, w->kind, caller);
         return q;
     }
-    void *p = picked(w->kind, 1, n, 0, ra, cfa);
+    void *p = picked(w->kind, 1, n, 0, caller);
     if (!p)
         return q;
     memcpy(p, q, n);
