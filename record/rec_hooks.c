@@ -85,9 +85,10 @@ int rec_resolve(void)
     do { rec_tl.busy++; out = REAL(name, __VA_ARGS__); rec_tl.busy--; } while (0)
 
 /* The recording half of every hook, in two parts. The first, out of line so that a hook
- * is a call and a jump with one register saved, is the inline path (rec_alloc_fast) as
- * a leaf that saves no register; everything else (a failed allocation, sampling, a
- * stack to take) is a tail call to the second. */
+ * is a call and a jump with one register saved, is a leaf that saves no register: the
+ * inline path (rec_alloc_fast), or with sampling the countdown, which an allocation
+ * made inside the recorder (busy) does not count down. Everything else (a failed
+ * allocation, a sample point, a stack to take) is a tail call to the second. */
 static __attribute__((noinline)) void *record_alloc_slow(void *p, size_t n, unsigned allocator,
                                                          uintptr_t caller)
 {
@@ -96,17 +97,39 @@ static __attribute__((noinline)) void *record_alloc_slow(void *p, size_t n, unsi
             rec_alloc_failed(n, allocator);
         return p;
     }
-    if (rec_sample_bytes && !rec_sample_alloc(p, n))
-        return p;
+    if (rec_sample_bytes) { /* n reached the countdown (not busy), or is the interval */
+        if (!rec_want()) {
+            if (n < rec_sample_bytes)
+                rec_sample_unpass(n);
+            return p;
+        }
+        if (!rec_sample_hit_slow(n) || !rec_sample_keep((uintptr_t)p))
+            return p;
+    }
     return rec_alloc_event(p, n, allocator, caller);
 }
 
 static __attribute__((noinline)) void *record_alloc(void *p, size_t n, unsigned allocator,
                                                     uintptr_t caller)
 {
-    if (__builtin_expect(p && !rec_sample_bytes, 1) && rec_alloc_fast((uintptr_t)p, n, allocator))
-        return p;
+    if (__builtin_expect(p != NULL, 1)) {
+        if (__builtin_expect(!rec_sample_bytes, 1)) {
+            if (rec_alloc_fast((uintptr_t)p, n, allocator))
+                return p;
+        } else if (n < rec_sample_bytes && (rec_tl.busy || rec_sample_passes(n))) {
+            return p;
+        }
+    }
     return record_alloc_slow(p, n, allocator, caller);
+}
+
+/* Whether the free of p needs nothing more from the recorder: the inline path wrote
+ * it, or with sampling p is surely not a sampled block. */
+static inline int free_done(void *p)
+{
+    if (__builtin_expect(!rec_sample_bytes, 1))
+        return rec_free_fast((uintptr_t)p);
+    return !rec_sample_maybe((uintptr_t)p);
 }
 
 static __attribute__((noinline)) void record_free_slow(void *p)
@@ -117,9 +140,8 @@ static __attribute__((noinline)) void record_free_slow(void *p)
 
 static __attribute__((noinline)) void record_free(void *p)
 {
-    if (__builtin_expect(!rec_sample_bytes, 1) && rec_free_fast((uintptr_t)p))
-        return;
-    record_free_slow(p);
+    if (!free_done(p))
+        record_free_slow(p);
 }
 
 static __attribute__((noinline)) void record_free_slow_then_free(void *p)
@@ -148,13 +170,13 @@ REC_EXPORT void *calloc(size_t k, size_t n)
     return record_alloc(p, __builtin_mul_overflow(k, n, &b) ? SIZE_MAX : b, FT_A_CALLOC, REC_CALLER);
 }
 
-/* Recorded, then freed: the inline path and the real free (known: the path found the
- * recorder on) as a tail call, or both in the slow part. */
+/* Recorded, then freed: the inline path and the real free as a tail call (known: the
+ * recorder is on, or was set up for sampling), or both in the slow part. */
 REC_EXPORT void free(void *p)
 {
     if (!p || in_pool(p))
         return;
-    if (__builtin_expect(!rec_sample_bytes, 1) && rec_free_fast((uintptr_t)p))
+    if (free_done(p))
         return rec_real.free(p);
     record_free_slow_then_free(p);
 }

@@ -529,7 +529,15 @@ extern uint64_t rec_sample_bytes;
  * rec_sample_hit_slow, or gives them back (rec_sample_unpass) if it will not record. */
 static inline int rec_sample_passes(size_t size)
 {
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+    /* One subtract in memory whose flags are the answer: GCC loads, subtracts, stores
+     * and tests (4 instructions for 1) when it is written in C. */
+    int above;
+    __asm__("subq %2, %0" : "+m"(rec_tl.sample_left), "=@ccg"(above) : "r"(size));
+    return __builtin_expect(above, 1);
+#else
     return __builtin_expect((rec_tl.sample_left -= (int64_t)size) > 0, 1);
+#endif
 }
 static inline void rec_sample_unpass(size_t size)
 {
