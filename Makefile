@@ -15,7 +15,7 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -fvisibility=hidden $(WERROR)
 CPPFLAGS += -D_GNU_SOURCE -MMD -MP
 CJSON_LIBS = -lcjson
-DW_LIBS = -ldw -lelf -lstdc++
+DW_LIBS = -ldl # libdw: dlopen (analyze/an_native.c)
 # The interpreters to build the Python support module for (one per version); PYTHON=path
 # adds one (`make PYTHON=/opt/python3.12/bin/python3`).
 PYTHONS ?= python3 /usr/bin/python3 $(PYTHON)

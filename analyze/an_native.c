@@ -6,6 +6,7 @@
  * reads Python frames. A module that is gone, changed (its build id differs) or has no
  * symbols gives `module+0xOFFSET` frames. Each distinct address is resolved once per
  * run: the cache outlives a replay, as verbs replay more than once. */
+#include <dlfcn.h>
 #include <dwarf.h>
 #include <elfutils/libdwfl.h>
 #include <inttypes.h>
@@ -14,8 +15,6 @@
 #include <string.h>
 
 #include "an.h"
-
-char *__cxa_demangle(const char *mangled, char *out, size_t *len, int *status);
 
 static enum an_native_view view_mode = AN_NATIVE_SOME;
 void an_native_set_view(enum an_native_view v) { view_mode = v; }
@@ -80,12 +79,51 @@ static struct {
 /* Where separate debug files are looked for (libdw's syntax: "+:.debug:/usr/lib/debug"
  * and its .build-id/ trees); FILREC_DEBUG_PATH replaces the default, NULL. */
 static char *debuginfo_path;
-static const Dwfl_Callbacks callbacks = {
-    .find_elf = dwfl_build_id_find_elf,
-    .find_debuginfo = dwfl_standard_find_debuginfo,
-    .section_address = dwfl_offline_section_address,
-    .debuginfo_path = &debuginfo_path,
-};
+static Dwfl_Callbacks callbacks = {.debuginfo_path = &debuginfo_path};
+
+/* libdw (and libelf, libstdc++'s demangler) are loaded only when a trace has native
+ * frames to name: linked in, they took every start of filrec, `filrec run`'s
+ * included, 0.8 ms more (seven more libraries to map and relocate). */
+#define DW_FNS(X) \
+    X(dwarf_attr) X(dwarf_attr_integrate) X(dwarf_child) X(dwarf_filesrc) \
+    X(dwarf_formstring) X(dwarf_formudata) X(dwarf_getsrcfiles) X(dwarf_haspc) \
+    X(dwarf_ranges) X(dwarf_siblingof) X(dwarf_tag) X(dwfl_begin) X(dwfl_build_id_find_elf) \
+    X(dwfl_lineinfo) X(dwfl_module_addrdie) X(dwfl_module_build_id) X(dwfl_module_getsrc) \
+    X(dwfl_module_getsym_info) X(dwfl_module_getsymtab) X(dwfl_offline_section_address) \
+    X(dwfl_report_begin) X(dwfl_report_elf) X(dwfl_report_end) \
+    X(dwfl_standard_find_debuginfo)
+static struct {
+#define X(f) __typeof__(f) *f;
+    DW_FNS(X)
+#undef X
+    char *(*demangle)(const char *mangled, char *out, size_t *len, int *status);
+} dw;
+
+/* 1 if libdw is there (tried once; said once if not). */
+static int dw_load(void)
+{
+    static int tried, ok;
+    if (tried)
+        return ok;
+    tried = 1;
+    void *lib = dlopen("libdw.so.1", RTLD_NOW | RTLD_LOCAL);
+    ok = lib != NULL;
+#define X(f) ok = ok && (*(void **)&dw.f = dlsym(lib, #f)) != NULL;
+    DW_FNS(X)
+#undef X
+    if (!ok) {
+        fprintf(stderr, "filrec: native frames are not named (shown as module+offset): "
+                "elfutils' libdw.so.1 cannot be loaded\n");
+        return 0;
+    }
+    callbacks.find_elf = dw.dwfl_build_id_find_elf;
+    callbacks.find_debuginfo = dw.dwfl_standard_find_debuginfo;
+    callbacks.section_address = dw.dwfl_offline_section_address;
+    void *cxx = dlopen("libstdc++.so.6", RTLD_NOW | RTLD_LOCAL); /* none: names mangled */
+    if (cxx)
+        *(void **)&dw.demangle = dlsym(cxx, "__cxa_demangle");
+    return 1;
+}
 
 static const char *base_name(const char *p)
 {
@@ -124,13 +162,13 @@ static int open_file(const char *path, size_t n, const uint8_t *bid, uint32_t bi
     f->kind = file_kind(f->path);
     if (!sym.nfiles)
         debuginfo_path = getenv("FILREC_DEBUG_PATH");
-    if ((f->dwfl = dwfl_begin(&callbacks))) {
-        dwfl_report_begin(f->dwfl);
-        f->mod = dwfl_report_elf(f->dwfl, base_name(f->path), f->path, -1, 0, false);
-        dwfl_report_end(f->dwfl, NULL, NULL);
+    if (dw_load() && (f->dwfl = dw.dwfl_begin(&callbacks))) {
+        dw.dwfl_report_begin(f->dwfl);
+        f->mod = dw.dwfl_report_elf(f->dwfl, base_name(f->path), f->path, -1, 0, false);
+        dw.dwfl_report_end(f->dwfl, NULL, NULL);
         const unsigned char *bits;
         GElf_Addr at;
-        int k = f->mod ? dwfl_module_build_id(f->mod, &bits, &at) : -1;
+        int k = f->mod ? dw.dwfl_module_build_id(f->mod, &bits, &at) : -1;
         if (f->mod && bid_len && (k != (int)bid_len || memcmp(bits, bid, bid_len))) {
             fprintf(stderr, "filrec: native frames of '%s' are not named: the file is not "
                     "the one recorded (its build id differs)\n", f->path);
@@ -149,7 +187,8 @@ static char *demangled(const char *s)
     if (mod && mod[5])
         return strdup(mod + 5);
     int status = -1;
-    char *d = s && s[0] == '_' && s[1] == 'Z' ? __cxa_demangle(s, NULL, NULL, &status) : NULL;
+    char *d = s && s[0] == '_' && s[1] == 'Z' && dw.demangle ? dw.demangle(s, NULL, NULL, &status)
+                                                              : NULL;
     if (d && status == 0)
         return d;
     free(d);
@@ -161,12 +200,12 @@ static char *demangled(const char *s)
 static const char *die_name(Dwarf_Die *die)
 {
     Dwarf_Attribute a;
-    const char *s = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &a));
+    const char *s = dw.dwarf_formstring(dw.dwarf_attr_integrate(die, DW_AT_linkage_name, &a));
     if (!s)
-        s = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &a));
+        s = dw.dwarf_formstring(dw.dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &a));
     if (s && s[0] == '_' && s[1] == 'Z')
         return s;
-    const char *own = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &a));
+    const char *own = dw.dwarf_formstring(dw.dwarf_attr_integrate(die, DW_AT_name, &a));
     return own ? own : s;
 }
 
@@ -237,13 +276,13 @@ static int fn_cmp(const void *a, const void *b)
 static int index_dies(cu_index *u, Dwarf_Die *die, int depth)
 {
     Dwarf_Die kid;
-    if (depth > 64 || dwarf_child(die, &kid) != 0)
+    if (depth > 64 || dw.dwarf_child(die, &kid) != 0)
         return 0;
     do {
-        int tag = dwarf_tag(&kid);
+        int tag = dw.dwarf_tag(&kid);
         if (tag == DW_TAG_subprogram) {
             Dwarf_Addr base, lo, hi;
-            for (ptrdiff_t o = 0; (o = dwarf_ranges(&kid, o, &base, &lo, &hi)) > 0;) {
+            for (ptrdiff_t o = 0; (o = dw.dwarf_ranges(&kid, o, &base, &lo, &hi)) > 0;) {
                 if (an_grow((void **)&u->fn, &u->cap, u->n + 1, sizeof *u->fn))
                     return -1;
                 u->fn[u->n++] = (cu_fn){lo, hi, kid, NULL, 0, 0};
@@ -254,7 +293,7 @@ static int index_dies(cu_index *u, Dwarf_Die *die, int depth)
             if (index_dies(u, &kid, depth + 1))
                 return -1;
         }
-    } while (dwarf_siblingof(&kid, &kid) == 0);
+    } while (dw.dwarf_siblingof(&kid, &kid) == 0);
     return 0;
 }
 
@@ -301,21 +340,21 @@ static int scopes_at(Dwarf_Die *cu, Dwarf_Addr pc, Dwarf_Die *chain, int cap)
         fn->kids_made = 1;
         Dwarf_Die kid;
         size_t kcap = 0;
-        if (dwarf_child(&fn->die, &kid) == 0) {
+        if (dw.dwarf_child(&fn->die, &kid) == 0) {
             do {
-                int tag = dwarf_tag(&kid);
+                int tag = dw.dwarf_tag(&kid);
                 if ((tag == DW_TAG_inlined_subroutine || tag == DW_TAG_lexical_block) &&
                     !an_grow((void **)&fn->kids, &kcap, (size_t)fn->nkids + 1, sizeof *fn->kids))
                     fn->kids[fn->nkids++] = kid;
-            } while (dwarf_siblingof(&kid, &kid) == 0);
+            } while (dw.dwarf_siblingof(&kid, &kid) == 0);
         }
     }
     int n = 0;
     Dwarf_Die block, *in = NULL;
     chain[n++] = fn->die;
     for (int i = 0; i < fn->nkids && !in; i++)
-        if (dwarf_haspc(&fn->kids[i], pc) == 1) {
-            if (dwarf_tag(&fn->kids[i]) == DW_TAG_inlined_subroutine) {
+        if (dw.dwarf_haspc(&fn->kids[i], pc) == 1) {
+            if (dw.dwarf_tag(&fn->kids[i]) == DW_TAG_inlined_subroutine) {
                 chain[n++] = fn->kids[i];
                 in = &chain[n - 1];
             } else {
@@ -326,19 +365,19 @@ static int scopes_at(Dwarf_Die *cu, Dwarf_Addr pc, Dwarf_Die *chain, int cap)
     while (in && n < cap) { /* down through what holds pc */
         Dwarf_Die kid;
         int found = 0;
-        if (dwarf_child(in, &kid) == 0) {
+        if (dw.dwarf_child(in, &kid) == 0) {
             do {
-                int tag = dwarf_tag(&kid);
+                int tag = dw.dwarf_tag(&kid);
                 if ((tag == DW_TAG_inlined_subroutine || tag == DW_TAG_lexical_block) &&
-                    dwarf_haspc(&kid, pc) == 1) {
+                    dw.dwarf_haspc(&kid, pc) == 1) {
                     found = 1;
                     break;
                 }
-            } while (dwarf_siblingof(&kid, &kid) == 0);
+            } while (dw.dwarf_siblingof(&kid, &kid) == 0);
         }
         if (!found)
             break;
-        if (dwarf_tag(&kid) == DW_TAG_inlined_subroutine) {
+        if (dw.dwarf_tag(&kid) == DW_TAG_inlined_subroutine) {
             chain[n++] = kid;
             in = &chain[n - 1];
         } else {
@@ -360,11 +399,11 @@ static const char *symbol_at(sym_file *f, GElf_Addr pc)
 {
     if (!f->fns_made) {
         f->fns_made = 1;
-        int n = dwfl_module_getsymtab(f->mod);
+        int n = dw.dwfl_module_getsymtab(f->mod);
         for (int i = 1; i < n; i++) {
             GElf_Sym s;
             GElf_Addr at;
-            const char *name = dwfl_module_getsym_info(f->mod, i, &s, &at, NULL, NULL, NULL);
+            const char *name = dw.dwfl_module_getsym_info(f->mod, i, &s, &at, NULL, NULL, NULL);
             if (!name || !*name || GELF_ST_TYPE(s.st_info) != STT_FUNC || !at)
                 continue;
             if (an_grow((void **)&f->fns, &f->nfns_cap, f->nfns + 1, sizeof *f->fns))
@@ -400,17 +439,17 @@ static int resolve(sym_file *f, uint64_t off)
     }
     int line = 0;
     const char *file = NULL;
-    Dwfl_Line *ln = dwfl_module_getsrc(m, pc);
+    Dwfl_Line *ln = dw.dwfl_module_getsrc(m, pc);
     if (ln)
-        file = dwfl_lineinfo(ln, NULL, &line, NULL, NULL, NULL);
+        file = dw.dwfl_lineinfo(ln, NULL, &line, NULL, NULL, NULL);
     Dwarf_Addr bias;
-    Dwarf_Die *cu = dwfl_module_addrdie(m, pc, &bias), chain[64];
+    Dwarf_Die *cu = dw.dwfl_module_addrdie(m, pc, &bias), chain[64];
     int ns = cu ? scopes_at(cu, pc - bias, chain, 64) : 0;
     Dwarf_Files *files = NULL;
     Dwarf_Attribute ca;
-    const char *dir = cu ? dwarf_formstring(dwarf_attr(cu, DW_AT_comp_dir, &ca)) : NULL;
+    const char *dir = cu ? dw.dwarf_formstring(dw.dwarf_attr(cu, DW_AT_comp_dir, &ca)) : NULL;
     if (cu)
-        dwarf_getsrcfiles(cu, &files, NULL);
+        dw.dwarf_getsrcfiles(cu, &files, NULL);
     if (!ns)
         return push_frame(demangled(symname), file ? file : f->path, dir,
                           (uint32_t)(line > 0 ? line : 0));
@@ -422,9 +461,9 @@ static int resolve(sym_file *f, uint64_t off)
             return -1;
         Dwarf_Attribute a;
         Dwarf_Word cf = 0, cl = 0;
-        dwarf_formudata(dwarf_attr(&chain[i], DW_AT_call_file, &a), &cf);
-        dwarf_formudata(dwarf_attr(&chain[i], DW_AT_call_line, &a), &cl);
-        file = files ? dwarf_filesrc(files, cf, NULL, NULL) : NULL;
+        dw.dwarf_formudata(dw.dwarf_attr(&chain[i], DW_AT_call_file, &a), &cf);
+        dw.dwarf_formudata(dw.dwarf_attr(&chain[i], DW_AT_call_line, &a), &cl);
+        file = files ? dw.dwarf_filesrc(files, cf, NULL, NULL) : NULL;
         line = (int)cl;
     }
     return 0;
