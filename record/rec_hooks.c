@@ -84,11 +84,11 @@ int rec_resolve(void)
 #define REAL_QUIET(out, name, ...) \
     do { rec_tl.busy++; out = REAL(name, __VA_ARGS__); rec_tl.busy--; } while (0)
 
-/* The recording half of every hook, in two parts. The first, out of line so that a hook
- * is a call and a jump with one register saved, is a leaf that saves no register: the
- * inline path (rec_alloc_fast), or with sampling the countdown, which an allocation
- * made inside the recorder (busy) does not count down. Everything else (a failed
- * allocation, a sample point, a stack to take) is a tail call to the second. */
+/* The recording half of every hook, in parts. The first, out of line so that a hook is
+ * a call and a jump with one register saved, is a leaf that saves no register: the
+ * inline path (rec_alloc_fast), or with sampling the countdown (record_alloc_sampled).
+ * Everything else (a failed allocation, a sample point, a stack to take) is a tail
+ * call to record_alloc_slow. */
 static __attribute__((noinline)) void *record_alloc_slow(void *p, size_t n, unsigned allocator,
                                                          uintptr_t caller)
 {
@@ -109,17 +109,24 @@ static __attribute__((noinline)) void *record_alloc_slow(void *p, size_t n, unsi
     return rec_alloc_event(p, n, allocator, caller);
 }
 
+/* With sampling: the countdown, which an allocation made inside the recorder (busy)
+ * does not count down. */
+static __attribute__((noinline)) void *record_alloc_sampled(void *p, size_t n,
+                                                            unsigned allocator, uintptr_t caller)
+{
+    if (__builtin_expect(p != NULL, 1) && n < rec_sample_bytes &&
+        (rec_tl.busy || rec_sample_passes(n)))
+        return p;
+    return record_alloc_slow(p, n, allocator, caller);
+}
+
 static __attribute__((noinline)) void *record_alloc(void *p, size_t n, unsigned allocator,
                                                     uintptr_t caller)
 {
-    if (__builtin_expect(p != NULL, 1)) {
-        if (__builtin_expect(!rec_sample_bytes, 1)) {
-            if (rec_alloc_fast((uintptr_t)p, n, allocator))
-                return p;
-        } else if (n < rec_sample_bytes && (rec_tl.busy || rec_sample_passes(n))) {
-            return p;
-        }
-    }
+    if (__builtin_expect(rec_sample_bytes != 0, 0))
+        return record_alloc_sampled(p, n, allocator, caller);
+    if (__builtin_expect(p != NULL, 1) && rec_alloc_fast((uintptr_t)p, n, allocator))
+        return p;
     return record_alloc_slow(p, n, allocator, caller);
 }
 
