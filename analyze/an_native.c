@@ -187,8 +187,9 @@ static char *demangled(const char *s)
     if (mod && mod[5])
         return strdup(mod + 5);
     int status = -1;
-    char *d = s && s[0] == '_' && s[1] == 'Z' && dw.demangle ? dw.demangle(s, NULL, NULL, &status)
-                                                              : NULL;
+    char *d = NULL;
+    if (s && s[0] == '_' && s[1] == 'Z' && dw.demangle)
+        d = dw.demangle(s, NULL, NULL, &status);
     if (d && status == 0)
         return d;
     free(d);

@@ -97,15 +97,9 @@ static __attribute__((noinline)) void *record_alloc_slow(void *p, size_t n, unsi
             rec_alloc_failed(n, allocator);
         return p;
     }
-    if (rec_sample_bytes) { /* n reached the countdown (not busy), or is the interval */
-        if (!rec_want()) {
-            if (n < rec_sample_bytes)
-                rec_sample_unpass(n);
-            return p;
-        }
-        if (!rec_sample_hit_slow(n) || !rec_sample_keep((uintptr_t)p))
-            return p;
-    }
+    /* With sampling, n reached the countdown (not busy) or is of the interval. */
+    if (rec_sample_bytes && (!rec_sample_reached(n) || !rec_sample_keep((uintptr_t)p)))
+        return p;
     return rec_alloc_event(p, n, allocator, caller);
 }
 
@@ -139,9 +133,10 @@ static inline int free_done(void *p)
     return !rec_sample_maybe((uintptr_t)p);
 }
 
+/* free_done said no: with sampling, the filter found p maybe sampled. */
 static __attribute__((noinline)) void record_free_slow(void *p)
 {
-    if (!rec_sample_bytes || rec_sample_free(p))
+    if (!rec_sample_bytes || (rec_want() && rec_sample_forget((uintptr_t)p)))
         rec_free_event(p);
 }
 

@@ -610,6 +610,19 @@ static inline int rec_want(void)
     return atomic_load_explicit(&rec_on, memory_order_relaxed) && !rec_tl.busy;
 }
 
+/* An allocation of size bytes that reached the countdown (rec_sample_passes said 0) or
+ * is of at least the interval (not counted down): whether it is sampled. When the
+ * recorder does not want it, the bytes counted down are given back. */
+static inline int rec_sample_reached(size_t size)
+{
+    if (!rec_want()) {
+        if (size < rec_sample_bytes)
+            rec_sample_unpass(size);
+        return 0;
+    }
+    return rec_sample_hit_slow(size);
+}
+
 /* With sampling on: whether to record the allocation of n bytes at p (it is kept), or
  * the free of p (it was sampled). */
 static inline int rec_sample_alloc(void *p, size_t n)

@@ -4,11 +4,12 @@
  * and STACK_NODE is written once, events carry one id (FORMAT.md).
  *
  * Cost is what makes it usable, so a thread remembers its last capture. A hook passes
- * its caller's stack pointer, below which is its return address; when both equal the last capture's and
- * every return address of the outer frames is still in the stack slot it was found in,
- * the native stack is the same and nothing is unwound (a loop that allocates from one
- * line of C costs a few compares). Otherwise unw_backtrace walks it all (about 10 ns a
- * frame), and the hybrid chain is interned from the first frame that differs.
+ * its caller's stack pointer, below which is its return address; when both equal the
+ * last capture's and every return address of the outer frames is still in the stack
+ * slot it was found in, the native stack is the same and nothing is unwound (a loop
+ * that allocates from one line of C costs a few compares). Otherwise unw_backtrace walks
+ * it all (about 10 ns a frame), and the hybrid chain is interned from the first frame
+ * that differs.
  * Slots are learned by scanning the stack for the return addresses unw_backtrace
  * found, only within the thread's own stack: [caller's sp, bound), where bound is above
  * every frame that can change (the main thread's __libc_stack_end, a started thread's

@@ -224,11 +224,7 @@ static inline int small_picked(size_t n)
 {
     if (n > SMALL || __builtin_expect(rec_sample_passes(n), 1))
         return 0;
-    if (!rec_want()) {
-        rec_sample_unpass(n);
-        return 0;
-    }
-    return rec_sample_hit_slow(n);
+    return rec_sample_reached(n);
 }
 
 /* Picked: made by malloc, or pymalloc's if malloc fails. */
