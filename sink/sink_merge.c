@@ -19,6 +19,8 @@ struct stream {
     const uint64_t *ring; /* a lane's: words [rpos, rend) of its ring wait */
     uint64_t rpos, rend;
     uint64_t time;        /* the time of the item at pos */
+    uint64_t ht;          /* the time of its next item, while has (refresh) */
+    int has;              /* it has an item waiting */
     uint64_t ctx;         /* registers; UINT*_MAX: not said yet */
     uint32_t thread;
 };
@@ -34,6 +36,28 @@ struct sink_merge {
 };
 
 #define OUT_WORDS 8192
+
+#define MASK (REC_LANE_WORDS - 1)
+
+/* Cache the time of stream s's next item: the merge compares streams by it at every
+ * turn, and reading a lane's head word each time would pull the cache line its owner
+ * is writing. Called whenever the stream's position or end moves. */
+static void refresh(struct stream *s)
+{
+    uint64_t x;
+    if (s->ring) {
+        s->has = s->rpos != s->rend;
+        if (!s->has)
+            return;
+        x = s->ring[s->rpos & MASK];
+    } else {
+        s->has = s->pos < s->n;
+        if (!s->has)
+            return;
+        x = s->w[s->pos];
+    }
+    s->ht = rec_ir_tag(x) == REC_IR_TIME ? rec_ir_time_of(x) : s->time;
+}
 
 sink_merge *sink_merge_new(uint32_t thread, uint64_t ctx)
 {
@@ -72,6 +96,7 @@ void sink_merge_lane(sink_merge *m, unsigned i, const uint64_t *ring, uint64_t f
     s->rend = head;
     if (1 + i >= m->ns)
         m->ns = 2 + i;
+    refresh(s);
 }
 
 uint64_t sink_merge_lane_pos(const sink_merge *m, unsigned i) { return m->s[1 + i].rpos; }
@@ -84,26 +109,9 @@ int sink_merge_add(sink_merge *m, const uint64_t *w, size_t n)
         s->n -= s->pos;
         s->pos = 0;
     }
-    return sink_append(&s->w, &s->n, &s->cap, w, n);
-}
-
-#define MASK (REC_LANE_WORDS - 1)
-
-/* The time of stream s's next item; 0 if it has none. */
-static int head_time(struct stream *s, uint64_t *t)
-{
-    uint64_t x;
-    if (s->ring) {
-        if (s->rpos == s->rend)
-            return 0;
-        x = s->ring[s->rpos & MASK];
-    } else if (s->pos < s->n) {
-        x = s->w[s->pos];
-    } else {
-        return 0;
-    }
-    *t = rec_ir_tag(x) == REC_IR_TIME ? rec_ir_time_of(x) : s->time;
-    return 1;
+    int err = sink_append(&s->w, &s->n, &s->cap, w, n);
+    refresh(s);
+    return err;
 }
 
 static int flush_out(sink_merge *m, sink_tc *tc, ft_writer *out)
@@ -224,47 +232,62 @@ static int run(sink_merge *m, struct stream *s, uint64_t limit, sink_tc *tc, ft_
     return err;
 }
 
+/* Stream s's items out up to (and with) time limit; its head goes out whatever (it is
+ * the oldest). */
+static int step(sink_merge *m, struct stream *s, uint64_t limit, sink_tc *tc, ft_writer *out)
+{
+    int err;
+    if (s->ring) {
+        uint64_t x = s->ring[s->rpos & MASK];
+        if (rec_ir_tag(x) == REC_IR_TIME) {
+            s->time = rec_ir_time_of(x);
+            s->rpos++;
+        }
+        err = run_lane(m, s, limit, tc, out);
+    } else {
+        if (rec_ir_tag(s->w[s->pos]) == REC_IR_TIME)
+            s->time = rec_ir_time_of(s->w[s->pos++]);
+        err = run(m, s, limit, tc, out);
+    }
+    refresh(s);
+    return err;
+}
+
+/* The two oldest streams take turns, each running up to the other's time, for as long
+ * as both stay older than every other stream: threads on different cores interleave
+ * event by event, and a scan of every stream at each turn would cost more than the
+ * events it moves. */
 int sink_merge_run(sink_merge *m, uint64_t upto, int all, sink_tc *tc, ft_writer *out)
 {
     int err = 0;
     while (!err && !m->done) {
-        struct stream *best = NULL;
-        uint64_t bt = 0, next = upto;
-        int have_next = !all;
+        struct stream *a = NULL, *b = NULL, *c = NULL; /* the three oldest, in order */
         for (unsigned i = 0; i < m->ns; i++) {
-            uint64_t t;
-            if (!head_time(&m->s[i], &t))
+            struct stream *s = &m->s[i];
+            if (!s->has)
                 continue;
-            if (!best || rec_ir_before(t, bt)) {
-                if (best && (!have_next || rec_ir_before(bt, next)))
-                    next = bt, have_next = 1;
-                best = &m->s[i];
-                bt = t;
-            } else if (!have_next || rec_ir_before(t, next)) {
-                next = t;
-                have_next = 1;
+            if (!a || rec_ir_before(s->ht, a->ht)) {
+                c = b, b = a, a = s;
+            } else if (!b || rec_ir_before(s->ht, b->ht)) {
+                c = b, b = s;
+            } else if (!c || rec_ir_before(s->ht, c->ht)) {
+                c = s;
             }
         }
-        if (!best || (!all && rec_ir_before(upto, bt)))
+        if (!a || (!all && rec_ir_before(upto, a->ht)))
             break;
-        /* Its items up to the next stream's (or, alone, all it has) go out in a run. */
-        uint64_t limit = have_next ? next : bt;
-        if (!have_next)
-            limit = bt + (1ull << (REC_IR_TIME_BITS - 2)); /* alone: all it has */
-        if (best->ring) {
-            uint64_t x = best->ring[best->rpos & MASK];
-            if (rec_ir_tag(x) == REC_IR_TIME) { /* the head goes out whatever */
-                best->time = rec_ir_time_of(x);
-                best->rpos++;
-            }
-            err = run_lane(m, best, limit, tc, out);
-            continue;
+        for (;;) {
+            /* Up to the next stream's time, and not past upto; alone, all it has. */
+            uint64_t limit = b ? b->ht : a->ht + (1ull << (REC_IR_TIME_BITS - 2));
+            if (!all && (!b || rec_ir_before(upto, limit)))
+                limit = upto;
+            if ((err = step(m, a, limit, tc, out)) || m->done || !a->has || !b ||
+                (!all && rec_ir_before(upto, b->ht)) || (c && rec_ir_before(c->ht, a->ht)))
+                break; /* the order of the others is no longer known: look again */
+            struct stream *t = a; /* a stopped past b's time: b is the oldest now */
+            a = b;
+            b = t;
         }
-        if (rec_ir_tag(best->w[best->pos]) == REC_IR_TIME) {
-            best->time = rec_ir_time_of(best->w[best->pos]);
-            best->pos++;
-        }
-        err = run(m, best, limit, tc, out);
     }
     if (!err)
         err = flush_out(m, tc, out);

@@ -313,30 +313,38 @@ static size_t put_rec(sink_tc *tc, ft_writer *out, uint64_t h, const uint64_t *w
     return 1 + words;
 }
 
-/* ALLOC, FREE and CTX words from w on, while the frame has room and the thread is the
- * frame's: the frame is a local here, so the compiler keeps its pointers in registers
- * (byte stores may alias anything reachable, tc->fr included). A CTX word (the stack
- * and allocator of the ALLOCs after it) stays in the loop: with --python-allocators
- * nearly every allocation has one. Returns where it stopped. */
+/* ALLOC, FREE, CTX and THREAD words from w on, while the frame has room: the frame is
+ * a local here, so the compiler keeps its pointers in registers (byte stores may alias
+ * anything reachable, tc->fr included). A CTX word (the stack and allocator of the
+ * ALLOCs after it) stays in the loop: with --python-allocators nearly every allocation
+ * has one; so does a THREAD word: merged lanes change thread nearly every event. The
+ * THREAD record goes out before the next event, as room() writes it. Returns where it
+ * stopped. */
 static const uint64_t *run(sink_tc *tc, const uint64_t *w, const uint64_t *end)
 {
     ft_frame f = tc->fr;
-    uint64_t ctx = tc->ctx, nalloc = 0, nfree = 0;
-    if (f.regs.thread != tc->thread)
-        return w;
+    uint64_t ctx = tc->ctx, nalloc = 0, nfree = 0, nthread = 0;
+    uint32_t thread = tc->thread;
     while (w < end && ft_frame_room(&f) >= 2 * FT_REC_MAX) {
         uint64_t x = *w;
-        if (x & REC_IR_ALLOC_BIT) {
-            if (rec_ir_addr(x)) { /* 0: a failed malloc, let through by the hook */
+        unsigned tag = rec_ir_tag(x);
+        if ((x & REC_IR_ALLOC_BIT) || (x & 0xffff) == 0xffff) {
+            if (f.regs.thread != thread) { /* both fit: the room is for two records */
+                ft_enc_thread(&f, thread);
+                nthread++;
+            }
+            if (!(x & REC_IR_ALLOC_BIT)) {
+                ft_enc_free(&f, rec_ir_addr(x));
+                nfree++;
+            } else if (rec_ir_addr(x)) { /* 0: a failed malloc, let through by the hook */
                 ft_enc_alloc(&f, rec_ir_addr(x), rec_ir_size(x), ctx_allocator(ctx),
                              ctx_stack(ctx));
                 nalloc++;
             }
-        } else if ((x & 0xffff) == 0xffff) {
-            ft_enc_free(&f, rec_ir_addr(x));
-            nfree++;
-        } else if (rec_ir_tag(x) == REC_IR_CTX) {
+        } else if (tag == REC_IR_CTX) {
             ctx = x >> 16;
+        } else if (tag == REC_IR_THREAD) {
+            thread = (uint32_t)(x >> 16);
         } else {
             break;
         }
@@ -344,8 +352,10 @@ static const uint64_t *run(sink_tc *tc, const uint64_t *w, const uint64_t *end)
     }
     tc->fr = f;
     tc->ctx = ctx;
+    tc->thread = thread;
     tc->counts[FT_ALLOC] += nalloc;
     tc->counts[FT_FREE] += nfree;
+    tc->counts[FT_THREAD] += nthread;
     if (nalloc | nfree)
         tc->exec_last = 0;
     return w;
