@@ -55,7 +55,7 @@ $(B)/obj/%.o: %.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(B)/libfilrec.so: $(call obj,pic,$(RECORD_SRC) $(FORMAT_SRC))
-	$(CC) $(CFLAGS) -shared -o $@ $^ -Wl,-z,nodelete -lzstd -ldl -lpthread -lm
+	$(CC) $(CFLAGS) -shared -o $@ $^ -Wl,-z,nodelete -lzstd -ldl -lpthread
 
 $(B)/filrec: $(call obj,obj,$(CLI_SRC) $(ANALYZE_SRC) $(SINK_SRC) $(FORMAT_SRC))
 	$(CC) $(CFLAGS) -o $@ $^ -lzstd $(CJSON_LIBS) $(DW_LIBS) -lm

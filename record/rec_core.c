@@ -678,6 +678,11 @@ static int share_log(int shm)
         rec_real.munmap(r, ring);
         return -1;
     }
+    /* A thread that began to wait for the lock between the copy and the mapping marked
+     * the old page's lock word, not the copy's, and may already sleep on it: the unlock
+     * would see no waiter and never wake it. Wake every sleeper now; each tries again
+     * on the word in place (a private futex is known by its address, which stays). */
+    syscall(SYS_futex, (void *)&rec.lock, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
     for (int i = 0; i < REC_NBUF; i++)
         rec.buf[i] = (uint64_t *)(void *)(r + (size_t)i * REC_BUF_WORDS * sizeof(uint64_t));
     return 0;
@@ -717,14 +722,18 @@ static int start_log(pid_t forked_from, uint64_t parent_mono_ns)
     rec.at = rec.buf[0];
     rec.end = rec.at + REC_BUF_WORDS;
     rec.start_ns = rec_now_ns();
-    rec.ts_tsc = ts_by_tsc();
-    struct stat st;
-    if (rec_lanes_fd >= 0 && (fstat(rec_lanes_fd, &st) || (size_t)st.st_size != sizeof *rec_lanes))
-        rec_lanes_fd = -1; /* the program closed it: this log stays single */
-    if (!rec_lanes && rec_lanes_map())
-        rec_lanes_fd = -1;
-    int joined = rec_link_join(params.sock, shm, sizeof rec + ring_bytes(), rec_lanes_fd,
-                               forked_from, parent_mono_ns);
+    if (params.lanes >= 0) { /* lanes may be used: their memory, and TIME words' clock */
+        struct stat st;
+        rec.ts_tsc = ts_by_tsc();
+        if (rec_lanes_fd >= 0 &&
+            (fstat(rec_lanes_fd, &st) || (size_t)st.st_size != sizeof *rec_lanes))
+            rec_lanes_fd = -1; /* the program closed it: this log stays single */
+        if (!rec_lanes && rec_lanes_map())
+            rec_lanes_fd = -1;
+    }
+    int joined = rec_link_join(params.sock, shm, sizeof rec + ring_bytes(),
+                               params.lanes >= 0 ? rec_lanes_fd : -1, forked_from,
+                               parent_mono_ns);
     int e = errno;
     close(shm);
     if (joined) {
@@ -750,8 +759,9 @@ static void on_exit_status(int status, void *arg)
 }
 
 /* Other threads may be running: the lock is held throughout, so none is inside the
- * log while it moves to new memory (share_log copies it, lock word and all, and maps
- * the copy in place in one step), and the earlier log's ring is dropped only then. */
+ * log while it moves to new memory (share_log copies it, lock word and all, maps the
+ * copy in place, and wakes any thread that began to wait in between), and the earlier
+ * log's ring is dropped only then. */
 int rec_start(const struct rec_params *p)
 {
     if (!p->sock || strlen(p->sock) >= sizeof params_sock) {

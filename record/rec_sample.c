@@ -11,7 +11,6 @@
  * slot is emptied, so that tombstones do not lengthen the probes. A replaced table
  * stays mapped, for probes still reading it: tables double, so all of them take at
  * most twice the last. */
-#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -38,11 +37,31 @@ static uint64_t next_random(void)
     return x * 0x2545F4914F6CDD1Dull;
 }
 
+/* -ln(u) for u in [2^-53, 1], to within 1e-14: u = m * 2^e with m in [sqrt(1/2),
+ * sqrt(2)), and ln(m) = 2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.172, by its series
+ * to s^15. Here and not libm's log, so that every process the recorder is loaded into
+ * is spared loading libm (about 0.1 ms of each start, BENCHMARKS.md). */
+static double neg_log(double u)
+{
+    uint64_t b;
+    memcpy(&b, &u, sizeof b);
+    int e = (int)(b >> 52) - 1023;
+    b = (b & ((1ull << 52) - 1)) | 1023ull << 52;
+    double m;
+    memcpy(&m, &b, sizeof m);
+    if (m > 1.4142135623730951)
+        m *= 0.5, e++;
+    double s = (m - 1) / (m + 1), z = s * s;
+    double t = 1 + z * (1. / 3 + z * (1. / 5 + z * (1. / 7 + z * (1. / 9 + z * (1. / 11 +
+               z * (1. / 13 + z * (1. / 15)))))));
+    return -(e * 0.6931471805599453 + 2 * s * t);
+}
+
 /* Bytes to the next sample point: exponential, mean rec_sample_bytes, at least 1. */
 static int64_t draw(void)
 {
     double u = (double)((next_random() >> 11) + 1) * 0x1.0p-53; /* (0, 1] */
-    double x = -log(u) * (double)rec_sample_bytes;
+    double x = neg_log(u) * (double)rec_sample_bytes;
     return x < 1 ? 1 : x > 0x1p62 ? (int64_t)1 << 62 : (int64_t)x;
 }
 

@@ -4,6 +4,7 @@
  * unrecorded), forget must find exactly the live blocks, and removals must not leave
  * the table full of tombstones. Addresses are crowded on purpose, so that first probes
  * collide and probe chains form and break. */
+#include <math.h>
 #include <sys/mman.h>
 
 #include "../../record/rec_sample.c"
@@ -97,12 +98,37 @@ static void countdown_rate(void)
     rec_sample_bytes = 0;
 }
 
+/* The countdown's own -ln(u) against libm's, over the whole range draw() gives it:
+ * both ends, powers of two and their neighbours (where m wraps), and random u. */
+static void neg_log_matches_libm(void)
+{
+    double worst = 0, at = 1;
+    for (int i = 0; i < 2000000; i++) {
+        double u;
+        if (i < 54)
+            u = ldexp(1, -i);
+        else if (i < 108)
+            u = nextafter(ldexp(1, -(i - 54)), 0);
+        else if (i < 162)
+            u = ldexp(1.4142135623730951, -(i - 107));
+        else
+            u = (double)((next() >> 11) + 1) * 0x1.0p-53;
+        if (u < 0x1.0p-53 || u > 1)
+            continue;
+        double d = fabs(neg_log(u) + log(u)) / (1 - log(u)); /* relative, and near 0 absolute */
+        if (d > worst)
+            worst = d, at = u;
+    }
+    CHECK(worst < 1e-13, "neg_log(%a) = %.17g, libm %.17g", at, neg_log(at), -log(at));
+}
+
 int main(int argc, char **argv)
 {
     rec_real.mmap = mmap;
     static const struct check_case cases[] = {
         {"set_against_model", set_against_model},
         {"countdown_rate", countdown_rate},
+        {"neg_log_matches_libm", neg_log_matches_libm},
     };
     return check_main(cases, sizeof cases / sizeof *cases, argc, argv, "test_sample: ");
 }
