@@ -672,17 +672,19 @@ static int share_log(int shm)
     if (r == MAP_FAILED)
         return -1;
     memcpy(&rec_copy, &rec, sizeof rec); /* should the mapping fail half-way */
-    if (rec_real.mmap(&rec, sizeof rec, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, shm, 0) ==
-        MAP_FAILED) {
+    int failed = rec_real.mmap(&rec, sizeof rec, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+                               shm, 0) == MAP_FAILED;
+    if (failed)
         log_private();
-        rec_real.munmap(r, ring);
-        return -1;
-    }
     /* A thread that began to wait for the lock between the copy and the mapping marked
      * the old page's lock word, not the copy's, and may already sleep on it: the unlock
      * would see no waiter and never wake it. Wake every sleeper now; each tries again
      * on the word in place (a private futex is known by its address, which stays). */
     syscall(SYS_futex, (void *)&rec.lock, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+    if (failed) {
+        rec_real.munmap(r, ring);
+        return -1;
+    }
     for (int i = 0; i < REC_NBUF; i++)
         rec.buf[i] = (uint64_t *)(void *)(r + (size_t)i * REC_BUF_WORDS * sizeof(uint64_t));
     return 0;

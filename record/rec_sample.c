@@ -37,7 +37,7 @@ static uint64_t next_random(void)
     return x * 0x2545F4914F6CDD1Dull;
 }
 
-/* -ln(u) for u in [2^-53, 1], to within 1e-14: u = m * 2^e with m in [sqrt(1/2),
+/* -ln(u) for u in [2^-53, 1], to within 4e-14 of it: u = m * 2^e with m in [sqrt(1/2),
  * sqrt(2)), and ln(m) = 2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.172, by its series
  * to s^15. Here and not libm's log, so that every process the recorder is loaded into
  * is spared loading libm (about 0.1 ms of each start, BENCHMARKS.md). */
