@@ -7,7 +7,8 @@
 # interleaved round by
 # round. Reported: median wall, the median of per-round ratios to bare, median CPU
 # seconds of the process tree (filrec's sink included) and the trace's bytes per event.
-# Budget: the 8-thread ratio at most 1.5 times the 1-thread one.
+# Budget: the 8-thread ratio at most 1.5 times the 1-thread one; also said in CPU time:
+# the CPU an event may take at 8 threads within it, next to what filrec adds to one.
 # The report replaces the section between <!-- threads:begin --> and <!-- threads:end -->
 # in BENCHMARKS.md and is printed.
 #
