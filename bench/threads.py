@@ -120,19 +120,22 @@ def main():
     # The budget in CPU time: what it leaves an event on this host's CPUs, next to what
     # filrec adds to one (the sink's share included). With one thread the sink runs on
     # a CPU the program leaves idle; with 8 no CPU is idle.
+    def events(t):
+        return 2 * t * PAIRS
+
     def added_ns(t, m):
         cpus = results[t][2]
-        return (statistics.median(cpus[m]) - statistics.median(cpus["bare"])) / (2 * t * PAIRS) * 1e9
+        return (statistics.median(cpus[m]) - statistics.median(cpus["bare"])) / events(t) * 1e9
     w8 = statistics.median(results[8][1]["bare"])
     c8 = statistics.median(results[8][2]["bare"])
-    allowed = (os.cpu_count() * 1.5 * r1 * w8 - c8) / (16 * PAIRS) * 1e9
+    allowed = (os.cpu_count() * 1.5 * r1 * w8 - c8) / events(8) * 1e9
     L += ["", "Budgets:", "",
           f"- {'PASS' if r8 <= 1.5 * r1 else 'FAIL'}: 8 threads at most 1.5 times the 1-thread "
           f"ratio: {r8:.2f}x against {r1:.2f}x ({r8 / r1:.2f} times; a log per thread: "
           f"{s8:.2f}x against {s1:.2f}x, {s8 / s1:.2f} times)",
           f"- In CPU time: at 8 threads the budget leaves {allowed:.1f} ns of CPU an event "
           f"on these {os.cpu_count()} CPUs, for the recorder and the sink together "
-          f"(({os.cpu_count()} x 1.5 x {r1:.2f} x {w8:.3f} s - {c8:.3f} CPU-s) / {16 * PAIRS:,} events). "
+          f"(({os.cpu_count()} x 1.5 x {r1:.2f} x {w8:.3f} s - {c8:.3f} CPU-s) / {events(8):,} events). "
           f"filrec adds {added_ns(1, 'filrec run'):.1f} ns with 1 thread and "
           f"{added_ns(8, 'filrec run'):.1f} with 8 (a log per thread: "
           f"{added_ns(1, 'filrec run, a log per thread'):.1f} and "

@@ -724,17 +724,18 @@ static int start_log(pid_t forked_from, uint64_t parent_mono_ns)
     rec.at = rec.buf[0];
     rec.end = rec.at + REC_BUF_WORDS;
     rec.start_ns = rec_now_ns();
-    if (params.lanes >= 0) { /* lanes may be used: their memory, and TIME words' clock */
+    int lanes = -1; /* the lanes' memory for the sink, if lanes may be used */
+    if (params.lanes >= 0) {
         struct stat st;
-        rec.ts_tsc = ts_by_tsc();
+        rec.ts_tsc = ts_by_tsc(); /* TIME words' clock */
         if (rec_lanes_fd >= 0 &&
             (fstat(rec_lanes_fd, &st) || (size_t)st.st_size != sizeof *rec_lanes))
             rec_lanes_fd = -1; /* the program closed it: this log stays single */
         if (!rec_lanes && rec_lanes_map())
             rec_lanes_fd = -1;
+        lanes = rec_lanes_fd;
     }
-    int joined = rec_link_join(params.sock, shm, sizeof rec + ring_bytes(),
-                               params.lanes >= 0 ? rec_lanes_fd : -1, forked_from,
+    int joined = rec_link_join(params.sock, shm, sizeof rec + ring_bytes(), lanes, forked_from,
                                parent_mono_ns);
     int e = errno;
     close(shm);
